@@ -1,0 +1,22 @@
+//! roomlink: the room connection layer for real-time audio/video apps.
+//!
+//! - [`machine`]: the sans-IO state machine (pure; inputs and a clock in, events and commands out).
+//! - [`engine`]: the tokio driver apps use.
+//! - [`transport`]: the link trait, the WebSocket transport and an in-memory one for tests.
+//! - [`protocol`]: the wire protocol.
+//! - [`codes`], [`reason`]: the error-code table and the state/reason enums.
+
+pub mod codes;
+pub mod config;
+pub mod event;
+pub mod machine;
+pub mod model;
+pub mod protocol;
+pub mod reason;
+pub mod validate;
+
+pub use codes::ErrorCode;
+pub use config::{EngineConfig, RoomConfig, RoomMode};
+pub use event::Event;
+pub use model::{StreamDeleteReason, StreamInfo, UpdateType, User};
+pub use reason::{ConnectionState, RoomStateChangedReason};

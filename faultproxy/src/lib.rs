@@ -1,0 +1,1 @@
+//! A TCP fault proxy (skeleton; being implemented).

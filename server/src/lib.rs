@@ -1,0 +1,1 @@
+//! The reference room server (skeleton; being implemented).
