@@ -1,1 +1,341 @@
-//! A TCP fault proxy (skeleton; being implemented).
+//! A small TCP proxy that injects link faults between a client and the server.
+//!
+//! Tests, the demo and the conformance kit put one proxy in front of each client so they can break
+//! that client's link alone:
+//! - [`Fault::Pass`]: bytes flow both ways.
+//! - [`Fault::Blackhole`]: bytes are silently dropped both ways, as when a phone walks out of
+//!   coverage: nobody sees a close, both ends must notice the silence. A connection that has been
+//!   blackholed stays dead after the fault is lifted (its byte stream has holes); new connections work.
+//!   Connections accepted during a blackhole hang (the handshake never completes).
+//! - [`Fault::Reset`]: every open connection is reset (RST to the client, close to the server), and
+//!   new connections are reset as soon as they are accepted.
+//! - [`Fault::Delay`]: bytes flow, each chunk delivered after the given extra latency.
+//!
+//! The proxy runs on the tokio runtime it is started on; [`FaultProxy::set`] is synchronous so it can
+//! be called from any thread.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// The fault applied to the link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Pass,
+    Blackhole,
+    Reset,
+    Delay(Duration),
+}
+
+/// A running proxy. Dropping it stops accepting and closes every connection.
+pub struct FaultProxy {
+    addr: SocketAddr,
+    fault: watch::Sender<Fault>,
+    open: Arc<AtomicUsize>,
+    accept_task: JoinHandle<()>,
+}
+
+impl FaultProxy {
+    /// Listens on 127.0.0.1 with an ephemeral port and forwards to `upstream`.
+    pub async fn start(upstream: SocketAddr) -> io::Result<FaultProxy> {
+        Self::bind(SocketAddr::from(([127, 0, 0, 1], 0)), upstream).await
+    }
+
+    pub async fn bind(listen: SocketAddr, upstream: SocketAddr) -> io::Result<FaultProxy> {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let (fault, _) = watch::channel(Fault::Pass);
+        let open = Arc::new(AtomicUsize::new(0));
+        let accept_task = tokio::spawn(accept_loop(listener, upstream, fault.clone(), open.clone()));
+        Ok(FaultProxy { addr, fault, open, accept_task })
+    }
+
+    /// Where clients connect.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Applies a fault now, to open connections and to new ones.
+    pub fn set(&self, fault: Fault) {
+        log::info!("fault proxy {}: {:?}", self.addr, fault);
+        self.fault.send_replace(fault);
+    }
+
+    pub fn fault(&self) -> Fault {
+        *self.fault.borrow()
+    }
+
+    /// Client connections currently held open by the proxy (in any state).
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.accept_task.abort();
+        // Connection tasks watch this channel; Reset tears them all down.
+        self.fault.send_replace(Fault::Reset);
+    }
+}
+
+async fn accept_loop(listener: TcpListener, upstream: SocketAddr, fault: watch::Sender<Fault>, open: Arc<AtomicUsize>) {
+    loop {
+        let (client, peer) = match listener.accept().await {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Out of descriptors or similar: keep serving rather than dying.
+                log::warn!("fault proxy accept failed: {e}");
+                tokio::task::yield_now().await;
+                continue;
+            }
+        };
+        let _ = client.set_nodelay(true);
+        let rx = fault.subscribe();
+        let open = open.clone();
+        tokio::spawn(async move {
+            open.fetch_add(1, Ordering::SeqCst);
+            if let Err(e) = handle(client, upstream, rx).await {
+                log::debug!("fault proxy connection from {peer} ended: {e}");
+            }
+            open.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+}
+
+/// Sends RST instead of FIN when the socket is dropped.
+fn reset(stream: TcpStream) {
+    #[allow(deprecated)] // set_linger blocks only on close with a non-zero linger; zero is immediate.
+    let _ = stream.set_linger(Some(Duration::ZERO));
+    drop(stream);
+}
+
+async fn handle(client: TcpStream, upstream: SocketAddr, mut fault: watch::Receiver<Fault>) -> io::Result<()> {
+    let initial = *fault.borrow_and_update();
+    match initial {
+        Fault::Reset => {
+            reset(client);
+            return Ok(());
+        }
+        Fault::Blackhole => return hang(client, fault).await,
+        Fault::Pass | Fault::Delay(_) => {}
+    }
+    let server = TcpStream::connect(upstream).await?;
+    let _ = server.set_nodelay(true);
+    let (cr, cw) = client.into_split();
+    let (sr, sw) = server.into_split();
+    // Each direction pumps until EOF or a fault ends the connection. A blackhole marks the
+    // connection dead for good; a reset tears both sockets down with RST.
+    let up = tokio::spawn(pump(cr, sw, fault.clone()));
+    let down = tokio::spawn(pump(sr, cw, fault.clone()));
+    let (up, down) = (up.await, down.await);
+    let halves = [up, down];
+    let mut client_parts = (None, None);
+    let mut server_parts = (None, None);
+    for (i, h) in halves.into_iter().enumerate() {
+        if let Ok(Ended::Reset(r, w)) = h {
+            if i == 0 {
+                client_parts.0 = Some(r);
+                server_parts.1 = Some(w);
+            } else {
+                server_parts.0 = Some(r);
+                client_parts.1 = Some(w);
+            }
+        }
+    }
+    if let (Some(r), Some(w)) = client_parts {
+        if let Ok(s) = r.reunite(w) {
+            reset(s);
+        }
+    }
+    if let (Some(r), Some(w)) = server_parts {
+        if let Ok(s) = r.reunite(w) {
+            reset(s);
+        }
+    }
+    Ok(())
+}
+
+/// A connection accepted during a blackhole: read and drop everything until the client gives up
+/// or a reset is ordered. It never reaches the server.
+async fn hang(mut client: TcpStream, mut fault: watch::Receiver<Fault>) -> io::Result<()> {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        tokio::select! {
+            r = client.read(&mut buf) => if r? == 0 { return Ok(()) },
+            changed = fault.changed() => {
+                if changed.is_err() || *fault.borrow() == Fault::Reset {
+                    reset(client);
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+enum Ended {
+    /// EOF or an I/O error: the halves are dropped normally.
+    Closed,
+    /// A reset was ordered: the caller reunites the halves and sends RST.
+    Reset(OwnedReadHalf, OwnedWriteHalf),
+}
+
+async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut fault: watch::Receiver<Fault>) -> Ended {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut dead = false;
+    // Delayed chunks go through a queue so order is kept while each waits out its latency.
+    let (delay_tx, mut delay_rx) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    let mut pending: Option<(Instant, Vec<u8>)> = None;
+    loop {
+        if pending.is_none() {
+            pending = delay_rx.try_recv().ok();
+        }
+        let due = pending.as_ref().map(|(t, _)| *t);
+        tokio::select! {
+            r = from.read(&mut buf) => {
+                let n = match r { Ok(0) | Err(_) => { let _ = to.shutdown().await; return Ended::Closed } Ok(n) => n };
+                let current = *fault.borrow();
+                if current == Fault::Blackhole {
+                    dead = true;
+                }
+                if dead {
+                    continue;
+                }
+                match current {
+                    Fault::Delay(d) => { let _ = delay_tx.send((Instant::now() + d, buf[..n].to_vec())); }
+                    _ if pending.is_some() => { let _ = delay_tx.send((Instant::now(), buf[..n].to_vec())); }
+                    _ => if to.write_all(&buf[..n]).await.is_err() { return Ended::Closed },
+                }
+            }
+            _ = async { tokio::time::sleep_until(due.unwrap_or_else(Instant::now)).await }, if due.is_some() => {
+                if let Some((_, bytes)) = pending.take() {
+                    if !dead && to.write_all(&bytes).await.is_err() {
+                        return Ended::Closed;
+                    }
+                }
+            }
+            changed = fault.changed() => {
+                match changed {
+                    Err(_) => return Ended::Reset(from, to),
+                    Ok(()) => match *fault.borrow() {
+                        Fault::Reset => return Ended::Reset(from, to),
+                        Fault::Blackhole => dead = true,
+                        Fault::Pass | Fault::Delay(_) => {}
+                    },
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn echo_server() -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    while let Ok(n) = s.read(&mut buf).await {
+                        if n == 0 || s.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    async fn round_trip(s: &mut TcpStream, msg: &[u8]) -> io::Result<Vec<u8>> {
+        s.write_all(msg).await?;
+        let mut got = vec![0u8; msg.len()];
+        s.read_exact(&mut got).await?;
+        Ok(got)
+    }
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    #[tokio::test]
+    async fn pass_forwards_both_ways() {
+        let proxy = FaultProxy::start(echo_server().await).await.unwrap();
+        let mut c = TcpStream::connect(proxy.local_addr()).await.unwrap();
+        assert_eq!(round_trip(&mut c, b"hello").await.unwrap(), b"hello");
+    }
+
+    #[tokio::test]
+    async fn blackhole_drops_silently_and_the_connection_stays_dead() {
+        let proxy = FaultProxy::start(echo_server().await).await.unwrap();
+        let mut c = TcpStream::connect(proxy.local_addr()).await.unwrap();
+        assert_eq!(round_trip(&mut c, b"a").await.unwrap(), b"a");
+        proxy.set(Fault::Blackhole);
+        c.write_all(b"lost").await.unwrap();
+        let mut buf = [0u8; 8];
+        let r = tokio::time::timeout(Duration::from_millis(200), c.read(&mut buf)).await;
+        assert!(r.is_err(), "a blackholed link must be silent, got {r:?}");
+        proxy.set(Fault::Pass);
+        c.write_all(b"still lost").await.unwrap();
+        let r = tokio::time::timeout(Duration::from_millis(200), c.read(&mut buf)).await;
+        assert!(r.is_err(), "a once-blackholed connection stays dead");
+        // A new connection works again.
+        let mut c2 = TcpStream::connect(proxy.local_addr()).await.unwrap();
+        assert_eq!(tokio::time::timeout(WAIT, round_trip(&mut c2, b"new")).await.unwrap().unwrap(), b"new");
+    }
+
+    #[tokio::test]
+    async fn reset_kills_open_connections_and_new_ones() {
+        let proxy = FaultProxy::start(echo_server().await).await.unwrap();
+        let mut c = TcpStream::connect(proxy.local_addr()).await.unwrap();
+        assert_eq!(round_trip(&mut c, b"a").await.unwrap(), b"a");
+        proxy.set(Fault::Reset);
+        let mut buf = [0u8; 8];
+        let r = tokio::time::timeout(WAIT, c.read(&mut buf)).await.expect("reset must be noticed at once");
+        assert!(matches!(r, Ok(0) | Err(_)), "got {r:?}");
+        let mut c2 = TcpStream::connect(proxy.local_addr()).await.unwrap();
+        let r = tokio::time::timeout(WAIT, round_trip(&mut c2, b"x")).await.expect("no hang");
+        assert!(r.is_err(), "new connections are reset too");
+        proxy.set(Fault::Pass);
+        let mut c3 = TcpStream::connect(proxy.local_addr()).await.unwrap();
+        assert_eq!(tokio::time::timeout(WAIT, round_trip(&mut c3, b"back")).await.unwrap().unwrap(), b"back");
+    }
+
+    #[tokio::test]
+    async fn delay_keeps_order_and_adds_latency() {
+        let proxy = FaultProxy::start(echo_server().await).await.unwrap();
+        let mut c = TcpStream::connect(proxy.local_addr()).await.unwrap();
+        proxy.set(Fault::Delay(Duration::from_millis(50)));
+        let start = Instant::now();
+        c.write_all(b"one").await.unwrap();
+        c.write_all(b"two").await.unwrap();
+        let mut got = vec![0u8; 6];
+        tokio::time::timeout(WAIT, c.read_exact(&mut got)).await.unwrap().unwrap();
+        assert_eq!(&got, b"onetwo");
+        // Both directions are delayed: at least two latencies for the round trip.
+        assert!(start.elapsed() >= Duration::from_millis(100), "{:?}", start.elapsed());
+    }
+
+    #[tokio::test]
+    async fn connections_during_blackhole_hang_until_reset() {
+        let proxy = FaultProxy::start(echo_server().await).await.unwrap();
+        proxy.set(Fault::Blackhole);
+        let mut c = TcpStream::connect(proxy.local_addr()).await.unwrap();
+        c.write_all(b"hi").await.unwrap();
+        let mut buf = [0u8; 2];
+        assert!(tokio::time::timeout(Duration::from_millis(150), c.read(&mut buf)).await.is_err());
+        proxy.set(Fault::Reset);
+        let r = tokio::time::timeout(WAIT, c.read(&mut buf)).await.expect("reset ends the hang");
+        assert!(matches!(r, Ok(0) | Err(_)));
+    }
+}
