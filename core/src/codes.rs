@@ -118,7 +118,10 @@ pub fn markdown_table() -> String {
             Origin::Roomlink => "roomlink",
         };
         let meaning = c.meaning.replace('|', "\\|");
-        out.push_str(&format!("| {} | `{}` | {} | {} |\n", c.code.0, c.name, origin, meaning));
+        out.push_str(&format!(
+            "| {} | `{}` | {} | {} |\n",
+            c.code.0, c.name, origin, meaning
+        ));
     }
     out
 }
@@ -130,13 +133,21 @@ mod tests {
     #[test]
     fn codes_are_unique_and_sorted() {
         for pair in ErrorCode::ALL.windows(2) {
-            assert!(pair[0].code.0 < pair[1].code.0, "{} !< {}", pair[0].name, pair[1].name);
+            assert!(
+                pair[0].code.0 < pair[1].code.0,
+                "{} !< {}",
+                pair[0].name,
+                pair[1].name
+            );
         }
     }
 
     #[test]
     fn roomlink_codes_stay_in_their_own_range() {
-        for c in ErrorCode::ALL.iter().filter(|c| c.origin == Origin::Roomlink) {
+        for c in ErrorCode::ALL
+            .iter()
+            .filter(|c| c.origin == Origin::Roomlink)
+        {
             assert!((1_900_001..=1_900_099).contains(&c.code.0), "{}", c.name);
         }
     }

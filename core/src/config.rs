@@ -68,7 +68,10 @@ impl Default for EngineConfig {
 
 impl EngineConfig {
     pub fn new(server_url: impl Into<String>) -> Self {
-        EngineConfig { server_url: server_url.into(), ..Default::default() }
+        EngineConfig {
+            server_url: server_url.into(),
+            ..Default::default()
+        }
     }
 
     /// Rejects settings that cannot work (zero durations, a ping timeout not above the heartbeat

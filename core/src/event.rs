@@ -30,7 +30,11 @@ pub enum Event {
         extended_data: BTreeMap<String, String>,
     },
     /// Other users joined or left. Never includes the local user. `users` is sorted by user ID.
-    RoomUserUpdate { room_id: String, update_type: UpdateType, users: Vec<User> },
+    RoomUserUpdate {
+        room_id: String,
+        update_type: UpdateType,
+        users: Vec<User>,
+    },
     /// The number of users in the room, the local user included.
     RoomOnlineUserCountUpdate { room_id: String, count: u32 },
     /// Other users' streams were added or removed. `reason` is set for `Delete` only.
@@ -41,7 +45,10 @@ pub enum Event {
         reason: Option<StreamDeleteReason>,
     },
     /// The room's token expires in `remaining_seconds`; call `renew_token` or be kicked (1002056).
-    RoomTokenWillExpire { room_id: String, remaining_seconds: u32 },
+    RoomTokenWillExpire {
+        room_id: String,
+        remaining_seconds: u32,
+    },
 }
 
 impl Event {

@@ -11,7 +11,10 @@ pub struct User {
 
 impl User {
     pub fn new(user_id: impl Into<String>, user_name: impl Into<String>) -> Self {
-        User { user_id: user_id.into(), user_name: user_name.into() }
+        User {
+            user_id: user_id.into(),
+            user_name: user_name.into(),
+        }
     }
 }
 

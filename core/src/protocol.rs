@@ -76,12 +76,25 @@ pub struct PublishedStream {
 pub enum ClientFrame {
     /// Log in to (or resume) one more room on this link.
     Login(Login),
-    Logout { room_id: String },
+    Logout {
+        room_id: String,
+    },
     /// Keeps the link and every session on it alive; the server answers `Pong`.
     Ping,
-    RenewToken { room_id: String, token: String },
-    PublishStream { room_id: String, stream_id: String, #[serde(default)] extra_info: String },
-    UnpublishStream { room_id: String, stream_id: String },
+    RenewToken {
+        room_id: String,
+        token: String,
+    },
+    PublishStream {
+        room_id: String,
+        stream_id: String,
+        #[serde(default)]
+        extra_info: String,
+    },
+    UnpublishStream {
+        room_id: String,
+        stream_id: String,
+    },
     /// A tag this build does not know.
     #[serde(other)]
     Unknown,
@@ -102,10 +115,19 @@ pub struct Snapshot {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "e", rename_all = "snake_case")]
 pub enum RoomEvent {
-    UserAdd { users: Vec<User> },
-    UserDelete { users: Vec<User> },
-    StreamAdd { streams: Vec<StreamInfo> },
-    StreamDelete { streams: Vec<StreamInfo>, reason: StreamDeleteReason },
+    UserAdd {
+        users: Vec<User>,
+    },
+    UserDelete {
+        users: Vec<User>,
+    },
+    StreamAdd {
+        streams: Vec<StreamInfo>,
+    },
+    StreamDelete {
+        streams: Vec<StreamInfo>,
+        reason: StreamDeleteReason,
+    },
     #[serde(other)]
     Unknown,
 }
@@ -152,7 +174,12 @@ pub enum ServerFrame {
         token_expires_in_ms: Option<u64>,
     },
     /// A login or resume was refused (1002033 bad token, 1002034 room full, 1900001 room closed...).
-    LoginFailed { room_id: String, code: ErrorCode, #[serde(default)] message: String },
+    LoginFailed {
+        room_id: String,
+        code: ErrorCode,
+        #[serde(default)]
+        message: String,
+    },
     /// A room event for a joined session.
     Event {
         room_id: String,
@@ -160,8 +187,16 @@ pub enum ServerFrame {
         event: SeqEvent,
     },
     /// The server removed this session: 1002050, 1002055, 1002056, 1900001 room closed.
-    Kicked { room_id: String, code: ErrorCode, #[serde(default)] reason: String },
-    TokenRenewed { room_id: String, token_expires_in_ms: Option<u64> },
+    Kicked {
+        room_id: String,
+        code: ErrorCode,
+        #[serde(default)]
+        reason: String,
+    },
+    TokenRenewed {
+        room_id: String,
+        token_expires_in_ms: Option<u64>,
+    },
     /// A request failed without ending the session (e.g. renew with a bad token).
     Error {
         #[serde(default)]
@@ -172,7 +207,11 @@ pub enum ServerFrame {
     },
     Pong,
     /// The server is closing the link (protocol error, shutdown). Sessions stay resumable.
-    Bye { code: ErrorCode, #[serde(default)] message: String },
+    Bye {
+        code: ErrorCode,
+        #[serde(default)]
+        message: String,
+    },
     #[serde(other)]
     Unknown,
 }
@@ -197,7 +236,10 @@ impl std::error::Error for DecodeError {}
 
 fn decode<T: for<'de> Deserialize<'de>>(text: &str, max: usize) -> Result<T, DecodeError> {
     if text.len() > max {
-        return Err(DecodeError::TooLarge { len: text.len(), max });
+        return Err(DecodeError::TooLarge {
+            len: text.len(),
+            max,
+        });
     }
     serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))
 }
@@ -246,12 +288,16 @@ impl Hello {
 
     pub fn from_header(value: &str, max_bytes: usize) -> Result<Self, DecodeError> {
         if value.len() > max_bytes {
-            return Err(DecodeError::TooLarge { len: value.len(), max: max_bytes });
+            return Err(DecodeError::TooLarge {
+                len: value.len(),
+                max: max_bytes,
+            });
         }
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(value.trim())
             .map_err(|e| DecodeError::Malformed(e.to_string()))?;
-        let text = std::str::from_utf8(&bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        let text =
+            std::str::from_utf8(&bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
         decode(text, max_bytes)
     }
 }
@@ -267,25 +313,47 @@ mod tests {
         let f = ServerFrame::decode(r#"{"t":"hologram","x":[1]}"#, 1024).unwrap();
         assert_eq!(f, ServerFrame::Unknown);
         let f = ClientFrame::decode(r#"{"t":"logout","room_id":"r","extra":true}"#, 1024).unwrap();
-        assert_eq!(f, ClientFrame::Logout { room_id: "r".into() });
+        assert_eq!(
+            f,
+            ClientFrame::Logout {
+                room_id: "r".into()
+            }
+        );
     }
 
     #[test]
     fn malformed_and_oversized_frames_are_errors() {
-        assert!(matches!(ServerFrame::decode("{", 1024), Err(DecodeError::Malformed(_))));
-        assert!(matches!(ServerFrame::decode(r#"{"t":"kicked"}"#, 1024), Err(DecodeError::Malformed(_))));
+        assert!(matches!(
+            ServerFrame::decode("{", 1024),
+            Err(DecodeError::Malformed(_))
+        ));
+        assert!(matches!(
+            ServerFrame::decode(r#"{"t":"kicked"}"#, 1024),
+            Err(DecodeError::Malformed(_))
+        ));
         let big = format!(r#"{{"t":"pong","pad":"{}"}}"#, "x".repeat(2000));
-        assert!(matches!(ServerFrame::decode(&big, 1024), Err(DecodeError::TooLarge { .. })));
+        assert!(matches!(
+            ServerFrame::decode(&big, 1024),
+            Err(DecodeError::TooLarge { .. })
+        ));
     }
 
     #[test]
     fn event_frames_round_trip_flat() {
         let f = ServerFrame::Event {
             room_id: "r".into(),
-            event: SeqEvent { seq: 7, event: RoomEvent::UserAdd { users: vec![User::new("a", "A")] } },
+            event: SeqEvent {
+                seq: 7,
+                event: RoomEvent::UserAdd {
+                    users: vec![User::new("a", "A")],
+                },
+            },
         };
         let text = f.encode();
-        assert_eq!(text, r#"{"t":"event","room_id":"r","seq":7,"e":"user_add","users":[{"user_id":"a","user_name":"A"}]}"#);
+        assert_eq!(
+            text,
+            r#"{"t":"event","room_id":"r","seq":7,"e":"user_add","users":[{"user_id":"a","user_name":"A"}]}"#
+        );
         assert_eq!(ServerFrame::decode(&text, 1024).unwrap(), f);
     }
 
@@ -297,7 +365,10 @@ mod tests {
                 user: User::new("u1", "Zoë"),
                 token: "tok".into(),
                 user_update: true,
-                resume: Some(Resume { session_id: "s".into(), last_seq: 3 }),
+                resume: Some(Resume {
+                    session_id: "s".into(),
+                    last_seq: 3,
+                }),
                 streams: vec![],
             }],
         };

@@ -71,7 +71,41 @@ impl RoomStateChangedReason {
 
     /// True for reasons after which the engine does nothing more for the room on its own.
     pub const fn is_terminal(self) -> bool {
-        matches!(self, Self::LoginFailed | Self::ReconnectFailed | Self::KickOut | Self::Logout)
+        matches!(
+            self,
+            Self::LoginFailed | Self::ReconnectFailed | Self::KickOut | Self::Logout
+        )
+    }
+
+    /// One line for docs: when the reason is reported and with which codes.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::Logining => "`login_room` or `switch_room` was called; connecting. Code 0.",
+            Self::Logined => {
+                "Logged in; user and stream updates flow. Code 0; extended data has `room_session_id`."
+            }
+            Self::LoginFailed => {
+                "Login failed: 1002033 bad/expired token, 1002034 room full, 1002053 no server within the login timeout, 1002030 connect failed."
+            }
+            Self::Reconnecting => {
+                "The link was lost (closed, or silent for the ping timeout); retrying with backoff. Code 1002051, once per outage."
+            }
+            Self::Reconnected => {
+                "Back after an outage (session resumed, or re-joined after the server's heartbeat timeout); lists brought up to date. Code 0."
+            }
+            Self::ReconnectFailed => {
+                "The retry window (default 20 min) ended, 1002053; or the server refused the resume (e.g. 1002034). No more retries."
+            }
+            Self::KickOut => {
+                "Removed by the server: 1002050 same user logged in elsewhere, 1002055 admin kick (reason in extended data), 1002056 token expired, 1900001 room closed."
+            }
+            Self::Logout => {
+                "`logout_room`, or the first half of `switch_room`. Code 0. The default state."
+            }
+            Self::LogoutFailed => {
+                "`logout_room` of a room that is not logged in: 1002002. The room's state does not change."
+            }
+        }
     }
 
     pub const fn as_str(self) -> &'static str {
@@ -113,13 +147,35 @@ impl std::fmt::Display for ConnectionState {
     }
 }
 
+/// Renders the reason table as Markdown (for the README).
+pub fn markdown_table() -> String {
+    let mut out =
+        String::from("| reason | value | connection state | when |\n|---|---:|---|---|\n");
+    for r in RoomStateChangedReason::ALL {
+        let state = r
+            .connection_state()
+            .map_or("(unchanged)", ConnectionState::as_str);
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            r.as_str(),
+            r as u32,
+            state,
+            r.description()
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn ordinals_are_zegos() {
-        let ords: Vec<u32> = RoomStateChangedReason::ALL.iter().map(|r| *r as u32).collect();
+        let ords: Vec<u32> = RoomStateChangedReason::ALL
+            .iter()
+            .map(|r| *r as u32)
+            .collect();
         assert_eq!(ords, (0..=8).collect::<Vec<_>>());
         assert_eq!(RoomStateChangedReason::KickOut as u32, 6);
         assert_eq!(ConnectionState::Failed as u32, 5);
@@ -129,9 +185,18 @@ mod tests {
     #[test]
     fn coarse_state_follows_reason() {
         use RoomStateChangedReason as R;
-        assert_eq!(R::Reconnected.connection_state(), Some(ConnectionState::Connected));
-        assert_eq!(R::ReconnectFailed.connection_state(), Some(ConnectionState::Failed));
-        assert_eq!(R::KickOut.connection_state(), Some(ConnectionState::Disconnected));
+        assert_eq!(
+            R::Reconnected.connection_state(),
+            Some(ConnectionState::Connected)
+        );
+        assert_eq!(
+            R::ReconnectFailed.connection_state(),
+            Some(ConnectionState::Failed)
+        );
+        assert_eq!(
+            R::KickOut.connection_state(),
+            Some(ConnectionState::Disconnected)
+        );
         assert_eq!(R::LogoutFailed.connection_state(), None);
     }
 }

@@ -87,7 +87,10 @@ mod tests {
         assert_eq!(user_name(""), Err(ErrorCode::USER_NAME_EMPTY));
         assert_eq!(user_name("Zoë 🎧"), Ok(()));
         assert_eq!(user_name("a\nb"), Err(ErrorCode::USER_NAME_INVALID));
-        assert_eq!(user_name(&"é".repeat(128)), Err(ErrorCode::USER_NAME_TOO_LONG));
+        assert_eq!(
+            user_name(&"é".repeat(128)),
+            Err(ErrorCode::USER_NAME_TOO_LONG)
+        );
         assert_eq!(room_id(""), Err(ErrorCode::ROOM_ID_EMPTY));
         assert_eq!(room_id("room/1"), Ok(()));
         assert_eq!(room_id("röom"), Err(ErrorCode::ROOM_ID_INVALID));

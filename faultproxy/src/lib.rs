@@ -55,8 +55,14 @@ impl FaultProxy {
         let addr = listener.local_addr()?;
         let (fault, _) = watch::channel(Fault::Pass);
         let open = Arc::new(AtomicUsize::new(0));
-        let accept_task = tokio::spawn(accept_loop(listener, upstream, fault.clone(), open.clone()));
-        Ok(FaultProxy { addr, fault, open, accept_task })
+        let accept_task =
+            tokio::spawn(accept_loop(listener, upstream, fault.clone(), open.clone()));
+        Ok(FaultProxy {
+            addr,
+            fault,
+            open,
+            accept_task,
+        })
     }
 
     /// Where clients connect.
@@ -88,7 +94,12 @@ impl Drop for FaultProxy {
     }
 }
 
-async fn accept_loop(listener: TcpListener, upstream: SocketAddr, fault: watch::Sender<Fault>, open: Arc<AtomicUsize>) {
+async fn accept_loop(
+    listener: TcpListener,
+    upstream: SocketAddr,
+    fault: watch::Sender<Fault>,
+    open: Arc<AtomicUsize>,
+) {
     loop {
         let (client, peer) = match listener.accept().await {
             Ok(pair) => pair,
@@ -114,12 +125,17 @@ async fn accept_loop(listener: TcpListener, upstream: SocketAddr, fault: watch::
 
 /// Sends RST instead of FIN when the socket is dropped.
 fn reset(stream: TcpStream) {
-    #[allow(deprecated)] // set_linger blocks only on close with a non-zero linger; zero is immediate.
+    #[allow(deprecated)]
+    // set_linger blocks only on close with a non-zero linger; zero is immediate.
     let _ = stream.set_linger(Some(Duration::ZERO));
     drop(stream);
 }
 
-async fn handle(client: TcpStream, upstream: SocketAddr, mut fault: watch::Receiver<Fault>) -> io::Result<()> {
+async fn handle(
+    client: TcpStream,
+    upstream: SocketAddr,
+    mut fault: watch::Receiver<Fault>,
+) -> io::Result<()> {
     let initial = *fault.borrow_and_update();
     match initial {
         Fault::Reset => {
@@ -189,7 +205,11 @@ enum Ended {
     Reset(OwnedReadHalf, OwnedWriteHalf),
 }
 
-async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut fault: watch::Receiver<Fault>) -> Ended {
+async fn pump(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    mut fault: watch::Receiver<Fault>,
+) -> Ended {
     let mut buf = vec![0u8; 16 * 1024];
     let mut dead = false;
     // Delayed chunks go through a queue so order is kept while each waits out its latency.
@@ -291,7 +311,13 @@ mod tests {
         assert!(r.is_err(), "a once-blackholed connection stays dead");
         // A new connection works again.
         let mut c2 = TcpStream::connect(proxy.local_addr()).await.unwrap();
-        assert_eq!(tokio::time::timeout(WAIT, round_trip(&mut c2, b"new")).await.unwrap().unwrap(), b"new");
+        assert_eq!(
+            tokio::time::timeout(WAIT, round_trip(&mut c2, b"new"))
+                .await
+                .unwrap()
+                .unwrap(),
+            b"new"
+        );
     }
 
     #[tokio::test]
@@ -301,14 +327,24 @@ mod tests {
         assert_eq!(round_trip(&mut c, b"a").await.unwrap(), b"a");
         proxy.set(Fault::Reset);
         let mut buf = [0u8; 8];
-        let r = tokio::time::timeout(WAIT, c.read(&mut buf)).await.expect("reset must be noticed at once");
+        let r = tokio::time::timeout(WAIT, c.read(&mut buf))
+            .await
+            .expect("reset must be noticed at once");
         assert!(matches!(r, Ok(0) | Err(_)), "got {r:?}");
         let mut c2 = TcpStream::connect(proxy.local_addr()).await.unwrap();
-        let r = tokio::time::timeout(WAIT, round_trip(&mut c2, b"x")).await.expect("no hang");
+        let r = tokio::time::timeout(WAIT, round_trip(&mut c2, b"x"))
+            .await
+            .expect("no hang");
         assert!(r.is_err(), "new connections are reset too");
         proxy.set(Fault::Pass);
         let mut c3 = TcpStream::connect(proxy.local_addr()).await.unwrap();
-        assert_eq!(tokio::time::timeout(WAIT, round_trip(&mut c3, b"back")).await.unwrap().unwrap(), b"back");
+        assert_eq!(
+            tokio::time::timeout(WAIT, round_trip(&mut c3, b"back"))
+                .await
+                .unwrap()
+                .unwrap(),
+            b"back"
+        );
     }
 
     #[tokio::test]
@@ -320,10 +356,17 @@ mod tests {
         c.write_all(b"one").await.unwrap();
         c.write_all(b"two").await.unwrap();
         let mut got = vec![0u8; 6];
-        tokio::time::timeout(WAIT, c.read_exact(&mut got)).await.unwrap().unwrap();
+        tokio::time::timeout(WAIT, c.read_exact(&mut got))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(&got, b"onetwo");
         // Both directions are delayed: at least two latencies for the round trip.
-        assert!(start.elapsed() >= Duration::from_millis(100), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_millis(100),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[tokio::test]
@@ -333,9 +376,15 @@ mod tests {
         let mut c = TcpStream::connect(proxy.local_addr()).await.unwrap();
         c.write_all(b"hi").await.unwrap();
         let mut buf = [0u8; 2];
-        assert!(tokio::time::timeout(Duration::from_millis(150), c.read(&mut buf)).await.is_err());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(150), c.read(&mut buf))
+                .await
+                .is_err()
+        );
         proxy.set(Fault::Reset);
-        let r = tokio::time::timeout(WAIT, c.read(&mut buf)).await.expect("reset ends the hang");
+        let r = tokio::time::timeout(WAIT, c.read(&mut buf))
+            .await
+            .expect("reset ends the hang");
         assert!(matches!(r, Ok(0) | Err(_)));
     }
 }

@@ -110,22 +110,44 @@ impl Machine {
         todo!()
     }
 
-    pub fn switch_room(&mut self, now: Instant, from_room_id: &str, to_room_id: &str, token: &str) -> Result<(), ErrorCode> {
+    pub fn switch_room(
+        &mut self,
+        now: Instant,
+        from_room_id: &str,
+        to_room_id: &str,
+        token: &str,
+    ) -> Result<(), ErrorCode> {
         let _ = (now, from_room_id, to_room_id, token);
         todo!()
     }
 
-    pub fn renew_token(&mut self, now: Instant, room_id: &str, token: &str) -> Result<(), ErrorCode> {
+    pub fn renew_token(
+        &mut self,
+        now: Instant,
+        room_id: &str,
+        token: &str,
+    ) -> Result<(), ErrorCode> {
         let _ = (now, room_id, token);
         todo!()
     }
 
-    pub fn publish_stream(&mut self, now: Instant, room_id: &str, stream_id: &str, extra_info: &str) -> Result<(), ErrorCode> {
+    pub fn publish_stream(
+        &mut self,
+        now: Instant,
+        room_id: &str,
+        stream_id: &str,
+        extra_info: &str,
+    ) -> Result<(), ErrorCode> {
         let _ = (now, room_id, stream_id, extra_info);
         todo!()
     }
 
-    pub fn unpublish_stream(&mut self, now: Instant, room_id: &str, stream_id: &str) -> Result<(), ErrorCode> {
+    pub fn unpublish_stream(
+        &mut self,
+        now: Instant,
+        room_id: &str,
+        stream_id: &str,
+    ) -> Result<(), ErrorCode> {
         let _ = (now, room_id, stream_id);
         todo!()
     }
