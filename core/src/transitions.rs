@@ -363,7 +363,7 @@ pub fn lookup(from: Phase, trigger: Trigger) -> Option<&'static Transition> {
 fn code_text(code: Code) -> String {
     match code {
         Fixed(c) => c.value().to_string(),
-        FromTrigger => "server's code".to_string(),
+        FromTrigger => "server code".to_string(),
     }
 }
 
