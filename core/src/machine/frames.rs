@@ -94,7 +94,7 @@ impl Machine {
                 self.transition(&room_id, trigger, code, BTreeMap::new());
                 self.idle_if_unused();
             }
-            ServerFrame::Event { room_id, event } => self.room_event(&room_id, event),
+            ServerFrame::Event { room_id, event } => self.room_event(now, conn, &room_id, event),
             ServerFrame::Kicked {
                 room_id,
                 code,
@@ -220,7 +220,7 @@ impl Machine {
         self.set_token_expiry(now, room_id, acc.token_expires_in_ms);
     }
 
-    fn room_event(&mut self, room_id: &str, event: SeqEvent) {
+    fn room_event(&mut self, now: Instant, conn: ConnId, room_id: &str, event: SeqEvent) {
         let mut events = Vec::new();
         let Some(room) = self.rooms.get_mut(room_id).filter(|r| r.is_joined()) else {
             return;
@@ -230,6 +230,17 @@ impl Machine {
         };
         if event.seq <= session.last_seq {
             log::debug!("room {room_id}: duplicate event seq {}", event.seq);
+            return;
+        }
+        if event.seq > session.last_seq.saturating_add(1) {
+            // The link lost frames (it should not; it is reliable): start over on a new one and
+            // let the resume replay from the last event applied.
+            log::warn!(
+                "room {room_id}: event seq {} after {}; link lost",
+                event.seq,
+                session.last_seq
+            );
+            self.link_lost(now, Some(conn));
             return;
         }
         session.last_seq = event.seq;

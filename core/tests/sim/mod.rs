@@ -11,7 +11,9 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use roomlink::machine::{ConnId, LinkError, Machine, Output, Transmit};
-use roomlink::{EngineConfig, ErrorCode, Event, RoomConfig, RoomStateChangedReason, UpdateType, User};
+use roomlink::{
+    EngineConfig, ErrorCode, Event, RoomConfig, RoomStateChangedReason, UpdateType, User,
+};
 
 pub use server::{ConnKey, SimServer};
 
@@ -20,7 +22,9 @@ pub use server::{ConnKey, SimServer};
 pub enum Fault {
     /// Frames flow.
     None,
-    /// Everything silently dropped in both directions; connection attempts hang.
+    /// Everything silently dropped in both directions; connection attempts hang. A connection
+    /// that lost a frame stays dead after the blackhole lifts (as a TCP connection whose
+    /// retransmissions gave up): only new connections work again.
     Blackhole,
     /// Connection attempts are refused at once (the machine gets a transient link-down).
     Refuse,
@@ -36,7 +40,22 @@ pub struct Client {
     pub timeout: Option<Instant>,
     /// Connections the network considers up (connected and not closed).
     pub open: BTreeSet<ConnId>,
+    /// Connections that lost a frame to a blackhole.
+    pub broken: BTreeSet<ConnId>,
     pub fault: Fault,
+}
+
+impl Client {
+    /// Whether a frame on `conn` gets through now; a frame lost breaks the connection for good.
+    fn passes(&mut self, conn: ConnId) -> bool {
+        if !self.open.contains(&conn) {
+            return false;
+        }
+        if self.fault == Fault::Blackhole {
+            self.broken.insert(conn);
+        }
+        !self.broken.contains(&conn)
+    }
 }
 
 pub struct Sim {
@@ -66,10 +85,17 @@ impl Sim {
                 transmits: Vec::new(),
                 timeout: None,
                 open: BTreeSet::new(),
+                broken: BTreeSet::new(),
                 fault: Fault::None,
             })
             .collect();
-        Sim { start, now: start, server: SimServer::new(), clients, cfg }
+        Sim {
+            start,
+            now: start,
+            server: SimServer::new(),
+            clients,
+            cfg,
+        }
     }
 
     /// Seconds since the start (for messages).
@@ -82,7 +108,9 @@ impl Sim {
     pub fn login(&mut self, i: usize, room: &str, token: &str) -> Result<(), ErrorCode> {
         let now = self.now;
         let user = self.clients[i].user.clone();
-        let r = self.clients[i].m.login_room(now, room, user, token, RoomConfig::default());
+        let r = self.clients[i]
+            .m
+            .login_room(now, room, user, token, RoomConfig::default());
         self.pump();
         r
     }
@@ -111,10 +139,14 @@ impl Sim {
     /// Link down on both sides for every connection of client `i`.
     pub fn reset(&mut self, i: usize) {
         let now = self.now;
-        let conns: Vec<ConnId> = std::mem::take(&mut self.clients[i].open).into_iter().collect();
+        let conns: Vec<ConnId> = std::mem::take(&mut self.clients[i].open)
+            .into_iter()
+            .collect();
         for conn in conns {
             self.server.on_close(ConnKey { client: i, conn });
-            self.clients[i].m.handle_link_down(now, conn, LinkError::Transient("reset".into()));
+            self.clients[i]
+                .m
+                .handle_link_down(now, conn, LinkError::Transient("reset".into()));
         }
         self.pump();
     }
@@ -131,7 +163,7 @@ impl Sim {
             let outbox = std::mem::take(&mut self.server.outbox);
             for (key, frame) in outbox {
                 let c = &mut self.clients[key.client];
-                if c.fault == Fault::Blackhole || !c.open.contains(&key.conn) {
+                if !c.passes(key.conn) {
                     continue;
                 }
                 c.m.handle_frame(self.now, key.conn, frame);
@@ -140,10 +172,15 @@ impl Sim {
             let closes = std::mem::take(&mut self.server.closes);
             for key in closes {
                 let c = &mut self.clients[key.client];
-                if c.fault == Fault::Blackhole || !c.open.remove(&key.conn) {
+                if !c.passes(key.conn) {
                     continue;
                 }
-                c.m.handle_link_down(self.now, key.conn, LinkError::Transient("closed by server".into()));
+                c.open.remove(&key.conn);
+                c.m.handle_link_down(
+                    self.now,
+                    key.conn,
+                    LinkError::Transient("closed by server".into()),
+                );
                 moved = true;
             }
             if !moved {
@@ -184,17 +221,22 @@ impl Sim {
                     self.server.accept(now, ConnKey { client: i, conn }, hello);
                 }
                 Fault::Blackhole => {}
-                Fault::Refuse => {
-                    self.clients[i].m.handle_link_down(now, conn, LinkError::Transient("refused".into()))
-                }
+                Fault::Refuse => self.clients[i].m.handle_link_down(
+                    now,
+                    conn,
+                    LinkError::Transient("refused".into()),
+                ),
             },
             Transmit::Send { conn, frame } => {
-                if fault != Fault::Blackhole && self.clients[i].open.contains(&conn) {
-                    self.server.on_frame(now, ConnKey { client: i, conn }, frame);
+                if self.clients[i].passes(conn) {
+                    self.server
+                        .on_frame(now, ConnKey { client: i, conn }, frame);
                 }
             }
             Transmit::Close { conn } => {
-                if self.clients[i].open.remove(&conn) && fault != Fault::Blackhole {
+                let reaches_server = self.clients[i].passes(conn);
+                self.clients[i].open.remove(&conn);
+                if reaches_server {
                     self.server.on_close(ConnKey { client: i, conn });
                 }
             }
@@ -206,12 +248,21 @@ impl Sim {
         self.pump();
         let mut same_instant = 0u32;
         loop {
-            let next = self.clients.iter().filter_map(|c| c.timeout).chain(self.server.deadline()).min();
+            let next = self
+                .clients
+                .iter()
+                .filter_map(|c| c.timeout)
+                .chain(self.server.deadline())
+                .min();
             match next {
                 Some(d) if d <= until => {
                     if d <= self.now {
                         same_instant += 1;
-                        assert!(same_instant < 10_000, "deadline {d:?} keeps firing at t={}: busy loop", self.t());
+                        assert!(
+                            same_instant < 10_000,
+                            "deadline {d:?} keeps firing at t={}: busy loop",
+                            self.t()
+                        );
                     } else {
                         same_instant = 0;
                         self.now = d;
@@ -251,9 +302,12 @@ impl Sim {
             .events
             .iter()
             .filter_map(|(_, e)| match e {
-                Event::RoomStateChanged { room_id, reason, error_code, .. } if room_id == room => {
-                    Some((*reason, *error_code))
-                }
+                Event::RoomStateChanged {
+                    room_id,
+                    reason,
+                    error_code,
+                    ..
+                } if room_id == room => Some((*reason, *error_code)),
                 _ => None,
             })
             .collect()
@@ -264,12 +318,18 @@ impl Sim {
         let mut set = BTreeSet::new();
         for (_, e) in &self.clients[i].events {
             match e {
-                Event::RoomStateChanged { room_id, reason, .. } if room_id == room => {
+                Event::RoomStateChanged {
+                    room_id, reason, ..
+                } if room_id == room => {
                     if *reason == RoomStateChangedReason::Logining || reason.is_terminal() {
                         set.clear();
                     }
                 }
-                Event::RoomUserUpdate { room_id, update_type, users } if room_id == room => {
+                Event::RoomUserUpdate {
+                    room_id,
+                    update_type,
+                    users,
+                } if room_id == room => {
                     for u in users {
                         match update_type {
                             UpdateType::Add => set.insert(u.user_id.clone()),
@@ -285,24 +345,40 @@ impl Sim {
 
     /// Client `i`'s events since index `from`.
     pub fn events_since(&self, i: usize, from: usize) -> Vec<Event> {
-        self.clients[i].events[from..].iter().map(|(_, e)| e.clone()).collect()
+        self.clients[i].events[from..]
+            .iter()
+            .map(|(_, e)| e.clone())
+            .collect()
     }
 
     pub fn connects(&self, i: usize) -> Vec<(Instant, Transmit)> {
-        self.clients[i].transmits.iter().filter(|(_, t)| matches!(t, Transmit::Connect { .. })).cloned().collect()
+        self.clients[i]
+            .transmits
+            .iter()
+            .filter(|(_, t)| matches!(t, Transmit::Connect { .. }))
+            .cloned()
+            .collect()
     }
 
     /// Server's member list minus client `i`'s own user.
     pub fn others_on_server(&self, i: usize, room: &str) -> BTreeSet<String> {
         let me = &self.clients[i].user.user_id;
-        self.server.members(room).into_iter().filter(|u| u != me).collect()
+        self.server
+            .members(room)
+            .into_iter()
+            .filter(|u| u != me)
+            .collect()
     }
 
     /// Counts of events per room, handy in messages.
     pub fn dump(&self, i: usize) -> String {
         let mut s = String::new();
         for (t, e) in &self.clients[i].events {
-            s.push_str(&format!("{:>8.3}s {:?}\n", (*t - self.start).as_secs_f64(), e));
+            s.push_str(&format!(
+                "{:>8.3}s {:?}\n",
+                (*t - self.start).as_secs_f64(),
+                e
+            ));
         }
         s
     }
@@ -312,4 +388,3 @@ impl Sim {
 pub fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
-

@@ -84,7 +84,10 @@ impl SimServer {
 
     /// User IDs in the room, sorted.
     pub fn members(&self, room: &str) -> Vec<String> {
-        self.rooms.get(room).map(|r| r.members.keys().cloned().collect()).unwrap_or_default()
+        self.rooms
+            .get(room)
+            .map(|r| r.members.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     pub fn accept(&mut self, now: Instant, key: ConnKey, hello: Hello) {
@@ -108,7 +111,10 @@ impl SimServer {
     }
 
     fn session_for(&self, key: ConnKey, room: &str) -> Option<String> {
-        self.sessions.iter().find(|(_, s)| s.conn == Some(key) && s.room == room).map(|(id, _)| id.clone())
+        self.sessions
+            .iter()
+            .find(|(_, s)| s.conn == Some(key) && s.room == room)
+            .map(|(id, _)| id.clone())
     }
 
     pub fn on_frame(&mut self, now: Instant, key: ConnKey, frame: ClientFrame) {
@@ -126,34 +132,62 @@ impl SimServer {
             }
             ClientFrame::Ping => self.outbox.push((key, ServerFrame::Pong)),
             ClientFrame::RenewToken { room_id, token } => {
-                let Some(sid) = self.session_for(key, &room_id) else { return };
+                let Some(sid) = self.session_for(key, &room_id) else {
+                    return;
+                };
                 match parse_token(&token) {
                     Ok(ttl) => {
                         if let Some(s) = self.sessions.get_mut(&sid) {
                             s.token_expiry = ttl.map(|ms| now + Duration::from_millis(ms));
                         }
-                        self.outbox.push((key, ServerFrame::TokenRenewed { room_id, token_expires_in_ms: ttl }));
+                        self.outbox.push((
+                            key,
+                            ServerFrame::TokenRenewed {
+                                room_id,
+                                token_expires_in_ms: ttl,
+                            },
+                        ));
                     }
                     Err(code) => self.outbox.push((
                         key,
-                        ServerFrame::Error { room_id: Some(room_id), code, message: "bad token".into() },
+                        ServerFrame::Error {
+                            room_id: Some(room_id),
+                            code,
+                            message: "bad token".into(),
+                        },
                     )),
                 }
             }
-            ClientFrame::PublishStream { room_id, stream_id, extra_info } => {
+            ClientFrame::PublishStream {
+                room_id,
+                stream_id,
+                extra_info,
+            } => {
                 if let Some(sid) = self.session_for(key, &room_id) {
                     self.publish(&sid, stream_id, extra_info);
                 }
             }
             ClientFrame::UnpublishStream { room_id, stream_id } => {
-                let Some(sid) = self.session_for(key, &room_id) else { return };
-                let Some(s) = self.sessions.get_mut(&sid) else { return };
+                let Some(sid) = self.session_for(key, &room_id) else {
+                    return;
+                };
+                let Some(s) = self.sessions.get_mut(&sid) else {
+                    return;
+                };
                 if let Some(extra) = s.streams.remove(&stream_id) {
-                    let info = StreamInfo { stream_id, user: s.user.clone(), extra_info: extra };
-                    self.broadcast(&room_id, Some(&sid), RoomEvent::StreamDelete {
-                        streams: vec![info],
-                        reason: StreamDeleteReason::Stopped,
-                    });
+                    let info = StreamInfo {
+                        stream_id,
+                        user: s.user.clone(),
+                        extra_info: extra,
+                    };
+                    self.broadcast(
+                        &room_id,
+                        Some(&sid),
+                        RoomEvent::StreamDelete {
+                            streams: vec![info],
+                            reason: StreamDeleteReason::Stopped,
+                        },
+                    );
                 }
             }
             ClientFrame::Unknown => {}
@@ -161,19 +195,35 @@ impl SimServer {
     }
 
     fn publish(&mut self, sid: &str, stream_id: String, extra: String) {
-        let Some(s) = self.sessions.get_mut(sid) else { return };
+        let Some(s) = self.sessions.get_mut(sid) else {
+            return;
+        };
         if s.streams.contains_key(&stream_id) {
             return;
         }
         s.streams.insert(stream_id.clone(), extra.clone());
-        let info = StreamInfo { stream_id, user: s.user.clone(), extra_info: extra };
+        let info = StreamInfo {
+            stream_id,
+            user: s.user.clone(),
+            extra_info: extra,
+        };
         let room = s.room.clone();
-        self.broadcast(&room, Some(sid), RoomEvent::StreamAdd { streams: vec![info] });
+        self.broadcast(
+            &room,
+            Some(sid),
+            RoomEvent::StreamAdd {
+                streams: vec![info],
+            },
+        );
     }
 
     fn login(&mut self, now: Instant, key: ConnKey, login: Login) {
         let room_id = login.room_id.clone();
-        let fail = |code| ServerFrame::LoginFailed { room_id: room_id.clone(), code, message: String::new() };
+        let fail = |code| ServerFrame::LoginFailed {
+            room_id: room_id.clone(),
+            code,
+            message: String::new(),
+        };
         if self.closed_rooms.contains(&room_id) {
             self.outbox.push((key, fail(ErrorCode::ROOM_CLOSED)));
             return;
@@ -193,12 +243,23 @@ impl SimServer {
                 .is_some_and(|s| s.room == room_id && s.user.user_id == login.user.user_id);
             if ok {
                 let sid = resume.session_id.clone();
-                let room_session_id = self.rooms.get(&room_id).map(|r| r.room_session_id.clone()).unwrap_or_default();
-                let Some(s) = self.sessions.get_mut(&sid) else { return };
+                let room_session_id = self
+                    .rooms
+                    .get(&room_id)
+                    .map(|r| r.room_session_id.clone())
+                    .unwrap_or_default();
+                let Some(s) = self.sessions.get_mut(&sid) else {
+                    return;
+                };
                 s.conn = Some(key);
                 s.last_seen = now;
                 s.token_expiry = expiry;
-                let events: Vec<SeqEvent> = s.log.iter().filter(|e| e.seq > resume.last_seq).cloned().collect();
+                let events: Vec<SeqEvent> = s
+                    .log
+                    .iter()
+                    .filter(|e| e.seq > resume.last_seq)
+                    .cloned()
+                    .collect();
                 let seq = s.seq;
                 self.outbox.push((
                     key,
@@ -219,7 +280,11 @@ impl SimServer {
             }
         }
         // A fresh session (also for a resume whose session expired).
-        let existing = self.rooms.get(&room_id).and_then(|r| r.members.get(&login.user.user_id)).cloned();
+        let existing = self
+            .rooms
+            .get(&room_id)
+            .and_then(|r| r.members.get(&login.user.user_id))
+            .cloned();
         let members = self.rooms.get(&room_id).map_or(0, |r| r.members.len());
         if existing.is_none() && members >= self.capacity {
             self.outbox.push((key, fail(ErrorCode::ROOM_FULL)));
@@ -231,23 +296,44 @@ impl SimServer {
                 if let Some(c) = s.conn.filter(|c| *c != key) {
                     self.outbox.push((
                         c,
-                        ServerFrame::Kicked { room_id: room_id.clone(), code: ErrorCode::KICKED_DUPLICATE_LOGIN, reason: String::new() },
+                        ServerFrame::Kicked {
+                            room_id: room_id.clone(),
+                            code: ErrorCode::KICKED_DUPLICATE_LOGIN,
+                            reason: String::new(),
+                        },
                     ));
                 }
                 if !s.streams.is_empty() {
                     let streams = s
                         .streams
                         .iter()
-                        .map(|(id, e)| StreamInfo { stream_id: id.clone(), user: s.user.clone(), extra_info: e.clone() })
+                        .map(|(id, e)| StreamInfo {
+                            stream_id: id.clone(),
+                            user: s.user.clone(),
+                            extra_info: e.clone(),
+                        })
                         .collect();
-                    self.broadcast(&room_id, Some(old), RoomEvent::StreamDelete { streams, reason: StreamDeleteReason::UserKicked });
+                    self.broadcast(
+                        &room_id,
+                        Some(old),
+                        RoomEvent::StreamDelete {
+                            streams,
+                            reason: StreamDeleteReason::UserKicked,
+                        },
+                    );
                 }
             }
         }
         let sid = self.mint("s");
         if !self.rooms.contains_key(&room_id) {
             let rsid = self.mint("rs");
-            self.rooms.insert(room_id.clone(), Room { room_session_id: rsid, members: BTreeMap::new() });
+            self.rooms.insert(
+                room_id.clone(),
+                Room {
+                    room_session_id: rsid,
+                    members: BTreeMap::new(),
+                },
+            );
         }
         let room = self.rooms.get_mut(&room_id).expect("just inserted");
         room.members.insert(login.user.user_id.clone(), sid.clone());
@@ -294,7 +380,13 @@ impl SimServer {
             },
         ));
         if existing.is_none() {
-            self.broadcast(&room_id, Some(&sid), RoomEvent::UserAdd { users: vec![login.user.clone()] });
+            self.broadcast(
+                &room_id,
+                Some(&sid),
+                RoomEvent::UserAdd {
+                    users: vec![login.user.clone()],
+                },
+            );
         }
         for p in login.streams {
             self.publish(&sid, p.stream_id, p.extra_info);
@@ -303,22 +395,44 @@ impl SimServer {
 
     /// Appends an event to every other session's log in the room and sends it where attached.
     fn broadcast(&mut self, room: &str, except: Option<&str>, event: RoomEvent) {
-        let Some(r) = self.rooms.get(room) else { return };
-        let targets: Vec<String> = r.members.values().filter(|s| Some(s.as_str()) != except).cloned().collect();
+        let Some(r) = self.rooms.get(room) else {
+            return;
+        };
+        let targets: Vec<String> = r
+            .members
+            .values()
+            .filter(|s| Some(s.as_str()) != except)
+            .cloned()
+            .collect();
         for sid in targets {
-            let Some(s) = self.sessions.get_mut(&sid) else { continue };
+            let Some(s) = self.sessions.get_mut(&sid) else {
+                continue;
+            };
             s.seq += 1;
-            let ev = SeqEvent { seq: s.seq, event: event.clone() };
+            let ev = SeqEvent {
+                seq: s.seq,
+                event: event.clone(),
+            };
             s.log.push(ev.clone());
             if let Some(c) = s.conn.filter(|c| self.conns.contains(c)) {
-                self.outbox.push((c, ServerFrame::Event { room_id: room.to_string(), event: ev }));
+                self.outbox.push((
+                    c,
+                    ServerFrame::Event {
+                        room_id: room.to_string(),
+                        event: ev,
+                    },
+                ));
             }
         }
     }
 
     fn remove_session(&mut self, sid: &str, stream_reason: StreamDeleteReason) {
-        let Some(s) = self.sessions.remove(sid) else { return };
-        let Some(room) = self.rooms.get_mut(&s.room) else { return };
+        let Some(s) = self.sessions.remove(sid) else {
+            return;
+        };
+        let Some(room) = self.rooms.get_mut(&s.room) else {
+            return;
+        };
         if room.members.get(&s.user.user_id).map(String::as_str) != Some(sid) {
             return;
         }
@@ -327,18 +441,49 @@ impl SimServer {
             let streams = s
                 .streams
                 .iter()
-                .map(|(id, e)| StreamInfo { stream_id: id.clone(), user: s.user.clone(), extra_info: e.clone() })
+                .map(|(id, e)| StreamInfo {
+                    stream_id: id.clone(),
+                    user: s.user.clone(),
+                    extra_info: e.clone(),
+                })
                 .collect();
-            self.broadcast(&s.room, None, RoomEvent::StreamDelete { streams, reason: stream_reason });
+            self.broadcast(
+                &s.room,
+                None,
+                RoomEvent::StreamDelete {
+                    streams,
+                    reason: stream_reason,
+                },
+            );
         }
-        self.broadcast(&s.room, None, RoomEvent::UserDelete { users: vec![s.user.clone()] });
+        self.broadcast(
+            &s.room,
+            None,
+            RoomEvent::UserDelete {
+                users: vec![s.user.clone()],
+            },
+        );
     }
 
     /// Admin kick.
     pub fn kick(&mut self, room: &str, user_id: &str, code: ErrorCode, reason: &str) {
-        let Some(sid) = self.rooms.get(room).and_then(|r| r.members.get(user_id)).cloned() else { return };
+        let Some(sid) = self
+            .rooms
+            .get(room)
+            .and_then(|r| r.members.get(user_id))
+            .cloned()
+        else {
+            return;
+        };
         if let Some(c) = self.sessions.get(&sid).and_then(|s| s.conn) {
-            self.outbox.push((c, ServerFrame::Kicked { room_id: room.to_string(), code, reason: reason.to_string() }));
+            self.outbox.push((
+                c,
+                ServerFrame::Kicked {
+                    room_id: room.to_string(),
+                    code,
+                    reason: reason.to_string(),
+                },
+            ));
         }
         self.remove_session(&sid, StreamDeleteReason::UserKicked);
     }
@@ -356,8 +501,12 @@ impl SimServer {
     /// Heartbeat timeouts and token expiry.
     pub fn tick(&mut self, now: Instant) {
         let hb = self.heartbeat_timeout;
-        let expired: Vec<String> =
-            self.sessions.iter().filter(|(_, s)| s.last_seen + hb <= now).map(|(id, _)| id.clone()).collect();
+        let expired: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.last_seen + hb <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
         for sid in expired {
             if let Some(c) = self.sessions.get(&sid).and_then(|s| s.conn) {
                 if self.conns.remove(&c) {
@@ -373,11 +522,17 @@ impl SimServer {
             .map(|(id, _)| id.clone())
             .collect();
         for sid in token_dead {
-            let Some(s) = self.sessions.get(&sid) else { continue };
+            let Some(s) = self.sessions.get(&sid) else {
+                continue;
+            };
             if let Some(c) = s.conn {
                 self.outbox.push((
                     c,
-                    ServerFrame::Kicked { room_id: s.room.clone(), code: ErrorCode::KICKED_TOKEN_EXPIRED, reason: String::new() },
+                    ServerFrame::Kicked {
+                        room_id: s.room.clone(),
+                        code: ErrorCode::KICKED_TOKEN_EXPIRED,
+                        reason: String::new(),
+                    },
                 ));
             }
             self.remove_session(&sid, StreamDeleteReason::UserKicked);
