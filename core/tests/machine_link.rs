@@ -657,3 +657,35 @@ fn attempt_that_never_connects_is_closed_after_ping_timeout() {
     assert_eq!(out, vec![Output::Transmit(Transmit::Close { conn })]);
     assert!(t.unwrap() <= t0 + cfg().ping_timeout + cfg().backoff_base);
 }
+
+#[test]
+fn a_gap_in_event_seqs_reconnects_and_resumes_from_the_last_applied() {
+    let t0 = Instant::now();
+    let (mut m, conn) = logged_in(t0);
+    let ev = |seq, event| ServerFrame::Event {
+        room_id: "r".into(),
+        event: SeqEvent { seq, event },
+    };
+    m.handle_frame(
+        t0,
+        conn,
+        ev(
+            6,
+            RoomEvent::UserAdd {
+                users: vec![user("c")],
+            },
+        ),
+    );
+    let (out, _) = drain(&mut m);
+    assert_eq!(out[0], Output::Transmit(Transmit::Close { conn }));
+    assert!(matches!(
+        &out[1],
+        Output::Event(Event::RoomStateChanged {
+            reason: R::Reconnecting,
+            ..
+        })
+    ));
+    m.on_network_changed(t0, true);
+    let (_, hello) = connect_of(&drain(&mut m).0).unwrap();
+    assert_eq!(hello.logins[0].resume.as_ref().unwrap().last_seq, 3);
+}

@@ -320,10 +320,10 @@ impl Sim {
             match e {
                 Event::RoomStateChanged {
                     room_id, reason, ..
-                } if room_id == room => {
-                    if *reason == RoomStateChangedReason::Logining || reason.is_terminal() {
-                        set.clear();
-                    }
+                } if room_id == room
+                    && (*reason == RoomStateChangedReason::Logining || reason.is_terminal()) =>
+                {
+                    set.clear();
                 }
                 Event::RoomUserUpdate {
                     room_id,
