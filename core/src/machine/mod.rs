@@ -29,8 +29,18 @@
 //! # When the machine emits `Transmit::Close`
 //!
 //! Only when it gives a connection up itself: ping timeout, `Bye`, `on_network_changed(false)`,
-//! an attempt that did not connect within `ping_timeout`, and when no active room remains. Never
-//! after `handle_link_down` (the driver already knows that connection is gone).
+//! a gap in a room's event seqs (the link lost frames), an attempt that did not connect within
+//! `ping_timeout`, and when no active room remains (logout, kick, failure). Never after
+//! `handle_link_down` (the driver already knows that connection is gone). After `Close` (or
+//! `handle_link_down`) every input naming that `ConnId` is ignored.
+//!
+//! # What the driver does
+//!
+//! - `Connect { conn, hello }`: open the WebSocket with `hello` in the upgrade header, then call
+//!   `handle_connected(conn)` before feeding its frames (a frame on a connecting `conn` is taken
+//!   as connected anyway), and `handle_link_down(conn, ..)` when it fails or ends.
+//! - At most one connection is current; a new `Connect` is only emitted after the previous one was
+//!   closed or reported down.
 
 mod commands;
 mod conn;
