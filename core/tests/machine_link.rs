@@ -689,3 +689,42 @@ fn a_gap_in_event_seqs_reconnects_and_resumes_from_the_last_applied() {
     let (_, hello) = connect_of(&drain(&mut m).0).unwrap();
     assert_eq!(hello.logins[0].resume.as_ref().unwrap().last_seq, 3);
 }
+
+#[test]
+fn huge_durations_from_server_or_config_do_not_panic() {
+    let t0 = Instant::now();
+    let huge = Duration::from_secs(u64::MAX / 2);
+    let c = EngineConfig {
+        login_timeout: huge,
+        retry_window: huge,
+        backoff_cap: huge,
+        ..cfg()
+    };
+    let mut m = Machine::new(c, 1);
+    m.login_room(t0, "r", user("me"), "tok", RoomConfig::default())
+        .unwrap();
+    let (conn, _) = connect_of(&drain(&mut m).0).unwrap();
+    m.handle_connected(t0, conn);
+    m.handle_frame(
+        t0,
+        conn,
+        ServerFrame::TokenRenewed {
+            room_id: "r".into(),
+            token_expires_in_ms: Some(u64::MAX),
+        },
+    );
+    m.handle_frame(t0, conn, joined("r", vec![], vec![]));
+    m.handle_frame(
+        t0,
+        conn,
+        ServerFrame::TokenRenewed {
+            room_id: "r".into(),
+            token_expires_in_ms: Some(u64::MAX),
+        },
+    );
+    for _ in 0..40 {
+        m.handle_link_down(t0, conn, LinkError::Transient("x".into()));
+    }
+    let (_, t) = drain(&mut m);
+    assert!(t.is_some());
+}

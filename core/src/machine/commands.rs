@@ -11,6 +11,7 @@ use crate::transitions::Trigger;
 use crate::validate;
 
 use super::Machine;
+use super::later;
 use super::link::Link;
 use super::room::Room;
 
@@ -52,7 +53,7 @@ impl Machine {
         self.transition(room_id, Trigger::Login, ErrorCode::OK, BTreeMap::new());
         let login_timeout = self.cfg.login_timeout;
         if let Some(room) = self.rooms.get_mut(room_id) {
-            room.login_deadline = Some(now + login_timeout);
+            room.login_deadline = Some(later(now, login_timeout));
         }
         match self.link {
             Link::Open { conn, .. } => self.send_login(conn, room_id),

@@ -7,6 +7,7 @@ use crate::codes::ErrorCode;
 use crate::protocol::{ClientFrame, Hello};
 use crate::transitions::{Phase, Trigger};
 
+use super::later;
 use super::link::{Link, backoff_ceiling};
 use super::{ConnId, LinkError, Machine, Output, Transmit};
 
@@ -30,7 +31,7 @@ impl Machine {
         }
         self.link = Link::Connecting {
             conn,
-            deadline: now + self.cfg.ping_timeout,
+            deadline: later(now, self.cfg.ping_timeout),
         };
         log::debug!(
             "connect conn {conn} with {} login(s), attempt {}",
@@ -63,7 +64,7 @@ impl Machine {
         self.link = Link::Open {
             conn,
             last_inbound: now,
-            next_ping: now + self.cfg.heartbeat_interval,
+            next_ping: later(now, self.cfg.heartbeat_interval),
         };
         // Rooms that asked to log in while this attempt was under way.
         let missing: Vec<String> = self
@@ -115,7 +116,7 @@ impl Machine {
                 BTreeMap::new(),
             ) {
                 if let Some(room) = self.rooms.get_mut(&id) {
-                    room.retry_deadline = Some(now + window);
+                    room.retry_deadline = Some(later(now, window));
                 }
             }
         }
@@ -134,7 +135,9 @@ impl Machine {
         let wait = std::time::Duration::from_nanos(self.rng.below_inclusive(max_nanos));
         self.attempts = self.attempts.saturating_add(1);
         log::debug!("backoff {wait:?} (ceiling {ceiling:?})");
-        self.link = Link::Backoff { until: now + wait };
+        self.link = Link::Backoff {
+            until: later(now, wait),
+        };
     }
 
     /// Retrying cannot help: every active room fails with `code`.

@@ -262,7 +262,7 @@ impl Machine {
         let Some(room) = self.rooms.get_mut(room_id) else {
             return;
         };
-        room.token_expiry = expires_in_ms.map(|ms| now + Duration::from_millis(ms));
+        room.token_expiry = expires_in_ms.and_then(|ms| now.checked_add(Duration::from_millis(ms)));
         room.token_warned = false;
         self.token_warning_if_due(now, room_id);
     }

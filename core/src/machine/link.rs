@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::ConnId;
+use super::later;
 
 /// The link's state. Per-state data lives in the variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +47,7 @@ impl Link {
                 last_inbound,
                 next_ping,
                 ..
-            } => Some(next_ping.min(last_inbound + ping_timeout)),
+            } => Some(next_ping.min(later(last_inbound, ping_timeout))),
             Link::Backoff { until } => Some(until),
         }
     }

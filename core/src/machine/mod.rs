@@ -106,6 +106,14 @@ pub enum LinkError {
     Protocol(String),
 }
 
+/// `now + d`, saturating far in the future instead of panicking on overflow (huge configured
+/// durations must not crash the machine).
+fn later(now: Instant, d: std::time::Duration) -> Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(std::time::Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
+}
+
 /// The state machine for all rooms of one engine.
 pub struct Machine {
     cfg: EngineConfig,

@@ -7,6 +7,7 @@ use crate::codes::ErrorCode;
 use crate::protocol::ClientFrame;
 use crate::transitions::{Phase, Trigger};
 
+use super::later;
 use super::link::Link;
 use super::{Machine, Output, Transmit};
 
@@ -65,7 +66,7 @@ impl Machine {
             Link::Connecting { .. } => {}
             Link::Open {
                 conn, last_inbound, ..
-            } if last_inbound + self.cfg.ping_timeout <= now => {
+            } if later(last_inbound, self.cfg.ping_timeout) <= now => {
                 log::info!(
                     "conn {conn}: nothing heard for {:?}; link lost",
                     self.cfg.ping_timeout
@@ -81,7 +82,7 @@ impl Machine {
                 self.link = Link::Open {
                     conn,
                     last_inbound,
-                    next_ping: now + self.cfg.heartbeat_interval,
+                    next_ping: later(now, self.cfg.heartbeat_interval),
                 };
             }
             Link::Open { .. } => {}
