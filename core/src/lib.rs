@@ -13,6 +13,7 @@ pub mod machine;
 pub mod model;
 pub mod protocol;
 pub mod reason;
+pub mod transitions;
 pub mod validate;
 
 pub use codes::ErrorCode;
