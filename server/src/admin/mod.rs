@@ -85,9 +85,8 @@ struct CloseBody {
     reason: String,
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Response> {
-    serde_json::from_slice(body)
-        .map_err(|e| fail(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")))
+fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("bad JSON body: {e}"))
 }
 
 async fn kick(
@@ -97,7 +96,7 @@ async fn kick(
 ) -> Response {
     let b: KickBody = match parse(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, e),
     };
     if app.registry.kick(&room_id, &b.user_id, &b.reason) {
         log::info!("admin kicked {} from {room_id}: {}", b.user_id, b.reason);
@@ -120,7 +119,7 @@ async fn close(
     } else {
         match parse(&body) {
             Ok(b) => b,
-            Err(r) => return r,
+            Err(e) => return fail(StatusCode::BAD_REQUEST, e),
         }
     };
     if app.registry.close_room(&room_id, &b.reason) {
