@@ -64,9 +64,18 @@ fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
 
 /// Binds `config.bind` and serves on the current tokio runtime until [`ServerHandle::shutdown`].
 pub async fn start(config: ServerConfig) -> std::io::Result<ServerHandle> {
+    let registry = Arc::new(memory::MemoryRegistry::new(config.clone()));
+    start_with_registry(config, registry).await
+}
+
+/// Like [`start`] with another state backend. `registry` should be empty and is cleared at
+/// shutdown.
+pub async fn start_with_registry(
+    config: ServerConfig,
+    registry: Arc<dyn RoomRegistry>,
+) -> std::io::Result<ServerHandle> {
     let listener = bind(config.bind)?;
     let addr = listener.local_addr()?;
-    let registry: Arc<dyn RoomRegistry> = Arc::new(memory::MemoryRegistry::new(config.clone()));
     let (stop, shutdown) = watch::channel(false);
     let app = Arc::new(AppState {
         config,

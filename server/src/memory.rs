@@ -548,6 +548,20 @@ impl RoomRegistry for MemoryRegistry {
         }
         let now_ms = token::now_unix_ms();
         let mut st = self.lock();
+        // One connection speaks for one user per room: frames name only the room, so a second
+        // user there would make `logout`/`publish_stream` ambiguous.
+        let other_user = st
+            .session_on(conn.id, &room_id)
+            .and_then(|sid| st.sessions.get(&sid))
+            .is_some_and(|s| s.user.user_id != login.user.user_id);
+        if other_user {
+            return login_failed(
+                conn,
+                &room_id,
+                ErrorCode::ALREADY_LOGGED_IN,
+                "this connection already has another user in this room",
+            );
+        }
         if let Some(resume) = login.resume.clone() {
             if let Some(k) = st
                 .kicked

@@ -402,3 +402,33 @@ async fn sessions_without_user_update_get_only_stream_events() {
     assert!(matches!(ev, RoomEvent::StreamAdd { .. }), "{ev:?}");
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_second_user_in_the_same_room_on_one_connection_is_refused() {
+    let s = server(2000).await;
+    let (mut a, _) = Client::join(&s.ws_url(), login("a", "r1")).await;
+    a.send(ClientFrame::Login(login("b", "r1")));
+    let f = a.recv().await;
+    assert!(
+        matches!(
+            f,
+            ServerFrame::LoginFailed {
+                code: ErrorCode::ALREADY_LOGGED_IN,
+                ..
+            }
+        ),
+        "{f:?}"
+    );
+    let (status, body) = roomlink_server::admin::request(
+        s.local_addr(),
+        "GET",
+        "/admin/rooms/r1",
+        Some("dev-admin"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200);
+    assert!(!body.contains("\"b\""), "{body}");
+    s.shutdown().await;
+}
