@@ -1,1 +1,141 @@
-//! The reference room server (skeleton; being implemented).
+//! The reference room server for roomlink: token checks, heartbeats, session resume with replay,
+//! and an admin API. One process, state in memory behind [`registry::RoomRegistry`].
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let server = roomlink_server::start(roomlink_server::ServerConfig::default()).await?;
+//! println!("{}", server.ws_url());
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod admin;
+mod config;
+mod id;
+mod kicks;
+pub mod memory;
+pub mod registry;
+mod session;
+pub mod token;
+mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use config::ServerConfig;
+pub use registry::{RoomInfo, RoomRegistry};
+
+/// What handlers share.
+pub(crate) struct AppState {
+    pub config: ServerConfig,
+    pub registry: Arc<dyn RoomRegistry>,
+    /// Flips to `true` at shutdown; every connection task watches it.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// A running server.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    registry: Arc<dyn RoomRegistry>,
+    stop: watch::Sender<bool>,
+    serve: JoinHandle<()>,
+}
+
+/// How long shutdown waits for in-flight HTTP requests before cutting them off.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // So a restart (shutdown + start on the same port) is not refused while old sockets linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+/// Binds `config.bind` and serves on the current tokio runtime until [`ServerHandle::shutdown`].
+pub async fn start(config: ServerConfig) -> std::io::Result<ServerHandle> {
+    let registry = Arc::new(memory::MemoryRegistry::new(config.clone()));
+    start_with_registry(config, registry).await
+}
+
+/// Like [`start`] with another state backend. `registry` should be empty and is cleared at
+/// shutdown.
+pub async fn start_with_registry(
+    config: ServerConfig,
+    registry: Arc<dyn RoomRegistry>,
+) -> std::io::Result<ServerHandle> {
+    let listener = bind(config.bind)?;
+    let addr = listener.local_addr()?;
+    let (stop, shutdown) = watch::channel(false);
+    let app = Arc::new(AppState {
+        config,
+        registry: registry.clone(),
+        shutdown: shutdown.clone(),
+    });
+    let router = Router::new()
+        .route(roomlink::protocol::WS_PATH, get(ws::upgrade))
+        .route("/healthz", get(|| async { "ok" }))
+        .nest("/admin", admin::router(app.clone()))
+        .with_state(app);
+    let mut wait = shutdown;
+    let serve = tokio::spawn(async move {
+        let graceful = async move {
+            let _ = wait.wait_for(|stopped| *stopped).await;
+        };
+        if let Err(e) = axum::serve(listener, router)
+            .with_graceful_shutdown(graceful)
+            .await
+        {
+            log::error!("server stopped: {e}");
+        }
+    });
+    log::info!("roomlink server listening on {addr}");
+    Ok(ServerHandle {
+        addr,
+        registry,
+        stop,
+        serve,
+    })
+}
+
+impl ServerHandle {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `ws://ADDR/v1/ws`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}{}", self.addr, roomlink::protocol::WS_PATH)
+    }
+
+    /// `http://ADDR/admin`.
+    pub fn admin_url(&self) -> String {
+        format!("http://{}/admin", self.addr)
+    }
+
+    /// Stops accepting, drops every connection (no goodbye, as a crash would) and forgets all
+    /// state. The port is free again when this returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        self.registry.clear();
+        let mut serve = self.serve;
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut serve)
+            .await
+            .is_err()
+        {
+            serve.abort();
+            let _ = serve.await;
+        }
+        log::info!("roomlink server on {} stopped", self.addr);
+    }
+}

@@ -1,0 +1,130 @@
+//! The admin HTTP API under `/admin`, guarded by `Authorization: Bearer <admin_secret>`.
+//!
+//! - `GET /admin/rooms` → `[RoomInfo]`
+//! - `GET /admin/rooms/{room_id}` → `RoomInfo`, 404 if none
+//! - `POST /admin/rooms/{room_id}/kick` `{"user_id": "...", "reason": "..."}` → 200, 404 if no such user
+//! - `POST /admin/rooms/{room_id}/close` `{"reason": "..."}` (body optional) → 200, 404 if none
+//!
+//! Errors are JSON `{"error": "..."}`.
+
+mod client;
+
+pub use client::request;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::AppState;
+
+fn fail(status: StatusCode, msg: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": msg.into() }))).into_response()
+}
+
+/// The admin routes, nested under `/admin` by the caller.
+pub(crate) fn router(app: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/rooms", get(list))
+        .route("/rooms/{room_id}", get(show))
+        .route("/rooms/{room_id}/kick", post(kick))
+        .route("/rooms/{room_id}/close", post(close))
+        .layer(middleware::from_fn_with_state(app, auth))
+}
+
+async fn auth(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Constant time, so the secret cannot be found byte by byte from response timings.
+    if bool::from(given.as_bytes().ct_eq(app.config.admin_secret.as_bytes())) {
+        next.run(req).await
+    } else {
+        log::warn!(
+            "admin request without a valid bearer: {} {}",
+            req.method(),
+            req.uri().path()
+        );
+        fail(StatusCode::UNAUTHORIZED, "missing or wrong bearer token")
+    }
+}
+
+async fn list(State(app): State<Arc<AppState>>) -> Response {
+    Json(app.registry.rooms()).into_response()
+}
+
+async fn show(State(app): State<Arc<AppState>>, Path(room_id): Path<String>) -> Response {
+    match app.registry.room(&room_id) {
+        Some(r) => Json(r).into_response(),
+        None => fail(StatusCode::NOT_FOUND, format!("no room {room_id:?}")),
+    }
+}
+
+#[derive(Deserialize)]
+struct KickBody {
+    user_id: String,
+    #[serde(default)]
+    reason: String,
+}
+
+#[derive(Deserialize, Default)]
+struct CloseBody {
+    #[serde(default)]
+    reason: String,
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("bad JSON body: {e}"))
+}
+
+async fn kick(
+    State(app): State<Arc<AppState>>,
+    Path(room_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let b: KickBody = match parse(&body) {
+        Ok(b) => b,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, e),
+    };
+    if app.registry.kick(&room_id, &b.user_id, &b.reason) {
+        log::info!("admin kicked {} from {room_id}: {}", b.user_id, b.reason);
+        Json(json!({ "kicked": b.user_id })).into_response()
+    } else {
+        fail(
+            StatusCode::NOT_FOUND,
+            format!("no user {:?} in room {room_id:?}", b.user_id),
+        )
+    }
+}
+
+async fn close(
+    State(app): State<Arc<AppState>>,
+    Path(room_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let b: CloseBody = if body.iter().all(u8::is_ascii_whitespace) {
+        CloseBody::default()
+    } else {
+        match parse(&body) {
+            Ok(b) => b,
+            Err(e) => return fail(StatusCode::BAD_REQUEST, e),
+        }
+    };
+    if app.registry.close_room(&room_id, &b.reason) {
+        Json(json!({ "closed": room_id })).into_response()
+    } else {
+        fail(StatusCode::NOT_FOUND, format!("no room {room_id:?}"))
+    }
+}

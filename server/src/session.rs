@@ -1,0 +1,164 @@
+//! One user's presence in one room: its sequence counter, replay ring and timers.
+
+use std::collections::VecDeque;
+
+use roomlink::User;
+use roomlink::protocol::{RoomEvent, SeqEvent, ServerFrame};
+use tokio::task::AbortHandle;
+
+use crate::registry::ConnHandle;
+
+/// A session, attached to a connection or detached (waiting to be resumed or to expire).
+#[derive(Debug)]
+pub struct Session {
+    pub session_id: String,
+    pub room_id: String,
+    pub user: User,
+    /// Whether the client wants user join/leave events.
+    pub user_update: bool,
+    /// The connection frames go to; `None` while detached.
+    pub conn: Option<ConnHandle>,
+    /// Seq of the last event given to this session (0 before any).
+    pub seq: u64,
+    /// The last `capacity` events, oldest first, for replay on resume.
+    ring: VecDeque<SeqEvent>,
+    capacity: usize,
+    /// Token expiry, unix ms (0 = never).
+    pub token_expires_at_ms: u64,
+    /// Fires the detached-session expiry.
+    pub detach_timer: Option<AbortHandle>,
+    /// Fires the token-expiry kick.
+    pub token_timer: Option<AbortHandle>,
+    /// Bumped whenever the detach timer is replaced, so one that fired meanwhile is ignored.
+    pub detach_epoch: u64,
+    /// Same for the token timer.
+    pub token_epoch: u64,
+}
+
+impl Session {
+    pub fn new(
+        session_id: String,
+        room_id: String,
+        user: User,
+        user_update: bool,
+        capacity: usize,
+    ) -> Self {
+        Session {
+            session_id,
+            room_id,
+            user,
+            user_update,
+            conn: None,
+            seq: 0,
+            ring: VecDeque::new(),
+            capacity,
+            token_expires_at_ms: 0,
+            detach_timer: None,
+            token_timer: None,
+            detach_epoch: 0,
+            token_epoch: 0,
+        }
+    }
+
+    /// Gives the session `event`: numbers it, keeps it for replay and sends it if attached.
+    /// Sessions that opted out of user updates never see user events (and use no seq for them).
+    pub fn deliver(&mut self, event: RoomEvent) {
+        if !self.user_update
+            && matches!(
+                event,
+                RoomEvent::UserAdd { .. } | RoomEvent::UserDelete { .. }
+            )
+        {
+            return;
+        }
+        self.seq += 1;
+        let ev = SeqEvent {
+            seq: self.seq,
+            event,
+        };
+        if let Some(conn) = &self.conn {
+            conn.send(ServerFrame::Event {
+                room_id: self.room_id.clone(),
+                event: ev.clone(),
+            });
+        }
+        if self.capacity > 0 {
+            if self.ring.len() == self.capacity {
+                self.ring.pop_front();
+            }
+            self.ring.push_back(ev);
+        }
+    }
+
+    /// The events after `last_seq`, or `None` when the ring no longer holds all of them (or the
+    /// client claims a seq this session never reached) and a snapshot must be sent instead.
+    pub fn replay_after(&self, last_seq: u64) -> Option<Vec<SeqEvent>> {
+        if last_seq > self.seq {
+            return None;
+        }
+        if last_seq == self.seq {
+            return Some(Vec::new());
+        }
+        let first = self.ring.front()?.seq;
+        if first > last_seq + 1 {
+            return None;
+        }
+        Some(
+            self.ring
+                .iter()
+                .filter(|e| e.seq > last_seq)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// Cancels both timers (the session is going away or being cleared).
+    pub fn cancel_timers(&mut self) {
+        self.cancel_detach_timer();
+        self.token_epoch += 1;
+        if let Some(t) = self.token_timer.take() {
+            t.abort();
+        }
+    }
+
+    pub fn cancel_detach_timer(&mut self) {
+        self.detach_epoch += 1;
+        if let Some(t) = self.detach_timer.take() {
+            t.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn add(n: &str) -> RoomEvent {
+        RoomEvent::UserAdd {
+            users: vec![User::new(n, n)],
+        }
+    }
+
+    #[test]
+    fn replay_covers_only_what_the_ring_holds() {
+        let mut s = Session::new("s".into(), "r".into(), User::new("u", "u"), true, 3);
+        for i in 0..5 {
+            s.deliver(add(&i.to_string()));
+        }
+        assert_eq!(s.seq, 5);
+        assert_eq!(s.replay_after(5), Some(vec![]));
+        let seqs: Vec<u64> = s.replay_after(2).unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![3, 4, 5]);
+        assert_eq!(s.replay_after(1), None);
+        assert_eq!(s.replay_after(9), None);
+    }
+
+    #[test]
+    fn user_events_skipped_without_user_update() {
+        let mut s = Session::new("s".into(), "r".into(), User::new("u", "u"), false, 3);
+        s.deliver(add("a"));
+        assert_eq!(s.seq, 0);
+        s.deliver(RoomEvent::StreamAdd { streams: vec![] });
+        assert_eq!(s.seq, 1);
+    }
+}

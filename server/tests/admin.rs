@@ -1,0 +1,214 @@
+//! The admin API: auth, listing, kick, close, bad input.
+
+mod common;
+
+use common::*;
+use roomlink::protocol::{PublishedStream, RoomEvent, ServerFrame};
+use roomlink::{ErrorCode, StreamDeleteReason, User};
+use roomlink_server::admin::request;
+
+#[tokio::test]
+async fn admin_requires_the_bearer_secret() {
+    let s = server(2000).await;
+    let addr = s.local_addr();
+    for bearer in [None, Some("wrong"), Some("dev-admi"), Some("dev-admin2")] {
+        let (status, body) = request(addr, "GET", "/admin/rooms", bearer, None)
+            .await
+            .unwrap();
+        assert_eq!(status, 401, "{bearer:?}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(v["error"].is_string());
+    }
+    let (status, _) = request(
+        addr,
+        "POST",
+        "/admin/rooms/r1/close",
+        Some("nope"),
+        Some("{}"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 401);
+    assert_eq!(
+        request(addr, "GET", "/admin/rooms", Some("dev-admin"), None)
+            .await
+            .unwrap(),
+        (200, "[]".to_string())
+    );
+    assert_eq!(
+        request(addr, "GET", "/healthz", None, None).await.unwrap(),
+        (200, "ok".to_string())
+    );
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn admin_lists_rooms_with_users_and_streams() {
+    let s = server(2000).await;
+    let mut l = login("b", "r1");
+    l.streams = vec![PublishedStream {
+        stream_id: "b1".into(),
+        extra_info: "e".into(),
+    }];
+    let (_b, _) = Client::join(&s.ws_url(), l).await;
+    let (_a, _) = Client::join(&s.ws_url(), login("a", "r1")).await;
+    let (status, body) = request(
+        s.local_addr(),
+        "GET",
+        "/admin/rooms/r1",
+        Some("dev-admin"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["room_id"], "r1");
+    assert_eq!(v["room_session_id"].as_str().unwrap().len(), 32);
+    assert_eq!(v["users"][0]["user_id"], "a");
+    assert_eq!(v["users"][1]["user_id"], "b");
+    assert_eq!(v["streams"][0]["stream_id"], "b1");
+    assert_eq!(v["streams"][0]["user"]["user_id"], "b");
+    let (status, _) = request(
+        s.local_addr(),
+        "GET",
+        "/admin/rooms/nope",
+        Some("dev-admin"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 404);
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn admin_kick_sends_kicked_with_reason_and_peers_see_the_user_leave() {
+    let s = server(2000).await;
+    let url = s.ws_url();
+    let mut l = login("a", "r1");
+    l.streams = vec![PublishedStream {
+        stream_id: "a1".into(),
+        extra_info: String::new(),
+    }];
+    let (mut a, _) = Client::join(&url, l).await;
+    let (mut peer, _) = Client::join(&url, login("p", "r1")).await;
+    assert!(matches!(event(a.recv().await).1, RoomEvent::UserAdd { .. }));
+    let addr = s.local_addr();
+
+    for bad in ["{", r#"{"reason":"x"}"#, "[1]"] {
+        let (status, body) = request(
+            addr,
+            "POST",
+            "/admin/rooms/r1/kick",
+            Some("dev-admin"),
+            Some(bad),
+        )
+        .await
+        .unwrap();
+        assert_eq!(status, 400, "{bad}");
+        assert!(body.contains("bad JSON body"), "{body}");
+    }
+    let (status, _) = request(
+        addr,
+        "POST",
+        "/admin/rooms/r1/kick",
+        Some("dev-admin"),
+        Some(r#"{"user_id":"zed"}"#),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 404);
+
+    let body = r#"{"user_id":"a","reason":"rule 3"}"#;
+    let (status, _) = request(
+        addr,
+        "POST",
+        "/admin/rooms/r1/kick",
+        Some("dev-admin"),
+        Some(body),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        a.recv().await,
+        ServerFrame::Kicked {
+            room_id: "r1".into(),
+            code: ErrorCode::KICKED_BY_SERVER,
+            reason: "rule 3".into()
+        }
+    );
+    let (_, ev) = event(peer.recv().await);
+    assert!(
+        matches!(
+            ev,
+            RoomEvent::StreamDelete {
+                reason: StreamDeleteReason::UserKicked,
+                ..
+            }
+        ),
+        "{ev:?}"
+    );
+    assert_eq!(
+        event(peer.recv().await).1,
+        RoomEvent::UserDelete {
+            users: vec![User::new("a", "name-a")]
+        }
+    );
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn admin_close_kicks_everyone_with_room_closed_and_removes_the_room() {
+    let s = server(2000).await;
+    let url = s.ws_url();
+    let (mut a, ja) = Client::join(&url, login("a", "r1")).await;
+    let (mut b, _) = Client::join(&url, login("b", "r1")).await;
+    assert!(matches!(event(a.recv().await).1, RoomEvent::UserAdd { .. }));
+    let addr = s.local_addr();
+    let (status, _) = request(
+        addr,
+        "POST",
+        "/admin/rooms/r1/close",
+        Some("dev-admin"),
+        Some(r#"{"reason":"done"}"#),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200);
+    for c in [&mut a, &mut b] {
+        assert_eq!(
+            c.recv().await,
+            ServerFrame::Kicked {
+                room_id: "r1".into(),
+                code: ErrorCode::ROOM_CLOSED,
+                reason: "done".into()
+            }
+        );
+    }
+    let (status, _) = request(addr, "GET", "/admin/rooms/r1", Some("dev-admin"), None)
+        .await
+        .unwrap();
+    assert_eq!(status, 404);
+    let (status, _) = request(
+        addr,
+        "POST",
+        "/admin/rooms/r1/close",
+        Some("dev-admin"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 404);
+    // A new login creates a new incarnation of the room.
+    let (_c, jc) = Client::join(&url, login("c", "r1")).await;
+    let rsid = |f: &ServerFrame| match f {
+        ServerFrame::Joined {
+            room_session_id, ..
+        } => room_session_id.clone(),
+        _ => unreachable!(),
+    };
+    assert_ne!(rsid(&ja), rsid(&jc));
+    s.shutdown().await;
+}
