@@ -95,12 +95,17 @@ impl Transport for WebSocketTransport {
     ) -> BoxFuture<Result<Connection, LinkError>> {
         let url = url.to_owned();
         let hello = hello.to_header();
+        let scheme_ok = url.starts_with("ws://") || url.starts_with("wss://");
         let connector = if url.starts_with("wss://") {
             Connector::Rustls(self.tls.clone())
         } else {
             Connector::Plain
         };
         Box::pin(async move {
+            // tungstenite would also take http(s):// URLs; the engine config only allows ws(s).
+            if !scheme_ok {
+                return Err(fatal(format!("server URL must be ws:// or wss://: {url}")));
+            }
             let mut request = url
                 .as_str()
                 .into_client_request()
