@@ -14,6 +14,7 @@ pub mod machine;
 pub mod model;
 pub mod protocol;
 pub mod reason;
+pub mod transitions;
 pub mod transport;
 pub mod validate;
 

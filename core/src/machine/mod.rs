@@ -12,7 +12,36 @@
 //! - `handle_*`: input from the link and the clock;
 //! - `poll_output`: after every call above, drain it until it returns [`Output::Timeout`].
 //!   `Timeout(Some(t))` means "call `handle_timeout` at `t`"; `Timeout(None)` means no timer.
+//!
+//! # Event ordering (conformance tests depend on it)
+//!
+//! - After `Logined` / `Reconnected` come, each only if non-empty: `RoomUserUpdate` Delete (users
+//!   sorted by ID), `RoomUserUpdate` Add (sorted), `RoomStreamUpdate` Delete (reason `Resync` for a
+//!   snapshot diff), `RoomStreamUpdate` Add, then `RoomOnlineUserCountUpdate` (others + 1) if it
+//!   differs from the last count reported for the room (always after `Logined`).
+//! - A `Resumed` carrying missed events: `Reconnected`, then each replayed event's update in seq
+//!   order, then one count update if the count changed.
+//! - One live room event: its one update, then the count update if the count changed.
+//! - `RoomUserUpdate` is only emitted when the room's `RoomConfig::user_update` is set; the lists
+//!   are tracked regardless. The local user is never in them.
+//! - Every `RoomStateChanged` reason/code comes from [`crate::transitions::TABLE`].
+//!
+//! # When the machine emits `Transmit::Close`
+//!
+//! Only when it gives a connection up itself: ping timeout, `Bye`, `on_network_changed(false)`,
+//! an attempt that did not connect within `ping_timeout`, and when no active room remains. Never
+//! after `handle_link_down` (the driver already knows that connection is gone).
 
+mod commands;
+mod conn;
+mod frames;
+mod link;
+mod lists;
+mod rng;
+mod room;
+mod timers;
+
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
 use crate::codes::ErrorCode;
@@ -21,6 +50,11 @@ use crate::event::Event;
 use crate::model::User;
 use crate::protocol::{ClientFrame, Hello, ServerFrame};
 use crate::reason::{ConnectionState, RoomStateChangedReason};
+use crate::transitions::{self, Phase, Trigger};
+
+use link::Link;
+use rng::SplitMix64;
+use room::Room;
 
 /// Identifies one connection attempt. The machine mints a new one for every `Connect`, so late
 /// events from a connection it already gave up on are recognised and ignored.
@@ -64,27 +98,43 @@ pub enum LinkError {
 
 /// The state machine for all rooms of one engine.
 pub struct Machine {
-    _private: (),
+    cfg: EngineConfig,
+    rng: SplitMix64,
+    /// Every room ever named in a login; inactive ones keep their last reason for `room_state`.
+    rooms: BTreeMap<String, Room>,
+    link: Link,
+    next_conn: ConnId,
+    /// Failed attempts since the last `Joined`/`Resumed` (the backoff exponent).
+    attempts: u32,
+    out: VecDeque<Output>,
 }
 
 impl Machine {
     /// `config` must have passed [`EngineConfig::validate`]. `seed` feeds the backoff jitter; the
     /// engine passes a random one, tests a fixed one.
     pub fn new(config: EngineConfig, seed: u64) -> Self {
-        let _ = (config, seed);
-        todo!("machine")
+        Machine {
+            cfg: config,
+            rng: SplitMix64::new(seed),
+            rooms: BTreeMap::new(),
+            link: Link::Idle,
+            next_conn: 1,
+            attempts: 0,
+            out: VecDeque::new(),
+        }
     }
 
     /// The coarse state of a room; `Disconnected` for rooms this machine does not know.
     pub fn room_state(&self, room_id: &str) -> ConnectionState {
-        let _ = room_id;
-        todo!()
+        self.rooms
+            .get(room_id)
+            .and_then(|r| r.reason.connection_state())
+            .unwrap_or(ConnectionState::Disconnected)
     }
 
     /// The last reason reported for a room, if any.
     pub fn room_reason(&self, room_id: &str) -> Option<RoomStateChangedReason> {
-        let _ = room_id;
-        todo!()
+        self.rooms.get(room_id).map(|r| r.reason)
     }
 
     pub fn login_room(
@@ -95,69 +145,158 @@ impl Machine {
         token: &str,
         config: RoomConfig,
     ) -> Result<(), ErrorCode> {
-        let _ = (now, room_id, user, token, config);
-        todo!()
+        self.cmd_login(now, room_id, user, token, config)
     }
 
     pub fn logout_room(&mut self, now: Instant, room_id: &str) -> Result<(), ErrorCode> {
-        let _ = (now, room_id);
-        todo!()
+        self.cmd_logout(now, room_id)
     }
 
     /// Logs out of every room (used when the engine is destroyed).
     pub fn logout_all(&mut self, now: Instant) {
-        let _ = now;
-        todo!()
+        let active: Vec<String> = self
+            .rooms
+            .iter()
+            .filter(|(_, r)| r.is_active())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in active {
+            let _ = self.cmd_logout(now, &id);
+        }
     }
 
-    pub fn switch_room(&mut self, now: Instant, from_room_id: &str, to_room_id: &str, token: &str) -> Result<(), ErrorCode> {
-        let _ = (now, from_room_id, to_room_id, token);
-        todo!()
+    pub fn switch_room(
+        &mut self,
+        now: Instant,
+        from_room_id: &str,
+        to_room_id: &str,
+        token: &str,
+    ) -> Result<(), ErrorCode> {
+        self.cmd_switch(now, from_room_id, to_room_id, token)
     }
 
-    pub fn renew_token(&mut self, now: Instant, room_id: &str, token: &str) -> Result<(), ErrorCode> {
-        let _ = (now, room_id, token);
-        todo!()
+    pub fn renew_token(
+        &mut self,
+        now: Instant,
+        room_id: &str,
+        token: &str,
+    ) -> Result<(), ErrorCode> {
+        self.cmd_renew(now, room_id, token)
     }
 
-    pub fn publish_stream(&mut self, now: Instant, room_id: &str, stream_id: &str, extra_info: &str) -> Result<(), ErrorCode> {
-        let _ = (now, room_id, stream_id, extra_info);
-        todo!()
+    pub fn publish_stream(
+        &mut self,
+        now: Instant,
+        room_id: &str,
+        stream_id: &str,
+        extra_info: &str,
+    ) -> Result<(), ErrorCode> {
+        self.cmd_publish(now, room_id, stream_id, extra_info)
     }
 
-    pub fn unpublish_stream(&mut self, now: Instant, room_id: &str, stream_id: &str) -> Result<(), ErrorCode> {
-        let _ = (now, room_id, stream_id);
-        todo!()
+    pub fn unpublish_stream(
+        &mut self,
+        now: Instant,
+        room_id: &str,
+        stream_id: &str,
+    ) -> Result<(), ErrorCode> {
+        self.cmd_unpublish(now, room_id, stream_id)
     }
 
     /// A hint from the host OS: `true` retries at once instead of waiting out the backoff;
     /// `false` declares an open link lost without waiting for the ping timeout.
     pub fn on_network_changed(&mut self, now: Instant, available: bool) {
-        let _ = (now, available);
-        todo!()
+        self.network_changed(now, available)
     }
 
     pub fn handle_connected(&mut self, now: Instant, conn: ConnId) {
-        let _ = (now, conn);
-        todo!()
+        self.connected(now, conn)
     }
 
     pub fn handle_frame(&mut self, now: Instant, conn: ConnId, frame: ServerFrame) {
-        let _ = (now, conn, frame);
-        todo!()
+        self.frame(now, conn, frame)
     }
 
     pub fn handle_link_down(&mut self, now: Instant, conn: ConnId, error: LinkError) {
-        let _ = (now, conn, error);
-        todo!()
+        self.link_down(now, conn, error)
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = now;
-        todo!()
+        self.timeout(now)
     }
 
     pub fn poll_output(&mut self) -> Output {
-        todo!()
+        match self.out.pop_front() {
+            Some(o) => o,
+            None => Output::Timeout(self.next_deadline()),
+        }
+    }
+
+    // ---- shared helpers ----
+
+    fn emit(&mut self, event: Event) {
+        self.out.push_back(Output::Event(event));
+    }
+
+    fn send(&mut self, conn: ConnId, frame: ClientFrame) {
+        self.out
+            .push_back(Output::Transmit(Transmit::Send { conn, frame }));
+    }
+
+    fn phase_of(&self, room_id: &str) -> Phase {
+        self.rooms
+            .get(room_id)
+            .map_or(Phase::NotInRoom, Room::phase)
+    }
+
+    fn any_active(&self) -> bool {
+        self.rooms.values().any(Room::is_active)
+    }
+
+    /// Reports a room state change, deciding reason and code from the transition table. Returns
+    /// false (and emits nothing) when the table has no such transition.
+    fn transition(
+        &mut self,
+        room_id: &str,
+        trigger: Trigger,
+        trigger_code: ErrorCode,
+        extended_data: BTreeMap<String, String>,
+    ) -> bool {
+        let from = self.phase_of(room_id);
+        let Some(row) = transitions::lookup(from, trigger) else {
+            log::debug!("room {room_id}: no transition for {trigger:?} in {from:?}; ignored");
+            return false;
+        };
+        let reason = row.to;
+        let error_code = row.code.resolve(trigger_code);
+        if let Some(room) = self.rooms.get_mut(room_id) {
+            if reason != RoomStateChangedReason::LogoutFailed {
+                room.reason = reason;
+            }
+            if reason.is_terminal() {
+                room.clear();
+            }
+        }
+        log::info!("room {room_id}: {from:?} --{trigger:?}--> {reason} ({error_code})");
+        self.emit(Event::RoomStateChanged {
+            room_id: room_id.to_string(),
+            reason,
+            error_code,
+            extended_data,
+        });
+        true
+    }
+
+    /// When no active room remains: close the link or attempt and disarm every timer.
+    fn idle_if_unused(&mut self) {
+        if self.any_active() {
+            return;
+        }
+        if let Some(conn) = self.link.conn() {
+            self.out
+                .push_back(Output::Transmit(Transmit::Close { conn }));
+        }
+        self.link = Link::Idle;
+        self.attempts = 0;
     }
 }

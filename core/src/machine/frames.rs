@@ -1,0 +1,279 @@
+//! Frames from the server.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::codes::ErrorCode;
+use crate::event::{Event, extended_keys};
+use crate::protocol::{ClientFrame, SeqEvent, ServerFrame, Snapshot};
+use crate::transitions::{Phase, Trigger};
+
+use super::link::Link;
+use super::lists::{apply_event, count_update, diff_snapshot};
+use super::room::Session;
+use super::{ConnId, Machine};
+
+/// What a `Joined`/`Resumed` frame brings, in one shape.
+struct Accepted {
+    session_id: String,
+    room_session_id: String,
+    seq: u64,
+    events: Vec<SeqEvent>,
+    snapshot: Option<Snapshot>,
+    token_expires_in_ms: Option<u64>,
+}
+
+impl Machine {
+    pub(super) fn frame(&mut self, now: Instant, conn: ConnId, frame: ServerFrame) {
+        // A frame proves the connection is up even if the driver reported it late.
+        if matches!(self.link, Link::Connecting { conn: c, .. } if c == conn) {
+            self.connected(now, conn);
+        }
+        let Link::Open {
+            conn: open,
+            last_inbound,
+            ..
+        } = &mut self.link
+        else {
+            return;
+        };
+        if *open != conn {
+            log::debug!("frame on stale conn {conn}: ignored");
+            return;
+        }
+        *last_inbound = now;
+        match frame {
+            ServerFrame::Joined {
+                room_id,
+                session_id,
+                room_session_id,
+                seq,
+                snapshot,
+                token_expires_in_ms,
+            } => {
+                let acc = Accepted {
+                    session_id,
+                    room_session_id,
+                    seq,
+                    events: Vec::new(),
+                    snapshot: Some(snapshot),
+                    token_expires_in_ms,
+                };
+                self.accepted(now, conn, &room_id, Trigger::Joined, acc);
+            }
+            ServerFrame::Resumed {
+                room_id,
+                session_id,
+                room_session_id,
+                events,
+                snapshot,
+                seq,
+                token_expires_in_ms,
+            } => {
+                let acc = Accepted {
+                    session_id,
+                    room_session_id,
+                    seq,
+                    events,
+                    snapshot,
+                    token_expires_in_ms,
+                };
+                self.accepted(now, conn, &room_id, Trigger::Resumed, acc);
+            }
+            ServerFrame::LoginFailed {
+                room_id,
+                code,
+                message,
+            } => {
+                log::info!("room {room_id}: login refused {code}: {message}");
+                let trigger = match self.phase_of(&room_id) {
+                    Phase::Logining => Trigger::LoginRejected,
+                    Phase::Reconnecting => Trigger::for_resume_rejection(code),
+                    _ => return,
+                };
+                self.transition(&room_id, trigger, code, BTreeMap::new());
+                self.idle_if_unused();
+            }
+            ServerFrame::Event { room_id, event } => self.room_event(&room_id, event),
+            ServerFrame::Kicked {
+                room_id,
+                code,
+                reason,
+            } => {
+                if self.phase_of(&room_id).is_active() {
+                    let ext = BTreeMap::from([(
+                        extended_keys::CUSTOM_KICKOUT_MESSAGE.to_string(),
+                        reason,
+                    )]);
+                    self.transition(&room_id, Trigger::Kicked, code, ext);
+                    self.idle_if_unused();
+                }
+            }
+            ServerFrame::TokenRenewed {
+                room_id,
+                token_expires_in_ms,
+            } => {
+                if self.phase_of(&room_id).is_active() {
+                    self.set_token_expiry(now, &room_id, token_expires_in_ms);
+                }
+            }
+            ServerFrame::Error {
+                room_id,
+                code,
+                message,
+            } => {
+                log::warn!("server error for {room_id:?}: {code}: {message}");
+            }
+            ServerFrame::Pong | ServerFrame::Unknown => {}
+            ServerFrame::Bye { code, message } => {
+                log::info!("server said bye: {code}: {message}");
+                self.link_lost(now, Some(conn));
+            }
+        }
+    }
+
+    /// `Joined` or `Resumed`.
+    fn accepted(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        room_id: &str,
+        trigger: Trigger,
+        acc: Accepted,
+    ) {
+        let phase = self.phase_of(room_id);
+        if !phase.is_active() {
+            // Logged out or timed out meanwhile: make the server drop the session.
+            self.send(
+                conn,
+                ClientFrame::Logout {
+                    room_id: room_id.to_string(),
+                },
+            );
+            return;
+        }
+        self.attempts = 0;
+        let ext = BTreeMap::from([(
+            extended_keys::ROOM_SESSION_ID.to_string(),
+            acc.room_session_id.clone(),
+        )]);
+        // Logining/Reconnecting report a state change; an already joined room just resyncs.
+        if matches!(phase, Phase::Logining | Phase::Reconnecting)
+            && !self.transition(room_id, trigger, ErrorCode::OK, ext)
+        {
+            return;
+        }
+        let fresh_login = phase == Phase::Logining;
+        let mut events = Vec::new();
+        let mut frames = Vec::new();
+        if let Some(room) = self.rooms.get_mut(room_id) {
+            room.login_deadline = None;
+            room.retry_deadline = None;
+            room.sent_on = Some(conn);
+            room.room_session_id = acc.room_session_id;
+            let last_seq = room.session.as_ref().map_or(0, |s| s.last_seq);
+            if fresh_login {
+                room.users.clear();
+                room.streams.clear();
+                room.last_count = None;
+            }
+            let user_update = room.config.user_update;
+            if let Some(snapshot) = &acc.snapshot {
+                diff_snapshot(room, snapshot).into_events(room_id, user_update, &mut events);
+            } else {
+                let mut replay: Vec<&SeqEvent> =
+                    acc.events.iter().filter(|e| e.seq > last_seq).collect();
+                replay.sort_by_key(|e| e.seq);
+                for e in replay {
+                    apply_event(room, &e.event).into_events(room_id, user_update, &mut events);
+                }
+            }
+            count_update(room_id, room, &mut events);
+            room.session = Some(Session {
+                session_id: acc.session_id,
+                last_seq: acc.seq,
+            });
+            // Publishes/unpublishes made while this login was in flight.
+            for (id, extra) in &room.own_streams {
+                if !room.login_streams.contains(id) {
+                    frames.push(ClientFrame::PublishStream {
+                        room_id: room_id.to_string(),
+                        stream_id: id.clone(),
+                        extra_info: extra.clone(),
+                    });
+                }
+            }
+            for id in std::mem::take(&mut room.pending_unpublish) {
+                frames.push(ClientFrame::UnpublishStream {
+                    room_id: room_id.to_string(),
+                    stream_id: id,
+                });
+            }
+            room.login_streams = room.own_streams.keys().cloned().collect();
+        }
+        for e in events {
+            self.emit(e);
+        }
+        for f in frames {
+            self.send(conn, f);
+        }
+        self.set_token_expiry(now, room_id, acc.token_expires_in_ms);
+    }
+
+    fn room_event(&mut self, room_id: &str, event: SeqEvent) {
+        let mut events = Vec::new();
+        let Some(room) = self.rooms.get_mut(room_id).filter(|r| r.is_joined()) else {
+            return;
+        };
+        let Some(session) = room.session.as_mut() else {
+            return;
+        };
+        if event.seq <= session.last_seq {
+            log::debug!("room {room_id}: duplicate event seq {}", event.seq);
+            return;
+        }
+        session.last_seq = event.seq;
+        let user_update = room.config.user_update;
+        apply_event(room, &event.event).into_events(room_id, user_update, &mut events);
+        count_update(room_id, room, &mut events);
+        for e in events {
+            self.emit(e);
+        }
+    }
+
+    /// Sets (or clears) a room's token expiry and fires the warning at once if already due.
+    pub(super) fn set_token_expiry(
+        &mut self,
+        now: Instant,
+        room_id: &str,
+        expires_in_ms: Option<u64>,
+    ) {
+        let Some(room) = self.rooms.get_mut(room_id) else {
+            return;
+        };
+        room.token_expiry = expires_in_ms.map(|ms| now + Duration::from_millis(ms));
+        room.token_warned = false;
+        self.token_warning_if_due(now, room_id);
+    }
+
+    pub(super) fn token_warning_if_due(&mut self, now: Instant, room_id: &str) {
+        let warning = self.cfg.token_warning;
+        let Some(room) = self.rooms.get_mut(room_id).filter(|r| r.is_active()) else {
+            return;
+        };
+        let (Some(at), Some(expiry)) = (room.token_warning_at(warning), room.token_expiry) else {
+            return;
+        };
+        if now < at {
+            return;
+        }
+        room.token_warned = true;
+        let remaining = expiry.saturating_duration_since(now);
+        let secs = remaining.as_secs() + u64::from(remaining.subsec_nanos() > 0);
+        let remaining_seconds = u32::try_from(secs).unwrap_or(u32::MAX);
+        self.emit(Event::RoomTokenWillExpire {
+            room_id: room_id.to_string(),
+            remaining_seconds,
+        });
+    }
+}

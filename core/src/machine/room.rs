@@ -1,0 +1,144 @@
+//! Per-room state.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use crate::config::RoomConfig;
+use crate::model::{StreamInfo, User};
+use crate::protocol::{Login, PublishedStream, Resume};
+use crate::reason::RoomStateChangedReason;
+use crate::transitions::Phase;
+
+use super::ConnId;
+
+/// The session the server gave this room, for resuming.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Session {
+    pub(crate) session_id: String,
+    /// The last room event applied.
+    pub(crate) last_seq: u64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Room {
+    /// The last reason reported (never `LogoutFailed`, which does not change a room's state).
+    pub(crate) reason: RoomStateChangedReason,
+    pub(crate) user: User,
+    pub(crate) token: String,
+    pub(crate) config: RoomConfig,
+    pub(crate) session: Option<Session>,
+    pub(crate) room_session_id: String,
+    /// Other users, by user ID.
+    pub(crate) users: BTreeMap<String, User>,
+    /// Other users' streams, by stream ID.
+    pub(crate) streams: BTreeMap<String, StreamInfo>,
+    /// The local user's streams: stream ID → extra info.
+    pub(crate) own_streams: BTreeMap<String, String>,
+    /// Own streams as carried by the last Login sent, so publishes/unpublishes made while that
+    /// login was in flight can be sent once it is accepted.
+    pub(crate) login_streams: BTreeSet<String>,
+    /// Own streams unpublished while not joined on the open link, to tell the server once joined.
+    pub(crate) pending_unpublish: BTreeSet<String>,
+    /// The last count reported with `RoomOnlineUserCountUpdate`.
+    pub(crate) last_count: Option<u32>,
+    pub(crate) token_expiry: Option<Instant>,
+    pub(crate) token_warned: bool,
+    /// Armed while `Logining`.
+    pub(crate) login_deadline: Option<Instant>,
+    /// Armed while `Reconnecting`.
+    pub(crate) retry_deadline: Option<Instant>,
+    /// The connection the last Login (Hello or frame) for this room went out on.
+    pub(crate) sent_on: Option<ConnId>,
+}
+
+impl Room {
+    pub(crate) fn new(user: User, token: String, config: RoomConfig) -> Self {
+        Room {
+            reason: RoomStateChangedReason::Logout,
+            user,
+            token,
+            config,
+            session: None,
+            room_session_id: String::new(),
+            users: BTreeMap::new(),
+            streams: BTreeMap::new(),
+            own_streams: BTreeMap::new(),
+            login_streams: BTreeSet::new(),
+            pending_unpublish: BTreeSet::new(),
+            last_count: None,
+            token_expiry: None,
+            token_warned: false,
+            login_deadline: None,
+            retry_deadline: None,
+            sent_on: None,
+        }
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        Phase::after(self.reason)
+    }
+
+    pub(crate) fn is_active(&self) -> bool {
+        self.phase().is_active()
+    }
+
+    /// Logined or Reconnected: the server holds a live session for it.
+    pub(crate) fn is_joined(&self) -> bool {
+        matches!(self.phase(), Phase::Logined | Phase::Reconnected)
+    }
+
+    /// Waiting for the server to accept a login or resume.
+    pub(crate) fn wants_login(&self) -> bool {
+        matches!(self.phase(), Phase::Logining | Phase::Reconnecting)
+    }
+
+    /// The Login to send for this room now (resuming when reconnecting with a session).
+    pub(crate) fn login(&mut self, room_id: &str) -> Login {
+        self.login_streams = self.own_streams.keys().cloned().collect();
+        let resume = match (self.phase(), &self.session) {
+            (Phase::Reconnecting, Some(s)) => Some(Resume {
+                session_id: s.session_id.clone(),
+                last_seq: s.last_seq,
+            }),
+            _ => None,
+        };
+        Login {
+            room_id: room_id.to_string(),
+            user: self.user.clone(),
+            token: self.token.clone(),
+            user_update: self.config.user_update,
+            resume,
+            streams: self
+                .own_streams
+                .iter()
+                .map(|(id, extra)| PublishedStream {
+                    stream_id: id.clone(),
+                    extra_info: extra.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Forget everything but the identity and the last reason (after a terminal reason).
+    pub(crate) fn clear(&mut self) {
+        let reason = self.reason;
+        *self = Room::new(self.user.clone(), String::new(), self.config.clone());
+        self.reason = reason;
+    }
+
+    /// The user count including the local user.
+    pub(crate) fn count(&self) -> u32 {
+        u32::try_from(self.users.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(1)
+    }
+
+    /// When `RoomTokenWillExpire` is due, if it has not fired yet.
+    pub(crate) fn token_warning_at(&self, warning: std::time::Duration) -> Option<Instant> {
+        if self.token_warned {
+            return None;
+        }
+        let expiry = self.token_expiry?;
+        Some(expiry.checked_sub(warning).unwrap_or(expiry))
+    }
+}

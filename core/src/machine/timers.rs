@@ -1,0 +1,108 @@
+//! Timers: everything due fires in `handle_timeout`; the next deadline is the minimum of all armed.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use crate::codes::ErrorCode;
+use crate::protocol::ClientFrame;
+use crate::transitions::{Phase, Trigger};
+
+use super::link::Link;
+use super::{Machine, Output, Transmit};
+
+impl Machine {
+    pub(super) fn timeout(&mut self, now: Instant) {
+        // Rooms first, so a room that is giving up does not cause one more connection attempt.
+        let ids: Vec<String> = self
+            .rooms
+            .iter()
+            .filter(|(_, r)| r.is_active())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &ids {
+            let Some(room) = self.rooms.get(id) else {
+                continue;
+            };
+            match room.phase() {
+                Phase::Logining if room.login_deadline.is_some_and(|d| d <= now) => {
+                    let sent_on_open = self.login_sent_on_open(id);
+                    self.transition(
+                        id,
+                        Trigger::LoginTimeout,
+                        ErrorCode::NETWORK_TIMEOUT,
+                        BTreeMap::new(),
+                    );
+                    if let Some(conn) = sent_on_open {
+                        self.send(
+                            conn,
+                            ClientFrame::Logout {
+                                room_id: id.clone(),
+                            },
+                        );
+                    }
+                }
+                Phase::Reconnecting if room.retry_deadline.is_some_and(|d| d <= now) => {
+                    self.transition(
+                        id,
+                        Trigger::RetryWindowEnded,
+                        ErrorCode::NETWORK_TIMEOUT,
+                        BTreeMap::new(),
+                    );
+                }
+                _ => self.token_warning_if_due(now, id),
+            }
+        }
+        self.idle_if_unused();
+
+        match self.link {
+            Link::Idle => {}
+            Link::Connecting { conn, deadline } if deadline <= now => {
+                log::info!("conn {conn}: attempt timed out");
+                self.out
+                    .push_back(Output::Transmit(Transmit::Close { conn }));
+                self.backoff(now);
+            }
+            Link::Connecting { .. } => {}
+            Link::Open {
+                conn, last_inbound, ..
+            } if last_inbound + self.cfg.ping_timeout <= now => {
+                log::info!(
+                    "conn {conn}: nothing heard for {:?}; link lost",
+                    self.cfg.ping_timeout
+                );
+                self.link_lost(now, Some(conn));
+            }
+            Link::Open {
+                conn,
+                last_inbound,
+                next_ping,
+            } if next_ping <= now => {
+                self.send(conn, ClientFrame::Ping);
+                self.link = Link::Open {
+                    conn,
+                    last_inbound,
+                    next_ping: now + self.cfg.heartbeat_interval,
+                };
+            }
+            Link::Open { .. } => {}
+            Link::Backoff { until } if until <= now => self.connect(now),
+            Link::Backoff { .. } => {}
+        }
+    }
+
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        let warning = self.cfg.token_warning;
+        let rooms = self.rooms.values().filter(|r| r.is_active()).flat_map(|r| {
+            let phase_deadline = match r.phase() {
+                Phase::Logining => r.login_deadline,
+                Phase::Reconnecting => r.retry_deadline,
+                _ => None,
+            };
+            [phase_deadline, r.token_warning_at(warning)]
+        });
+        rooms
+            .chain([self.link.deadline(self.cfg.ping_timeout)])
+            .flatten()
+            .min()
+    }
+}
