@@ -8,9 +8,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use roomlink::engine::EventHandler;
-use roomlink::protocol::{ClientFrame, Login, ServerFrame, Snapshot};
+use roomlink::protocol::{ClientFrame, Login, RoomEvent, SeqEvent, ServerFrame, Snapshot};
 use roomlink::transport::{MemoryAcceptor, ServerEnd};
-use roomlink::{EngineConfig, ErrorCode, Event, RoomMode, RoomStateChangedReason};
+use roomlink::{EngineConfig, ErrorCode, Event, RoomMode, RoomStateChangedReason, User};
 
 pub const LIMIT: Duration = Duration::from_secs(10);
 
@@ -118,27 +118,47 @@ pub struct AutoServer {
 
 impl AutoServer {
     pub fn start(acceptor: MemoryAcceptor) -> AutoServer {
+        Self::start_spamming(acceptor, 0)
+    }
+
+    /// Like `start`, and after every Joined/Resumed also pushes `spam` user-add events for the room.
+    pub fn start_spamming(acceptor: MemoryAcceptor, spam: u64) -> AutoServer {
         let stop = Arc::new(AtomicBool::new(false));
         let frames = Arc::new(Mutex::new(Vec::new()));
         let (stop2, frames2) = (stop.clone(), frames.clone());
         let accept_thread = std::thread::spawn(move || {
             let mut conns = Vec::new();
             while !stop2.load(Ordering::SeqCst) {
+                conns.retain(|c: &JoinHandle<()>| !c.is_finished());
                 let Some(pending) = acceptor.accept_timeout(Duration::from_millis(20)) else {
                     continue;
                 };
                 let (stop3, frames3) = (stop2.clone(), frames2.clone());
                 conns.push(std::thread::spawn(move || {
                     let end = pending.accept();
-                    for login in &end.hello().logins.clone() {
+                    let serve = |login: &Login| {
                         answer(&end, login);
+                        for seq in 1..=spam {
+                            end.send(&ServerFrame::Event {
+                                room_id: login.room_id.clone(),
+                                event: SeqEvent {
+                                    seq,
+                                    event: RoomEvent::UserAdd {
+                                        users: vec![User::new(format!("other{seq}"), "Other")],
+                                    },
+                                },
+                            });
+                        }
+                    };
+                    for login in &end.hello().logins.clone() {
+                        serve(login);
                     }
                     while !stop3.load(Ordering::SeqCst) && !end.is_closed() {
                         let Some(frame) = end.recv(Duration::from_millis(20)) else {
                             continue;
                         };
                         match &frame {
-                            ClientFrame::Login(login) => answer(&end, login),
+                            ClientFrame::Login(login) => serve(login),
                             ClientFrame::Ping => {
                                 end.send(&ServerFrame::Pong);
                             }
