@@ -8,16 +8,20 @@
 
 pub mod codes;
 pub mod config;
+pub mod engine;
 pub mod event;
 pub mod machine;
 pub mod model;
 pub mod protocol;
 pub mod reason;
 pub mod transitions;
+pub mod transport;
 pub mod validate;
 
 pub use codes::ErrorCode;
 pub use config::{EngineConfig, RoomConfig, RoomMode};
+pub use engine::{Engine, EventHandler};
 pub use event::Event;
 pub use model::{StreamDeleteReason, StreamInfo, UpdateType, User};
 pub use reason::{ConnectionState, RoomStateChangedReason};
+pub use transport::{MemoryTransport, Transport, WebSocketTransport};

@@ -1,0 +1,264 @@
+//! The engine apps use: a tokio driver around the sans-IO [`Machine`].
+//!
+//! Threads: exactly one runtime thread per engine ("roomlink-rt", a current-thread tokio
+//! runtime that owns the timer and the connections) and, when a handler is given, one dispatcher
+//! thread ("roomlink-events") that delivers events in order with no internal lock held. Without a
+//! handler, events queue for [`Engine::poll_event`] / [`Engine::wait_event`].
+//!
+//! Every input — an app call, a link event, a timer — takes the machine's one lock, runs, and
+//! routes the machine's output (events to the queue, transmits to the runtime) before unlocking,
+//! so order is preserved whichever thread called. App calls return their synchronous result
+//! (validation errors) at once; outcomes arrive as events.
+//!
+//! Destroy: [`Engine::destroy`] (or drop) logs out of every room, which emits a `Logout` event per
+//! room, stops the runtime (connections get up to a second to send the logouts and close) and
+//! joins both threads. Events queued before or by destroy are **delivered**, not dropped: the
+//! dispatcher empties the queue before it exits, and in pull mode they stay available to
+//! `poll_event`/`wait_event`. No event is produced after destroy.
+
+mod events;
+mod runtime;
+mod shared;
+
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+pub use events::EventHandler;
+use events::EventQueue;
+use runtime::LinkSetup;
+use shared::Shared;
+
+use crate::codes::ErrorCode;
+use crate::config::{EngineConfig, RoomConfig};
+use crate::event::Event;
+use crate::machine::Machine;
+use crate::model::User;
+use crate::reason::ConnectionState;
+use crate::transport::{Transport, WebSocketTransport};
+
+/// Name of the engine's runtime thread.
+pub const RUNTIME_THREAD_NAME: &str = "roomlink-rt";
+/// Name of the engine's event dispatcher thread (only with a handler).
+pub const EVENTS_THREAD_NAME: &str = "roomlink-events";
+
+#[derive(Default)]
+struct Threads {
+    runtime: Option<JoinHandle<()>>,
+    dispatcher: Option<JoinHandle<()>>,
+}
+
+/// A roomlink engine: one link to one server, any number of rooms (per its room mode).
+/// `Send + Sync`: share it across threads behind an `Arc`.
+pub struct Engine {
+    shared: Arc<Shared>,
+    threads: Mutex<Threads>,
+    dispatcher_id: Option<ThreadId>,
+    pull_mode: bool,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("pull_mode", &self.pull_mode)
+            .finish_non_exhaustive()
+    }
+}
+
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Engine>();
+};
+
+impl Engine {
+    /// An engine that connects with the [`WebSocketTransport`]. `handler` = `None` selects the
+    /// pull API. Fails with `INVALID_ARGUMENT` if `config` does not validate.
+    pub fn new(
+        config: EngineConfig,
+        handler: Option<Arc<dyn EventHandler>>,
+    ) -> Result<Engine, ErrorCode> {
+        config.validate()?;
+        let transport = WebSocketTransport::new()?;
+        Self::with_transport(config, Arc::new(transport), handler)
+    }
+
+    /// An engine over any [`Transport`] (e.g. [`MemoryTransport`](crate::transport::MemoryTransport)).
+    pub fn with_transport(
+        config: EngineConfig,
+        transport: Arc<dyn Transport>,
+        handler: Option<Arc<dyn EventHandler>>,
+    ) -> Result<Engine, ErrorCode> {
+        config.validate()?;
+        // Backoff jitter only needs to differ between clients, not to be unpredictable.
+        let seed = std::hash::RandomState::new().hash_one((Instant::now(), thread::current().id()));
+        let setup_url: Arc<str> = Arc::from(config.server_url.as_str());
+        let max_frame_bytes = config.max_frame_bytes;
+        let machine = Machine::new(config, seed);
+
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let events = Arc::new(EventQueue::default());
+        let shared = Arc::new(Shared::new(machine, events.clone(), cmd_tx));
+        let setup = LinkSetup {
+            shared: shared.clone(),
+            transport,
+            url: setup_url,
+            max_frame_bytes,
+        };
+
+        let internal = |what: &str, e: std::io::Error| {
+            log::error!("cannot start the engine's {what}: {e}");
+            ErrorCode::INTERNAL_ERROR
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| internal("runtime", e))?;
+        let runtime = thread::Builder::new()
+            .name(RUNTIME_THREAD_NAME.into())
+            .spawn(move || rt.block_on(runtime::run(setup, cmd_rx)))
+            .map_err(|e| internal("runtime thread", e))?;
+        let mut engine = Engine {
+            shared,
+            threads: Mutex::new(Threads {
+                runtime: Some(runtime),
+                dispatcher: None,
+            }),
+            dispatcher_id: None,
+            pull_mode: handler.is_none(),
+        };
+        if let Some(handler) = handler {
+            // On failure `engine` drops here, which stops and joins the runtime thread.
+            let dispatcher = thread::Builder::new()
+                .name(EVENTS_THREAD_NAME.into())
+                .spawn(move || events::dispatch(events, handler))
+                .map_err(|e| internal("event thread", e))?;
+            engine.dispatcher_id = Some(dispatcher.thread().id());
+            engine.lock_threads().dispatcher = Some(dispatcher);
+        }
+        Ok(engine)
+    }
+
+    /// Starts logging in; reports `Logining`, then `Logined` or `LoginFailed`. Validation errors
+    /// (bad IDs, already logged in) return at once and change nothing.
+    pub fn login_room(
+        &self,
+        room_id: &str,
+        user: User,
+        token: &str,
+        config: RoomConfig,
+    ) -> Result<(), ErrorCode> {
+        self.shared
+            .input(|m, now| m.login_room(now, room_id, user, token, config))?
+    }
+
+    /// Logs out; reports `Logout` (or `LogoutFailed` with 1002002 for a room not logged in).
+    pub fn logout_room(&self, room_id: &str) -> Result<(), ErrorCode> {
+        self.shared.input(|m, now| m.logout_room(now, room_id))?
+    }
+
+    /// Logs out of `from_room_id` and in to `to_room_id` with the same user.
+    pub fn switch_room(
+        &self,
+        from_room_id: &str,
+        to_room_id: &str,
+        token: &str,
+    ) -> Result<(), ErrorCode> {
+        self.shared
+            .input(|m, now| m.switch_room(now, from_room_id, to_room_id, token))?
+    }
+
+    pub fn renew_token(&self, room_id: &str, token: &str) -> Result<(), ErrorCode> {
+        self.shared
+            .input(|m, now| m.renew_token(now, room_id, token))?
+    }
+
+    pub fn publish_stream(
+        &self,
+        room_id: &str,
+        stream_id: &str,
+        extra_info: &str,
+    ) -> Result<(), ErrorCode> {
+        self.shared
+            .input(|m, now| m.publish_stream(now, room_id, stream_id, extra_info))?
+    }
+
+    pub fn unpublish_stream(&self, room_id: &str, stream_id: &str) -> Result<(), ErrorCode> {
+        self.shared
+            .input(|m, now| m.unpublish_stream(now, room_id, stream_id))?
+    }
+
+    /// A hint from the host OS about network availability (ignored after destroy).
+    pub fn on_network_changed(&self, available: bool) {
+        let _ = self
+            .shared
+            .input(|m, now| m.on_network_changed(now, available));
+    }
+
+    /// The coarse state of a room (`Disconnected` for unknown rooms, and for all after destroy).
+    pub fn room_state(&self, room_id: &str) -> ConnectionState {
+        self.shared
+            .peek(|m| m.room_state(room_id))
+            .unwrap_or(ConnectionState::Disconnected)
+    }
+
+    /// Pull API (only when no handler was given; otherwise always `None`): the next queued event,
+    /// without blocking. Events queued before destroy remain available after it.
+    pub fn poll_event(&self) -> Option<Event> {
+        if !self.pull_mode {
+            return None;
+        }
+        self.shared.events.try_pop()
+    }
+
+    /// Pull API, blocking up to `timeout`. Returns `None` at once if a handler was given, or once
+    /// the engine is destroyed and its queue is empty.
+    pub fn wait_event(&self, timeout: Duration) -> Option<Event> {
+        if !self.pull_mode {
+            return None;
+        }
+        self.shared.events.pop_timeout(timeout)
+    }
+
+    /// Logs out of every room (emitting `Logout` events), stops both threads and joins them.
+    /// Idempotent; also done by `Drop`. Later calls return `ENGINE_DESTROYED`.
+    ///
+    /// Safe from inside an event callback: the dispatcher thread cannot join itself, so there it
+    /// returns after the runtime thread is joined; the dispatcher finishes delivering the queued
+    /// events once the callback returns and then exits on its own (it is joined by a later
+    /// destroy/drop from another thread, if any).
+    pub fn destroy(&self) {
+        if self.shared.shutdown() {
+            log::debug!("engine destroyed");
+        }
+        let me = thread::current().id();
+        // Take the handles out first and join without holding the lock: a callback calling
+        // destroy concurrently must not wait on a lock held by a thread that is joining it.
+        let (runtime, dispatcher) = {
+            let mut threads = self.lock_threads();
+            let dispatcher = if self.dispatcher_id == Some(me) {
+                None
+            } else {
+                threads.dispatcher.take()
+            };
+            (threads.runtime.take(), dispatcher)
+        };
+        for handle in [runtime, dispatcher].into_iter().flatten() {
+            if handle.thread().id() != me && handle.join().is_err() {
+                log::error!("an engine thread panicked");
+            }
+        }
+    }
+
+    fn lock_threads(&self) -> std::sync::MutexGuard<'_, Threads> {
+        self.threads.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.destroy();
+    }
+}

@@ -1,0 +1,138 @@
+//! The machine behind its one lock, and the single path every input takes through it.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use super::events::EventQueue;
+use crate::codes::ErrorCode;
+use crate::machine::{Machine, Output, Transmit};
+
+/// Commands for the runtime thread, in the order the machine produced them.
+#[derive(Debug)]
+pub(crate) enum Cmd {
+    Transmit(Transmit),
+    /// The machine's next deadline changed.
+    Rearm(Option<Instant>),
+    /// The engine is being destroyed: finish the transmits before this, then stop.
+    Shutdown,
+}
+
+struct Core {
+    machine: Machine,
+    destroyed: bool,
+    /// The deadline the machine last asked for (what the runtime's timer is armed to).
+    deadline: Option<Instant>,
+}
+
+/// State shared by the app-facing [`Engine`](super::Engine), the runtime thread and its tasks.
+pub(crate) struct Shared {
+    core: Mutex<Core>,
+    pub(crate) events: Arc<EventQueue>,
+    cmds: mpsc::UnboundedSender<Cmd>,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        machine: Machine,
+        events: Arc<EventQueue>,
+        cmds: mpsc::UnboundedSender<Cmd>,
+    ) -> Self {
+        Shared {
+            core: Mutex::new(Core {
+                machine,
+                destroyed: false,
+                deadline: None,
+            }),
+            events,
+            cmds,
+        }
+    }
+
+    /// Feeds one input to the machine and routes everything it outputs, all under the lock, so
+    /// events and transmits leave in the order the machine produced them whichever thread calls.
+    pub(crate) fn input<R>(
+        &self,
+        f: impl FnOnce(&mut Machine, Instant) -> R,
+    ) -> Result<R, ErrorCode> {
+        let Ok(mut core) = self.core.lock() else {
+            // Only a bug in the machine (a panic mid-call) poisons the lock; its state is suspect.
+            log::error!("engine state poisoned by an earlier panic");
+            return Err(ErrorCode::INTERNAL_ERROR);
+        };
+        if core.destroyed {
+            return Err(ErrorCode::ENGINE_DESTROYED);
+        }
+        let result = f(&mut core.machine, Instant::now());
+        self.drain(&mut core);
+        Ok(result)
+    }
+
+    /// Link and timer input from the runtime: after destroy it is dropped silently.
+    pub(crate) fn link_input(&self, f: impl FnOnce(&mut Machine, Instant)) {
+        let _ = self.input(f);
+    }
+
+    /// A read-only look at the machine (works after destroy too).
+    pub(crate) fn peek<R>(&self, f: impl FnOnce(&Machine) -> R) -> Option<R> {
+        self.core.lock().ok().map(|core| f(&core.machine))
+    }
+
+    /// The timer fired: run the machine's timeout if its deadline is due, and return the deadline
+    /// to arm next (read under the same lock, so it cannot be stale).
+    pub(crate) fn fire_timer(&self) -> Option<Instant> {
+        let Ok(mut core) = self.core.lock() else {
+            return None;
+        };
+        if core.destroyed {
+            return None;
+        }
+        let now = Instant::now();
+        if core.deadline.is_some_and(|d| d <= now) {
+            core.machine.handle_timeout(now);
+            self.drain(&mut core);
+        }
+        core.deadline
+    }
+
+    /// Logs out of every room and tells the runtime to stop. Returns false if already done.
+    pub(crate) fn shutdown(&self) -> bool {
+        let mut core = match self.core.lock() {
+            Ok(core) => core,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if core.destroyed {
+            return false;
+        }
+        // A poisoned machine is not asked to do anything more; the runtime still stops.
+        if !self.core.is_poisoned() {
+            core.machine.logout_all(Instant::now());
+            self.drain(&mut core);
+        }
+        core.destroyed = true;
+        let _ = self.cmds.send(Cmd::Shutdown);
+        // Still under the core lock: no event can slip in after the queue is closed.
+        self.events.close();
+        true
+    }
+
+    fn drain(&self, core: &mut Core) {
+        loop {
+            match core.machine.poll_output() {
+                Output::Event(event) => self.events.push(event),
+                Output::Transmit(transmit) => {
+                    // Fails only once the runtime has stopped (engine destroyed): nothing to do then.
+                    let _ = self.cmds.send(Cmd::Transmit(transmit));
+                }
+                Output::Timeout(deadline) => {
+                    if deadline != core.deadline {
+                        core.deadline = deadline;
+                        let _ = self.cmds.send(Cmd::Rearm(deadline));
+                    }
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The WebSocket transport (tokio-tungstenite; rustls with the `ring` provider and webpki roots).
+
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::Connector;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use super::{BoxFuture, Connection, LinkError, Transport};
+use crate::codes::ErrorCode;
+use crate::protocol::{HELLO_HEADER, Hello, PROTOCOL_VERSION, VERSION_HEADER};
+
+/// Connects with `ws://` or `wss://`. The TLS configuration is built once and shared by every
+/// connection.
+#[derive(Clone)]
+pub struct WebSocketTransport {
+    tls: Arc<rustls::ClientConfig>,
+}
+
+impl WebSocketTransport {
+    /// Trusts the Mozilla root set (webpki-roots); uses rustls' `ring` provider.
+    pub fn new() -> Result<Self, ErrorCode> {
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| {
+            log::error!("rustls setup failed: {e}");
+            ErrorCode::INTERNAL_ERROR
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Ok(Self::with_tls_config(Arc::new(config)))
+    }
+
+    /// Uses the given rustls configuration for `wss://` (e.g. a private CA).
+    pub fn with_tls_config(tls: Arc<rustls::ClientConfig>) -> Self {
+        WebSocketTransport { tls }
+    }
+}
+
+fn fatal(detail: impl Into<String>) -> LinkError {
+    LinkError::Fatal {
+        code: ErrorCode::CONNECT_FAILED,
+        detail: detail.into(),
+    }
+}
+
+/// Errors while connecting: anything that retrying cannot fix is fatal.
+fn connect_error(e: WsError) -> LinkError {
+    match e {
+        WsError::Io(io) => {
+            // tokio-rustls reports handshake failures (bad certificate...) as io errors wrapping
+            // a rustls error; those will not get better by retrying.
+            let is_tls = io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
+            if is_tls {
+                fatal(format!("TLS: {io}"))
+            } else {
+                LinkError::Transient(io.to_string())
+            }
+        }
+        WsError::Protocol(ProtocolError::HandshakeIncomplete)
+        | WsError::ConnectionClosed
+        | WsError::AlreadyClosed => LinkError::Transient(e.to_string()),
+        WsError::Http(resp) => fatal(format!("upgrade refused with HTTP {}", resp.status())),
+        other => fatal(other.to_string()),
+    }
+}
+
+/// Errors on an open link: size and framing violations are the peer's fault; the rest is network.
+fn link_error(e: WsError) -> LinkError {
+    match e {
+        WsError::Capacity(_) | WsError::Protocol(_) | WsError::Utf8(_) | WsError::AttackAttempt => {
+            LinkError::Protocol(e.to_string())
+        }
+        other => LinkError::Transient(other.to_string()),
+    }
+}
+
+impl Transport for WebSocketTransport {
+    fn connect(
+        &self,
+        url: &str,
+        hello: &Hello,
+        max_frame_bytes: usize,
+    ) -> BoxFuture<Result<Connection, LinkError>> {
+        let url = url.to_owned();
+        let hello = hello.to_header();
+        let scheme_ok = url.starts_with("ws://") || url.starts_with("wss://");
+        let connector = if url.starts_with("wss://") {
+            Connector::Rustls(self.tls.clone())
+        } else {
+            Connector::Plain
+        };
+        Box::pin(async move {
+            // tungstenite would also take http(s):// URLs; the engine config only allows ws(s).
+            if !scheme_ok {
+                return Err(fatal(format!("server URL must be ws:// or wss://: {url}")));
+            }
+            let mut request = url
+                .as_str()
+                .into_client_request()
+                .map_err(|e| fatal(format!("bad server URL: {e}")))?;
+            let headers = request.headers_mut();
+            headers.insert(VERSION_HEADER, HeaderValue::from(PROTOCOL_VERSION));
+            let hello =
+                HeaderValue::from_str(&hello).map_err(|e| fatal(format!("hello header: {e}")))?;
+            headers.insert(HELLO_HEADER, hello);
+            let config = WebSocketConfig::default()
+                .max_message_size(Some(max_frame_bytes))
+                .max_frame_size(Some(max_frame_bytes));
+            let (ws, _response) = tokio_tungstenite::connect_async_tls_with_config(
+                request,
+                Some(config),
+                true,
+                Some(connector),
+            )
+            .await
+            .map_err(connect_error)?;
+            log::debug!("websocket connected to {url}");
+            let (sink, stream) = ws.split();
+            let sink = sink
+                .sink_map_err(link_error)
+                .with(move |text: String| async move {
+                    if text.len() > max_frame_bytes {
+                        return Err(LinkError::Protocol(format!(
+                            "outgoing frame of {} bytes exceeds {max_frame_bytes}",
+                            text.len()
+                        )));
+                    }
+                    Ok(Message::text(text))
+                });
+            // Pings are answered by tungstenite itself; pongs and raw frames carry nothing for us.
+            let stream = stream.filter_map(|item| async move {
+                match item {
+                    Ok(Message::Text(text)) => Some(Ok(text.as_str().to_owned())),
+                    Ok(Message::Binary(_)) => Some(Err(LinkError::Protocol("binary frame".into()))),
+                    Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => None,
+                    Ok(Message::Close(frame)) => Some(Err(LinkError::Transient(format!(
+                        "closed by peer: {frame:?}"
+                    )))),
+                    Err(e) => Some(Err(link_error(e))),
+                }
+            });
+            Ok(Connection {
+                sink: Box::pin(sink),
+                stream: Box::pin(stream),
+            })
+        })
+    }
+}

@@ -1,0 +1,321 @@
+//! Event delivery: handler order, re-entrant calls from callbacks, the pull API, destroy.
+
+mod engine_support;
+
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
+
+use engine_support::*;
+use roomlink::protocol::ClientFrame;
+use roomlink::transport::MemoryTransport;
+use roomlink::{
+    ConnectionState, Engine, ErrorCode, Event, RoomConfig, RoomStateChangedReason as R, User,
+};
+
+fn user() -> User {
+    User::new("u1", "User One")
+}
+
+#[test]
+fn login_reports_logining_then_logined_to_the_handler_in_order() {
+    let (transport, acceptor) = MemoryTransport::new();
+    let (handler, rx) = collector();
+    let engine = Engine::with_transport(config(), Arc::new(transport), Some(handler)).unwrap();
+    engine
+        .login_room("room1", user(), "tok", RoomConfig::default())
+        .unwrap();
+    assert_eq!(
+        next_state(&rx),
+        ("room1".into(), R::Logining, ErrorCode::OK)
+    );
+    assert_eq!(engine.room_state("room1"), ConnectionState::Connecting);
+
+    let end = acceptor.accept_timeout(LIMIT).unwrap().accept();
+    let hello = end.hello().clone();
+    assert_eq!(hello.logins.len(), 1);
+    assert_eq!(hello.logins[0].room_id, "room1");
+    assert_eq!(hello.logins[0].token, "tok");
+    answer(&end, &hello.logins[0]);
+
+    // Logined first, then the count (the local user alone).
+    let logined = rx.recv_timeout(LIMIT).unwrap();
+    assert_eq!(
+        state(&logined),
+        Some(("room1".into(), R::Logined, ErrorCode::OK))
+    );
+    let count = rx.recv_timeout(LIMIT).unwrap();
+    assert_eq!(
+        count,
+        Event::RoomOnlineUserCountUpdate {
+            room_id: "room1".into(),
+            count: 1
+        }
+    );
+    assert_eq!(engine.room_state("room1"), ConnectionState::Connected);
+
+    engine.logout_room("room1").unwrap();
+    assert_eq!(next_state(&rx), ("room1".into(), R::Logout, ErrorCode::OK));
+    assert_eq!(
+        end.recv(LIMIT),
+        Some(ClientFrame::Logout {
+            room_id: "room1".into()
+        })
+    );
+    assert!(end.wait_closed(LIMIT), "the link closes with the last room");
+}
+
+#[test]
+fn synchronous_errors_return_at_once_and_change_nothing() {
+    let (transport, _acceptor) = MemoryTransport::new();
+    let (handler, rx) = collector();
+    let engine = Engine::with_transport(config(), Arc::new(transport), Some(handler)).unwrap();
+    assert_eq!(
+        engine.login_room("", user(), "tok", RoomConfig::default()),
+        Err(ErrorCode::ROOM_ID_EMPTY)
+    );
+    assert_eq!(
+        engine.login_room("r", User::new("", "x"), "tok", RoomConfig::default()),
+        Err(ErrorCode::USER_ID_EMPTY)
+    );
+    assert_eq!(engine.room_state("r"), ConnectionState::Disconnected);
+    assert_eq!(
+        engine.logout_room("nope"),
+        Err(ErrorCode::ROOM_NOT_LOGGED_IN)
+    );
+    // ZEGO reports LogoutFailed through the callback too.
+    assert_eq!(
+        next_state(&rx),
+        (
+            "nope".into(),
+            R::LogoutFailed,
+            ErrorCode::ROOM_NOT_LOGGED_IN
+        )
+    );
+    assert!(
+        rx.recv_timeout(Duration::from_millis(100)).is_err(),
+        "nothing else happened"
+    );
+}
+
+#[test]
+fn invalid_config_is_rejected() {
+    let (transport, _acceptor) = MemoryTransport::new();
+    let bad = roomlink::EngineConfig {
+        heartbeat_interval: Duration::ZERO,
+        ..config()
+    };
+    assert_eq!(
+        Engine::with_transport(bad, Arc::new(transport), None).unwrap_err(),
+        ErrorCode::INVALID_ARGUMENT
+    );
+    let bad_url = roomlink::EngineConfig::new("http://x/v1/ws");
+    assert_eq!(
+        Engine::new(bad_url, None).unwrap_err(),
+        ErrorCode::INVALID_ARGUMENT
+    );
+}
+
+/// A handler that can reach the engine it is registered with.
+struct Reentrant {
+    engine: OnceLock<Weak<Engine>>,
+    seen: Mutex<Vec<Event>>,
+    tx: Mutex<std::sync::mpsc::Sender<Event>>,
+    on_logined: fn(&Engine) -> Result<(), ErrorCode>,
+    result: Mutex<Option<Result<(), ErrorCode>>>,
+}
+
+impl roomlink::EventHandler for Reentrant {
+    fn on_event(&self, event: Event) {
+        self.seen.lock().unwrap().push(event.clone());
+        if state(&event).is_some_and(|(_, reason, _)| reason == R::Logined) {
+            if let Some(engine) = self.engine.get().and_then(Weak::upgrade) {
+                *self.result.lock().unwrap() = Some((self.on_logined)(&engine));
+            }
+        }
+        let _ = self.tx.lock().unwrap().send(event);
+    }
+}
+
+fn reentrant_engine(
+    on_logined: fn(&Engine) -> Result<(), ErrorCode>,
+) -> (
+    Arc<Engine>,
+    Arc<Reentrant>,
+    std::sync::mpsc::Receiver<Event>,
+    roomlink::transport::MemoryAcceptor,
+) {
+    let (transport, acceptor) = MemoryTransport::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handler = Arc::new(Reentrant {
+        engine: OnceLock::new(),
+        seen: Mutex::new(Vec::new()),
+        tx: Mutex::new(tx),
+        on_logined,
+        result: Mutex::new(None),
+    });
+    let engine = Arc::new(
+        Engine::with_transport(config(), Arc::new(transport), Some(handler.clone())).unwrap(),
+    );
+    handler.engine.set(Arc::downgrade(&engine)).unwrap();
+    (engine, handler, rx, acceptor)
+}
+
+#[test]
+fn logout_from_inside_the_logined_callback_works() {
+    let (engine, handler, rx, acceptor) = reentrant_engine(|engine| engine.logout_room("room1"));
+    engine
+        .login_room("room1", user(), "tok", RoomConfig::default())
+        .unwrap();
+    let end = accept_and_answer(&acceptor);
+    assert_eq!(
+        next_state(&rx),
+        ("room1".into(), R::Logining, ErrorCode::OK)
+    );
+    assert_eq!(next_state(&rx), ("room1".into(), R::Logined, ErrorCode::OK));
+    assert_eq!(next_state(&rx), ("room1".into(), R::Logout, ErrorCode::OK));
+    assert_eq!(*handler.result.lock().unwrap(), Some(Ok(())));
+    assert_eq!(
+        end.recv(LIMIT),
+        Some(ClientFrame::Logout {
+            room_id: "room1".into()
+        })
+    );
+    assert_eq!(engine.room_state("room1"), ConnectionState::Disconnected);
+}
+
+#[test]
+fn destroy_from_inside_a_callback_does_not_deadlock() {
+    let (engine, handler, rx, acceptor) = reentrant_engine(|engine| {
+        engine.destroy();
+        engine.login_room("again", User::new("u1", "x"), "tok", RoomConfig::default())
+    });
+    engine
+        .login_room("room1", user(), "tok", RoomConfig::default())
+        .unwrap();
+    let end = accept_and_answer(&acceptor);
+    assert_eq!(
+        next_state(&rx),
+        ("room1".into(), R::Logining, ErrorCode::OK)
+    );
+    assert_eq!(next_state(&rx), ("room1".into(), R::Logined, ErrorCode::OK));
+    // destroy's Logout is still delivered, after the callback that called it returned.
+    assert_eq!(next_state(&rx), ("room1".into(), R::Logout, ErrorCode::OK));
+    assert_eq!(
+        *handler.result.lock().unwrap(),
+        Some(Err(ErrorCode::ENGINE_DESTROYED))
+    );
+    assert_eq!(
+        end.recv(LIMIT),
+        Some(ClientFrame::Logout {
+            room_id: "room1".into()
+        })
+    );
+    // The dispatcher exits once the queue is empty; dropping the engine joins it.
+    drop(engine);
+    assert!(
+        rx.recv_timeout(Duration::from_millis(100)).is_err(),
+        "no events after destroy"
+    );
+}
+
+#[test]
+fn pull_api_without_a_handler() {
+    let (transport, acceptor) = MemoryTransport::new();
+    let engine = Engine::with_transport(config(), Arc::new(transport), None).unwrap();
+    assert_eq!(engine.poll_event(), None);
+    assert_eq!(engine.wait_event(Duration::from_millis(20)), None);
+    engine
+        .login_room("room1", user(), "tok", RoomConfig::default())
+        .unwrap();
+    let first = engine.wait_event(LIMIT).unwrap();
+    assert_eq!(
+        state(&first),
+        Some(("room1".into(), R::Logining, ErrorCode::OK))
+    );
+    let _end = accept_and_answer(&acceptor);
+    let second = engine.wait_event(LIMIT).unwrap();
+    assert_eq!(
+        state(&second),
+        Some(("room1".into(), R::Logined, ErrorCode::OK))
+    );
+    let third = engine.wait_event(LIMIT).unwrap();
+    assert_eq!(
+        third,
+        Event::RoomOnlineUserCountUpdate {
+            room_id: "room1".into(),
+            count: 1
+        }
+    );
+    assert_eq!(engine.poll_event(), None);
+
+    // Destroy queues the Logout; it stays readable, then the queue reports closed at once.
+    engine.destroy();
+    let logout = engine.poll_event().unwrap();
+    assert_eq!(
+        state(&logout),
+        Some(("room1".into(), R::Logout, ErrorCode::OK))
+    );
+    let started = std::time::Instant::now();
+    assert_eq!(engine.wait_event(Duration::from_secs(30)), None);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a destroyed engine does not block"
+    );
+}
+
+#[test]
+fn calls_after_destroy_fail_with_engine_destroyed() {
+    let (transport, _acceptor) = MemoryTransport::new();
+    let engine = Engine::with_transport(config(), Arc::new(transport), None).unwrap();
+    engine.destroy();
+    engine.destroy(); // idempotent
+    let destroyed = Err(ErrorCode::ENGINE_DESTROYED);
+    assert_eq!(
+        engine.login_room("r", user(), "t", RoomConfig::default()),
+        destroyed
+    );
+    assert_eq!(engine.logout_room("r"), destroyed);
+    assert_eq!(engine.switch_room("r", "s", "t"), destroyed);
+    assert_eq!(engine.renew_token("r", "t"), destroyed);
+    assert_eq!(engine.publish_stream("r", "s", ""), destroyed);
+    assert_eq!(engine.unpublish_stream("r", "s"), destroyed);
+    engine.on_network_changed(false);
+    assert_eq!(engine.room_state("r"), ConnectionState::Disconnected);
+    assert_eq!(engine.poll_event(), None);
+}
+
+#[test]
+fn handler_mode_does_not_serve_the_pull_api() {
+    let (transport, _acceptor) = MemoryTransport::new();
+    let (handler, rx) = collector();
+    let engine = Engine::with_transport(config(), Arc::new(transport), Some(handler)).unwrap();
+    let _ = engine.logout_room("x");
+    assert!(next_state(&rx).1 == R::LogoutFailed);
+    assert_eq!(engine.poll_event(), None);
+    assert_eq!(engine.wait_event(Duration::from_millis(10)), None);
+}
+
+#[test]
+fn a_panicking_handler_does_not_stop_delivery() {
+    let (transport, _acceptor) = MemoryTransport::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let calls = Arc::new(Mutex::new(0));
+    let calls2 = calls.clone();
+    let handler = move |event: Event| {
+        let n = {
+            let mut c = calls2.lock().unwrap();
+            *c += 1;
+            *c
+        };
+        if n == 1 {
+            panic!("app bug");
+        }
+        let _ = tx.send(event);
+    };
+    let engine =
+        Engine::with_transport(config(), Arc::new(transport), Some(Arc::new(handler))).unwrap();
+    let _ = engine.logout_room("a");
+    let _ = engine.logout_room("b");
+    assert_eq!(next_state(&rx).0, "b");
+    assert_eq!(*calls.lock().unwrap(), 2);
+}
