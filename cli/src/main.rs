@@ -1,1 +1,56 @@
-fn main() {}
+//! The `roomlink` command: `serve`, `token`, `join`, `demo`.
+
+mod demo;
+mod join;
+mod serve;
+mod token;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "roomlink",
+    version,
+    about = "Room connection layer for real-time audio/video apps"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the reference room server.
+    Serve(serve::Args),
+    /// Mint a token for a user and room.
+    Token(token::Args),
+    /// Join a room as a live client and print every state change.
+    Join(join::Args),
+    /// Run the whole story on an embedded server, with injected faults.
+    Demo(demo::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Token(args) => token::run(args),
+        Command::Join(args) => join::run(args),
+        Command::Demo(args) => demo::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("roomlink: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch (token expiry is wall-clock time).
+pub(crate) fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

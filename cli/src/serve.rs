@@ -1,0 +1,73 @@
+//! `roomlink serve`: the reference server, every setting a flag with an environment variable.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use roomlink_server::ServerConfig;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "ROOMLINK_BIND", default_value = "127.0.0.1:7700")]
+    bind: SocketAddr,
+    /// Application ID that tokens must name.
+    #[arg(long, env = "ROOMLINK_APP_ID", default_value = "roomlink-dev")]
+    app_id: String,
+    /// HMAC-SHA256 key tokens are signed with.
+    #[arg(
+        long,
+        env = "ROOMLINK_TOKEN_SECRET",
+        default_value = "dev-secret",
+        hide_env_values = true
+    )]
+    token_secret: String,
+    /// Bearer secret for the admin API.
+    #[arg(
+        long,
+        env = "ROOMLINK_ADMIN_SECRET",
+        default_value = "dev-admin",
+        hide_env_values = true
+    )]
+    admin_secret: String,
+    /// A user silent this long is dropped from its rooms (ms).
+    #[arg(long, env = "ROOMLINK_HEARTBEAT_TIMEOUT_MS", default_value_t = 90_000)]
+    heartbeat_timeout_ms: u64,
+    /// Most members one room may hold.
+    #[arg(long, env = "ROOMLINK_ROOM_CAPACITY", default_value_t = 1000)]
+    room_capacity: usize,
+    /// Largest client frame accepted (bytes).
+    #[arg(long, env = "ROOMLINK_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    max_frame_bytes: usize,
+    /// Room events kept per session for replay on resume.
+    #[arg(long, env = "ROOMLINK_REPLAY_BUFFER", default_value_t = 256)]
+    replay_buffer: usize,
+}
+
+pub fn run(args: Args) -> Result<(), String> {
+    let config = ServerConfig {
+        bind: args.bind,
+        app_id: args.app_id,
+        token_secret: args.token_secret,
+        admin_secret: args.admin_secret,
+        heartbeat_timeout: Duration::from_millis(args.heartbeat_timeout_ms),
+        room_capacity: args.room_capacity,
+        max_frame_bytes: args.max_frame_bytes,
+        replay_buffer: args.replay_buffer,
+    };
+    let rt = tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))?;
+    rt.block_on(async {
+        let server = roomlink_server::start(config)
+            .await
+            .map_err(|e| format!("bind {}: {e}", args.bind))?;
+        println!(
+            "roomlink server: websocket {}  admin {}",
+            server.ws_url(),
+            server.admin_url()
+        );
+        tokio::signal::ctrl_c()
+            .await
+            .map_err(|e| format!("signal: {e}"))?;
+        server.shutdown().await;
+        Ok(())
+    })
+}
