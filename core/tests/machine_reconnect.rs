@@ -266,6 +266,31 @@ fn network_hint_reconnects_immediately_instead_of_waiting_out_backoff() {
 }
 
 #[test]
+fn network_hint_replaces_a_connect_attempt_stuck_on_the_old_network() {
+    let mut sim = two_in_room();
+    sim.set_fault(0, Fault::Blackhole);
+    // Past the ping timeout (25 s) and the first backoff: an attempt is hanging now.
+    sim.run_for(secs(40));
+    let (_, last) = sim.clients[0].transmits.last().cloned().unwrap();
+    assert!(
+        matches!(last, Transmit::Connect { .. }),
+        "expected a pending attempt, last transmit {last:?}"
+    );
+    sim.set_fault(0, Fault::None);
+    let before = sim.connects(0).len();
+    sim.with(0, |m, now| m.on_network_changed(now, true));
+    assert_eq!(
+        sim.connects(0).len(),
+        before + 1,
+        "the hint starts a fresh attempt at once"
+    );
+    assert_eq!(
+        sim.states(0, "r").last(),
+        Some(&(R::Reconnected, ErrorCode::OK))
+    );
+}
+
+#[test]
 fn network_gone_declares_the_open_link_lost_at_once() {
     let mut sim = two_in_room();
     let open = sim.clients[0].open.iter().next().copied().unwrap();

@@ -233,7 +233,9 @@ impl Machine {
 
     pub(super) fn network_changed(&mut self, now: Instant, available: bool) {
         match (available, self.link) {
-            (true, Link::Backoff { .. }) if self.any_active() => {
+            // A pending attempt may be stuck on the network that just went away, so it is
+            // replaced too rather than left to run into its deadline.
+            (true, Link::Backoff { .. } | Link::Connecting { .. }) if self.any_active() => {
                 self.attempts = 0;
                 self.connect(now);
             }
