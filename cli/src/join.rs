@@ -47,16 +47,19 @@ pub fn run(args: Args) -> Result<(), String> {
         mint(&args.token_secret, &claims)
     });
     let start = Instant::now();
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
     let handler = move |event: Event| {
         println!(
             "{:>9.3}s {}",
             start.elapsed().as_secs_f64(),
             describe(&event)
         );
-        if let Event::RoomStateChanged { reason, .. } = event {
+        if let Event::RoomStateChanged {
+            reason, error_code, ..
+        } = event
+        {
             if reason.is_terminal() {
-                let _ = done_tx.send(());
+                let _ = done_tx.send((reason, error_code));
             }
         }
     };
@@ -67,9 +70,12 @@ pub fn run(args: Args) -> Result<(), String> {
         .login_room(&args.room, user, &token, RoomConfig::default())
         .map_err(|e| format!("login_room: {e}"))?;
     // Ends when the room reaches a terminal state (kicked, failed) or the process is interrupted.
-    let _ = done_rx.recv();
+    let ended = done_rx.recv();
     engine.destroy();
-    Ok(())
+    match ended {
+        Ok((reason, code)) if !code.is_ok() => Err(format!("room {}: {reason} {code}", args.room)),
+        _ => Ok(()),
+    }
 }
 
 /// One line per event, the same words the demo uses.
