@@ -25,3 +25,8 @@ pub use event::Event;
 pub use model::{StreamDeleteReason, StreamInfo, UpdateType, User};
 pub use reason::{ConnectionState, RoomStateChangedReason};
 pub use transport::{MemoryTransport, Transport, WebSocketTransport};
+
+/// Compiles the README's Rust examples as doctests, so the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
