@@ -104,9 +104,10 @@ async fn accept_loop(
         let (client, peer) = match listener.accept().await {
             Ok(pair) => pair,
             Err(e) => {
-                // Out of descriptors or similar: keep serving rather than dying.
+                // Out of descriptors or similar: keep serving rather than dying, but pause so a
+                // persistent error does not spin.
                 log::warn!("fault proxy accept failed: {e}");
-                tokio::task::yield_now().await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
