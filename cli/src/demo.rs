@@ -10,7 +10,6 @@ use roomlink::{
     UpdateType, User,
 };
 use roomlink_faultproxy::{Fault, FaultProxy};
-use roomlink_server::token::{Claims, mint};
 use roomlink_server::{ServerConfig, ServerHandle};
 use tokio::sync::mpsc;
 
@@ -95,13 +94,11 @@ impl Story {
     }
 
     fn token(&self, user: &str) -> String {
-        let claims = Claims {
+        let key = crate::key::TokenKey {
             app_id: self.config.app_id.clone(),
-            user_id: user.into(),
-            room_id: ROOM.into(),
-            expires_at_ms: crate::unix_ms() + 3_600_000,
+            token_secret: self.config.token_secret.clone(),
         };
-        mint(&self.config.token_secret, &claims)
+        key.mint(user, ROOM, 3600)
     }
 
     async fn client(

@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use roomlink::{Engine, EngineConfig, Event, RoomConfig, User};
-use roomlink_server::token::{Claims, mint};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -25,27 +24,15 @@ pub struct Args {
     /// A token; without one, a one-hour token is minted with --token-secret.
     #[arg(long, env = "ROOMLINK_TOKEN")]
     token: Option<String>,
-    #[arg(long, env = "ROOMLINK_APP_ID", default_value = "roomlink-dev")]
-    app_id: String,
-    #[arg(
-        long,
-        env = "ROOMLINK_TOKEN_SECRET",
-        default_value = "dev-secret",
-        hide_env_values = true
-    )]
-    token_secret: String,
+    #[command(flatten)]
+    key: crate::key::TokenKey,
 }
 
 pub fn run(args: Args) -> Result<(), String> {
-    let token = args.token.unwrap_or_else(|| {
-        let claims = Claims {
-            app_id: args.app_id.clone(),
-            user_id: args.user.clone(),
-            room_id: args.room.clone(),
-            expires_at_ms: crate::unix_ms() + 3_600_000,
-        };
-        mint(&args.token_secret, &claims)
-    });
+    let token = args
+        .token
+        .clone()
+        .unwrap_or_else(|| args.key.mint(&args.user, &args.room, 3600));
     let start = Instant::now();
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     let handler = move |event: Event| {

@@ -2,6 +2,7 @@
 
 mod demo;
 mod join;
+mod key;
 mod serve;
 mod token;
 
@@ -46,11 +47,4 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-/// Milliseconds since the Unix epoch (token expiry is wall-clock time).
-pub(crate) fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

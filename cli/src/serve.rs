@@ -10,17 +10,8 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, env = "ROOMLINK_BIND", default_value = "127.0.0.1:7700")]
     bind: SocketAddr,
-    /// Application ID that tokens must name.
-    #[arg(long, env = "ROOMLINK_APP_ID", default_value = "roomlink-dev")]
-    app_id: String,
-    /// HMAC-SHA256 key tokens are signed with.
-    #[arg(
-        long,
-        env = "ROOMLINK_TOKEN_SECRET",
-        default_value = "dev-secret",
-        hide_env_values = true
-    )]
-    token_secret: String,
+    #[command(flatten)]
+    key: crate::key::TokenKey,
     /// Bearer secret for the admin API.
     #[arg(
         long,
@@ -46,8 +37,8 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), String> {
     let config = ServerConfig {
         bind: args.bind,
-        app_id: args.app_id,
-        token_secret: args.token_secret,
+        app_id: args.key.app_id,
+        token_secret: args.key.token_secret,
         admin_secret: args.admin_secret,
         heartbeat_timeout: Duration::from_millis(args.heartbeat_timeout_ms),
         room_capacity: args.room_capacity,
