@@ -9,6 +9,8 @@ cargo fmt --all --check
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
+  # nextest does not run doctests (the README's Rust example is one).
+  cargo test --workspace --doc
 else
   cargo test --workspace --no-fail-fast
 fi

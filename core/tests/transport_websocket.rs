@@ -219,6 +219,23 @@ async fn http_400_on_upgrade_is_fatal_connect_failed() {
 }
 
 #[tokio::test]
+async fn http_503_from_an_overloaded_proxy_is_transient_and_retried() {
+    let (listener, url) = listener().await;
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let _ = tokio_tungstenite::accept_hdr_async(tcp, |_req: &Request, _resp: Response| {
+            let mut refusal = ErrorResponse::new(Some("try later".to_owned()));
+            *refusal.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            Err(refusal)
+        })
+        .await;
+    });
+    let error = connect(&url, 1024).await.unwrap_err();
+    assert!(matches!(error, LinkError::Transient(_)), "{error:?}");
+    tokio::time::timeout(LIMIT, server).await.unwrap().unwrap();
+}
+
+#[tokio::test]
 async fn http_404_from_a_plain_web_server_is_fatal_connect_failed() {
     let (listener, url) = listener().await;
     let server = tokio::spawn(async move {

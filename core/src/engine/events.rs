@@ -60,7 +60,12 @@ impl EventQueue {
 
     /// Waits up to `timeout` for an event; returns `None` at once when the queue is closed and empty.
     pub(crate) fn pop_timeout(&self, timeout: Duration) -> Option<Event> {
-        let deadline = Instant::now().checked_add(timeout);
+        // A timeout too large to add to now is as good as none.
+        self.pop_until(Instant::now().checked_add(timeout))
+    }
+
+    /// Waits until `deadline` (or without limit) for an event; `None` once closed and empty.
+    fn pop_until(&self, deadline: Option<Instant>) -> Option<Event> {
         let mut inner = self.lock();
         loop {
             if let Some(event) = inner.queue.pop_front() {
@@ -81,26 +86,12 @@ impl EventQueue {
             };
         }
     }
-
-    /// Waits without limit for an event; `None` once closed and empty.
-    fn pop_blocking(&self) -> Option<Event> {
-        let mut inner = self.lock();
-        loop {
-            if let Some(event) = inner.queue.pop_front() {
-                return Some(event);
-            }
-            if inner.closed {
-                return None;
-            }
-            inner = self.ready.wait(inner).unwrap_or_else(|e| e.into_inner());
-        }
-    }
 }
 
 /// The dispatcher thread's body: deliver every event, in order, with no lock held, until the queue
 /// is closed and drained. Events queued before `destroy` (including its Logout events) are delivered.
 pub(crate) fn dispatch(queue: Arc<EventQueue>, handler: Arc<dyn EventHandler>) {
-    while let Some(event) = queue.pop_blocking() {
+    while let Some(event) = queue.pop_until(None) {
         // A panicking handler must not kill delivery of later events (or poison anything).
         let handler = &handler;
         if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.on_event(event)))

@@ -44,6 +44,9 @@ use crate::transport::{Transport, WebSocketTransport};
 pub const RUNTIME_THREAD_NAME: &str = "roomlink-rt";
 /// Name of the engine's event dispatcher thread (only with a handler).
 pub const EVENTS_THREAD_NAME: &str = "roomlink-events";
+/// A short-lived thread that exists only while a host name in the server URL is being resolved
+/// (and one second after); IP-literal URLs never start it.
+pub const RESOLVER_THREAD_NAME: &str = "roomlink-dns";
 
 #[derive(Default)]
 struct Threads {
@@ -112,8 +115,14 @@ impl Engine {
             log::error!("cannot start the engine's {what}: {e}");
             ErrorCode::INTERNAL_ERROR
         };
+        // tokio resolves host names on its blocking pool: allow one such thread, named, and let
+        // it exit soon after the lookup, so an engine is two threads whenever it is not resolving
+        // (IP-literal URLs never start it).
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
+            .thread_name(RESOLVER_THREAD_NAME)
+            .max_blocking_threads(1)
+            .thread_keep_alive(Duration::from_secs(1))
             .build()
             .map_err(|e| internal("runtime", e))?;
         let runtime = thread::Builder::new()

@@ -71,8 +71,20 @@ fn connect_error(e: WsError) -> LinkError {
         WsError::Protocol(ProtocolError::HandshakeIncomplete)
         | WsError::ConnectionClosed
         | WsError::AlreadyClosed => LinkError::Transient(e.to_string()),
-        WsError::Http(resp) => fatal(format!("upgrade refused with HTTP {}", resp.status())),
+        WsError::Http(resp) => http_refusal(resp.status().as_u16()),
         other => fatal(other.to_string()),
+    }
+}
+
+/// An upgrade answered with a status other than 101. Overloaded or restarting servers and load
+/// balancers (5xx, 408, 429) and captive portals (2xx/3xx instead of an upgrade) get better by
+/// themselves, so they are retried; any other 4xx means this is not a roomlink endpoint or the
+/// request itself is wrong, and retrying cannot help.
+pub(crate) fn http_refusal(status: u16) -> LinkError {
+    let detail = format!("upgrade refused with HTTP {status}");
+    match status {
+        408 | 429 | 500..=599 | 200..=399 => LinkError::Transient(detail),
+        _ => fatal(detail),
     }
 }
 
@@ -156,5 +168,32 @@ impl Transport for WebSocketTransport {
                 stream: Box::pin(stream),
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upgrade_statuses_that_can_heal_are_retried_the_rest_are_fatal() {
+        for status in [502, 503, 504, 500, 429, 408, 200, 302] {
+            assert!(
+                matches!(http_refusal(status), LinkError::Transient(_)),
+                "{status}"
+            );
+        }
+        for status in [400, 401, 403, 404, 426] {
+            assert!(
+                matches!(
+                    http_refusal(status),
+                    LinkError::Fatal {
+                        code: ErrorCode::CONNECT_FAILED,
+                        ..
+                    }
+                ),
+                "{status}"
+            );
+        }
     }
 }
