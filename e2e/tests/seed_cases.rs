@@ -172,3 +172,56 @@ async fn endless_outage_fails_after_the_retry_window_and_stops_retrying() {
     assert_eq!(server.members(ROOM).await, ids(&["bob"]));
     assert_eq!(a.room_state(ROOM), ConnectionState::Failed);
 }
+
+/// A reset link is noticed at once, a silent one only at the ping timeout. Both clients have a
+/// long (5 s) ping timeout and lose their links at the same moment: A's link is reset, B's is
+/// blackholed. A is back (Reconnecting, Reconnected) before B has even noticed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_is_noticed_at_once_a_blackhole_only_at_the_ping_timeout() {
+    init_log();
+    let server = Server::start().await;
+    let slow_to_notice = |c: &mut roomlink::EngineConfig| c.ping_timeout = Duration::from_secs(5);
+    let mut a = Client::with_config(&server, "alice", slow_to_notice).await;
+    let mut b = Client::with_config(&server, "bob", slow_to_notice).await;
+    a.join(&server, ROOM).await;
+    b.join(&server, ROOM).await;
+
+    a.proxy.set(roomlink_faultproxy::Fault::Reset);
+    b.blackhole();
+    a.expect(
+        state(R::Reconnecting, ErrorCode::RECONNECTING),
+        "Reconnecting after the reset",
+    )
+    .await;
+    a.restore();
+    a.expect(state(R::Reconnected, ErrorCode::OK), "Reconnected")
+        .await;
+    b.drain();
+    assert!(
+        !b.history.iter().any(reason_is(R::Reconnecting)),
+        "B noticed the silent link before A recovered from a reset"
+    );
+    // The server drops the silent B at its heartbeat timeout (1 s) and closes B's connection; a
+    // blackhole does not carry that close either, so B still hears nothing.
+    a.expect(
+        user_update(UpdateType::Delete, "bob"),
+        "Delete bob at the server's heartbeat timeout",
+    )
+    .await;
+    b.expect_none(
+        QUIET,
+        reason_is(R::Reconnecting),
+        "the server's close does not reach B through the blackhole",
+    )
+    .await;
+    b.expect(
+        state(R::Reconnecting, ErrorCode::RECONNECTING),
+        "Reconnecting at the ping timeout",
+    )
+    .await;
+    b.restore();
+    b.expect(state(R::Reconnected, ErrorCode::OK), "Reconnected")
+        .await;
+    assert_eq!(a.converge(&server, ROOM).await, ids(&["bob"]));
+    assert_eq!(b.converge(&server, ROOM).await, ids(&["alice"]));
+}
