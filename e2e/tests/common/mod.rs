@@ -8,7 +8,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use roomlink::event::extended_keys;
@@ -210,6 +211,7 @@ impl Client {
         user_id: &str,
         tweak: impl FnOnce(&mut EngineConfig),
     ) -> Client {
+        watch_engine_panics();
         let proxy = FaultProxy::start(server.addr())
             .await
             .expect("proxy starts");
@@ -419,7 +421,31 @@ impl Drop for Client {
             Ok(_) => tokio::task::block_in_place(|| self.engine.destroy()),
             Err(_) => self.engine.destroy(),
         }
+        let panics = ENGINE_PANICS.load(Ordering::SeqCst);
+        if panics > 0 && !std::thread::panicking() {
+            panic!("{panics} panic(s) on engine threads (see stderr)");
+        }
     }
+}
+
+static ENGINE_PANICS: AtomicUsize = AtomicUsize::new(0);
+
+/// Engine tasks run on the engine's own threads, where tokio catches a panicking task: the test
+/// would not notice. Count them (process-wide) so every client's teardown fails the test.
+fn watch_engine_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let on_engine = std::thread::current()
+                .name()
+                .is_some_and(|n| n.starts_with("roomlink-"));
+            if on_engine {
+                ENGINE_PANICS.fetch_add(1, Ordering::SeqCst);
+            }
+            default(info);
+        }));
+    });
 }
 
 /// A `RoomStateChanged` with this reason and code, in any room.
