@@ -364,6 +364,24 @@ impl Client {
         }
     }
 
+    /// Like [`Client::expect`], but also satisfied by an event already recorded in
+    /// `history[since..]` (one that an earlier `expect` skipped over).
+    pub async fn seen_or_expect(
+        &mut self,
+        since: usize,
+        pred: impl Fn(&Event) -> bool,
+        what: &str,
+    ) -> Event {
+        self.drain();
+        if let Some(e) = self.history[since.min(self.history.len())..]
+            .iter()
+            .find(|e| pred(e))
+        {
+            return e.clone();
+        }
+        self.expect(pred, what).await
+    }
+
     /// Checks that nothing received so far (not yet consumed) or within `window` matches `pred`.
     pub async fn expect_none(
         &mut self,
