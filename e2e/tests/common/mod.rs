@@ -560,9 +560,9 @@ pub fn init_log() {
         fn flush(&self) {}
     }
     static LOGGER: Stderr = Stderr;
-    if let Ok(level) = std::env::var("RUST_LOG") {
-        if log::set_logger(&LOGGER).is_ok() {
-            log::set_max_level(level.parse().unwrap_or(log::LevelFilter::Debug));
-        }
+    if let Ok(level) = std::env::var("RUST_LOG")
+        && log::set_logger(&LOGGER).is_ok()
+    {
+        log::set_max_level(level.parse().unwrap_or(log::LevelFilter::Debug));
     }
 }
