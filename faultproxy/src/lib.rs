@@ -6,7 +6,8 @@
 //! - [`Fault::Blackhole`]: bytes are silently dropped both ways, as when a phone walks out of
 //!   coverage: nobody sees a close, both ends must notice the silence. A connection that has been
 //!   blackholed stays dead after the fault is lifted (its byte stream has holes); new connections work.
-//!   Connections accepted during a blackhole hang (the handshake never completes).
+//!   Connections accepted during a blackhole hang (the handshake never completes). A close by
+//!   either end of a blackholed connection is not passed on either.
 //! - [`Fault::Reset`]: every open connection is reset (RST to the client, close to the server), and
 //!   new connections are reset as soon as they are accepted.
 //! - [`Fault::Delay`]: bytes flow, each chunk delivered after the given extra latency.
@@ -23,7 +24,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -152,8 +153,9 @@ async fn handle(
     let (sr, sw) = server.into_split();
     // Each direction pumps until EOF or a fault ends the connection. A blackhole marks the
     // connection dead for good; a reset tears both sockets down with RST.
-    let up = tokio::spawn(pump(cr, sw, fault.clone()));
-    let down = tokio::spawn(pump(sr, cw, fault.clone()));
+    let finished = Arc::new(Finished::default());
+    let up = tokio::spawn(pump(cr, sw, fault.clone(), finished.clone()));
+    let down = tokio::spawn(pump(sr, cw, fault.clone(), finished));
     let (up, down) = (up.await, down.await);
     let halves = [up, down];
     let mut client_parts = (None, None);
@@ -206,10 +208,56 @@ enum Ended {
     Reset(OwnedReadHalf, OwnedWriteHalf),
 }
 
+/// Counts the directions of one connection whose reading side has ended.
+#[derive(Default)]
+struct Finished {
+    count: AtomicUsize,
+    both: Notify,
+}
+
+impl Finished {
+    /// Marks one direction finished; true if it was the second.
+    fn finish(&self) -> bool {
+        let both = self.count.fetch_add(1, Ordering::SeqCst) + 1 >= 2;
+        if both {
+            self.both.notify_waiters();
+        }
+        both
+    }
+}
+
+/// A dead (blackholed) direction whose source closed. Out of coverage a close is not seen
+/// either, so the close is not passed on: the write half is held (dropping it would send FIN)
+/// until the other direction has ended too, or a reset is ordered.
+async fn hold(
+    from: OwnedReadHalf,
+    to: OwnedWriteHalf,
+    mut fault: watch::Receiver<Fault>,
+    finished: Arc<Finished>,
+) -> Ended {
+    // Registered before counting, so the other direction's notify cannot be missed.
+    let both = finished.both.notified();
+    tokio::pin!(both);
+    if finished.finish() {
+        return Ended::Closed;
+    }
+    loop {
+        tokio::select! {
+            _ = &mut both => return Ended::Closed,
+            changed = fault.changed() => match changed {
+                Err(_) => return Ended::Reset(from, to),
+                Ok(()) if *fault.borrow() == Fault::Reset => return Ended::Reset(from, to),
+                Ok(()) => {}
+            },
+        }
+    }
+}
+
 async fn pump(
     mut from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
     mut fault: watch::Receiver<Fault>,
+    finished: Arc<Finished>,
 ) -> Ended {
     let mut buf = vec![0u8; 16 * 1024];
     let mut dead = false;
@@ -223,7 +271,17 @@ async fn pump(
         let due = pending.as_ref().map(|(t, _)| *t);
         tokio::select! {
             r = from.read(&mut buf) => {
-                let n = match r { Ok(0) | Err(_) => { let _ = to.shutdown().await; return Ended::Closed } Ok(n) => n };
+                let n = match r {
+                    Ok(0) | Err(_) if dead || *fault.borrow() == Fault::Blackhole => {
+                        return hold(from, to, fault, finished).await;
+                    }
+                    Ok(0) | Err(_) => {
+                        let _ = to.shutdown().await;
+                        finished.finish();
+                        return Ended::Closed;
+                    }
+                    Ok(n) => n,
+                };
                 let current = *fault.borrow();
                 if current == Fault::Blackhole {
                     dead = true;
@@ -234,12 +292,13 @@ async fn pump(
                 match current {
                     Fault::Delay(d) => { let _ = delay_tx.send((Instant::now() + d, buf[..n].to_vec())); }
                     _ if pending.is_some() => { let _ = delay_tx.send((Instant::now(), buf[..n].to_vec())); }
-                    _ => if to.write_all(&buf[..n]).await.is_err() { return Ended::Closed },
+                    _ => if to.write_all(&buf[..n]).await.is_err() { finished.finish(); return Ended::Closed },
                 }
             }
             _ = async { tokio::time::sleep_until(due.unwrap_or_else(Instant::now)).await }, if due.is_some() => {
                 if let Some((_, bytes)) = pending.take() {
                     if !dead && to.write_all(&bytes).await.is_err() {
+                        finished.finish();
                         return Ended::Closed;
                     }
                 }
@@ -319,6 +378,44 @@ mod tests {
                 .unwrap(),
             b"new"
         );
+    }
+
+    #[tokio::test]
+    async fn a_close_behind_a_blackhole_is_not_passed_on() {
+        // The upstream accepts, answers once, then closes (as a server does at its heartbeat
+        // timeout). Behind a blackhole the client must not see that close: out of coverage,
+        // no FIN arrives either.
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream = l.local_addr().unwrap();
+        let (close_tx, close_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut buf = [0u8; 1];
+            s.read_exact(&mut buf).await.unwrap();
+            s.write_all(&buf).await.unwrap();
+            let _ = close_rx.await;
+            drop(s);
+        });
+        let proxy = FaultProxy::start(upstream).await.unwrap();
+        let mut c = TcpStream::connect(proxy.local_addr()).await.unwrap();
+        assert_eq!(round_trip(&mut c, b"a").await.unwrap(), b"a");
+        proxy.set(Fault::Blackhole);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        close_tx.send(()).unwrap();
+        let mut buf = [0u8; 8];
+        let r = tokio::time::timeout(Duration::from_millis(300), c.read(&mut buf)).await;
+        assert!(
+            r.is_err(),
+            "the upstream's close leaked through the blackhole: {r:?}"
+        );
+        assert_eq!(proxy.open_connections(), 1);
+        // Once the client gives up too, the proxy lets the connection go.
+        drop(c);
+        let deadline = Instant::now() + WAIT;
+        while proxy.open_connections() != 0 {
+            assert!(Instant::now() < deadline, "connection never released");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     #[tokio::test]

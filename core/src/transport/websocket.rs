@@ -1,8 +1,10 @@
 //! The WebSocket transport (tokio-tungstenite; rustls with the `ring` provider and webpki roots).
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, StreamExt};
 use tokio_tungstenite::Connector;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
@@ -98,6 +100,30 @@ fn link_error(e: WsError) -> LinkError {
     }
 }
 
+/// Maps every sink error with [`link_error`]. (`SinkExt::sink_map_err` takes an `FnOnce` and
+/// panics on a second error, e.g. a failed send followed by a failed close.)
+struct MapLinkErr<S>(S);
+
+impl<S: Sink<Message, Error = WsError> + Unpin> Sink<Message> for MapLinkErr<S> {
+    type Error = LinkError;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        Pin::new(&mut self.0).poll_ready(cx).map_err(link_error)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), LinkError> {
+        Pin::new(&mut self.0).start_send(item).map_err(link_error)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        Pin::new(&mut self.0).poll_flush(cx).map_err(link_error)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        Pin::new(&mut self.0).poll_close(cx).map_err(link_error)
+    }
+}
+
 impl Transport for WebSocketTransport {
     fn connect(
         &self,
@@ -140,17 +166,15 @@ impl Transport for WebSocketTransport {
             .map_err(connect_error)?;
             log::debug!("websocket connected to {url}");
             let (sink, stream) = ws.split();
-            let sink = sink
-                .sink_map_err(link_error)
-                .with(move |text: String| async move {
-                    if text.len() > max_frame_bytes {
-                        return Err(LinkError::Protocol(format!(
-                            "outgoing frame of {} bytes exceeds {max_frame_bytes}",
-                            text.len()
-                        )));
-                    }
-                    Ok(Message::text(text))
-                });
+            let sink = MapLinkErr(sink).with(move |text: String| async move {
+                if text.len() > max_frame_bytes {
+                    return Err(LinkError::Protocol(format!(
+                        "outgoing frame of {} bytes exceeds {max_frame_bytes}",
+                        text.len()
+                    )));
+                }
+                Ok(Message::text(text))
+            });
             // Pings are answered by tungstenite itself; pongs and raw frames carry nothing for us.
             let stream = stream.filter_map(|item| async move {
                 match item {
@@ -195,5 +219,34 @@ mod tests {
                 "{status}"
             );
         }
+    }
+
+    /// A sink whose link is gone: every call fails.
+    struct Broken;
+
+    impl Sink<Message> for Broken {
+        type Error = WsError;
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+            Poll::Ready(Err(WsError::ConnectionClosed))
+        }
+        fn start_send(self: Pin<&mut Self>, _: Message) -> Result<(), WsError> {
+            Err(WsError::ConnectionClosed)
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+            Poll::Ready(Err(WsError::ConnectionClosed))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+            Poll::Ready(Err(WsError::ConnectionClosed))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_send_then_a_failed_close_are_both_errors_not_a_panic() {
+        let mut sink = MapLinkErr(Broken);
+        assert!(matches!(
+            sink.send(Message::text("a")).await,
+            Err(LinkError::Transient(_))
+        ));
+        assert!(matches!(sink.close().await, Err(LinkError::Transient(_))));
     }
 }
