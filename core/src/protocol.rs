@@ -78,6 +78,11 @@ pub enum ClientFrame {
     Login(Login),
     Logout {
         room_id: String,
+        /// Log out this session of the room, wherever it is attached, instead of the room's
+        /// session on this connection: for a session the client abandoned while it had no link.
+        /// Older servers ignore it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_id: Option<String>,
     },
     /// Keeps the link and every session on it alive; the server answers `Pong`.
     Ping,
@@ -316,7 +321,8 @@ mod tests {
         assert_eq!(
             f,
             ClientFrame::Logout {
-                room_id: "r".into()
+                room_id: "r".into(),
+                session_id: None,
             }
         );
     }

@@ -575,20 +575,35 @@ fn joined_after_logout_makes_the_server_drop_the_session() {
         "{out:?}"
     );
     assert_eq!(t, None);
-    // Multi-room: another room keeps the link; a late Joined for the logged-out one gets a Logout.
+    // Multi-room: another room keeps the link. The Logout goes out at once; the late Joined
+    // answering the abandoned login is then ignored (no second Logout).
     let (mut m, conn) = logged_in(t0);
     m.login_room(t0, "r2", user("me"), "tok", RoomConfig::default())
         .unwrap();
     m.logout_room(t0, "r2").unwrap();
-    drain(&mut m);
+    let (out, _) = drain(&mut m);
+    assert_eq!(
+        out.last(),
+        Some(&Output::Transmit(Transmit::Send {
+            conn,
+            frame: ClientFrame::Logout {
+                room_id: "r2".into(),
+                session_id: None,
+            }
+        }))
+    );
     m.handle_frame(t0, conn, joined("r2", vec![], vec![]));
+    assert_eq!(drain(&mut m).0, vec![]);
+    // A Joined nobody is waiting for (say, a server's late answer) still gets a Logout.
+    m.handle_frame(t0, conn, joined("r3", vec![], vec![]));
     let (out, _) = drain(&mut m);
     assert_eq!(
         out,
         vec![Output::Transmit(Transmit::Send {
             conn,
             frame: ClientFrame::Logout {
-                room_id: "r2".into()
+                room_id: "r3".into(),
+                session_id: None,
             }
         })]
     );
@@ -619,7 +634,8 @@ fn login_timeout_sends_logout_when_the_login_went_out() {
     assert!(out.contains(&Output::Transmit(Transmit::Send {
         conn,
         frame: ClientFrame::Logout {
-            room_id: "r2".into()
+            room_id: "r2".into(),
+            session_id: None,
         }
     })));
 }

@@ -1,7 +1,10 @@
-//! Property: under random commands, membership changes and link faults, (1) every Reconnecting
-//! is followed by exactly one Reconnected / ReconnectFailed / KickOut / Logout before anything
-//! else, and (2) once the network is restored and time has passed, every logged-in client's user
-//! list (rebuilt from its events alone) equals the server's member list minus itself.
+//! Property: under random commands (two rooms in multi-room mode: logins with good and bad
+//! tokens, logouts, switches, renewals the server accepts or refuses, publishes), admin kicks and
+//! link faults (including attempts held in flight), (1) every Reconnecting is followed by exactly
+//! one Reconnected / ReconnectFailed / KickOut / Logout before anything else, (2) the only kicks
+//! are the admin's (a refused renewal or a re-login never gets the user kicked), and (3) once the
+//! network is restored and time has passed, every logged-in client's user list (rebuilt from its
+//! events alone) equals the server's member list minus itself.
 
 mod sim;
 
@@ -9,15 +12,24 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use roomlink::RoomStateChangedReason as R;
-use sim::{Fault, Sim};
+use roomlink::{EngineConfig, ErrorCode, RoomMode};
+use sim::{Fault, Sim, test_config};
 
 const CLIENTS: usize = 3;
+const ROOMS: [&str; 2] = ["r", "q"];
 
 #[derive(Debug, Clone)]
 enum Op {
-    Login(usize),
-    Logout(usize),
-    Publish(usize, u8),
+    /// Client, room index, good token.
+    Login(usize, usize, bool),
+    Logout(usize, usize),
+    /// Switch from room index to the other room.
+    Switch(usize, usize),
+    /// Client, room index, token the server accepts.
+    Renew(usize, usize, bool),
+    Kick(usize, usize),
+    Publish(usize, usize, u8),
+    Hold(usize),
     Blackhole(usize),
     Refuse(usize),
     Reset(usize),
@@ -28,10 +40,15 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     let c = 0..CLIENTS;
+    let r = 0..ROOMS.len();
     prop_oneof![
-        4 => c.clone().prop_map(Op::Login),
-        1 => c.clone().prop_map(Op::Logout),
-        1 => (c.clone(), 0u8..3).prop_map(|(i, k)| Op::Publish(i, k)),
+        4 => (c.clone(), r.clone(), prop::bool::weighted(0.9)).prop_map(|(i, k, g)| Op::Login(i, k, g)),
+        1 => (c.clone(), r.clone()).prop_map(|(i, k)| Op::Logout(i, k)),
+        1 => (c.clone(), r.clone()).prop_map(|(i, k)| Op::Switch(i, k)),
+        2 => (c.clone(), r.clone(), any::<bool>()).prop_map(|(i, k, g)| Op::Renew(i, k, g)),
+        1 => (c.clone(), r.clone()).prop_map(|(i, k)| Op::Kick(i, k)),
+        1 => (c.clone(), r.clone(), 0u8..3).prop_map(|(i, k, s)| Op::Publish(i, k, s)),
+        1 => c.clone().prop_map(Op::Hold),
         2 => c.clone().prop_map(Op::Blackhole),
         1 => c.clone().prop_map(Op::Refuse),
         2 => c.clone().prop_map(Op::Reset),
@@ -43,17 +60,32 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn apply(sim: &mut Sim, op: &Op) {
     match *op {
-        Op::Login(i) => {
-            let _ = sim.login(i, "r", "t");
+        Op::Login(i, k, good) => {
+            let _ = sim.login(i, ROOMS[k], if good { "t" } else { "bad" });
         }
-        Op::Logout(i) => {
-            let _ = sim.logout(i, "r");
+        Op::Logout(i, k) => {
+            let _ = sim.logout(i, ROOMS[k]);
         }
-        Op::Publish(i, k) => {
+        Op::Switch(i, k) => {
+            let to = ROOMS[(k + 1) % ROOMS.len()];
+            let _ = sim.with(i, |m, now| m.switch_room(now, ROOMS[k], to, "t"));
+        }
+        Op::Renew(i, k, good) => {
+            let token = if good { "t2" } else { "bad" };
+            let _ = sim.with(i, |m, now| m.renew_token(now, ROOMS[k], token));
+        }
+        Op::Kick(i, k) => {
+            let user = sim.clients[i].user.user_id.clone();
+            sim.server
+                .kick(ROOMS[k], &user, ErrorCode::KICKED_BY_SERVER, "admin");
+            sim.pump();
+        }
+        Op::Publish(i, k, s) => {
             let _ = sim.with(i, |m, now| {
-                m.publish_stream(now, "r", &format!("s{i}-{k}"), "")
+                m.publish_stream(now, ROOMS[k], &format!("s{i}-{s}"), "")
             });
         }
+        Op::Hold(i) => sim.set_fault(i, Fault::Hold),
         Op::Blackhole(i) => sim.set_fault(i, Fault::Blackhole),
         Op::Refuse(i) => sim.set_fault(i, Fault::Refuse),
         Op::Reset(i) => sim.reset(i),
@@ -63,8 +95,20 @@ fn apply(sim: &mut Sim, op: &Op) {
     }
 }
 
-fn check_reconnecting_resolves_once(sim: &Sim, i: usize) -> Result<(), TestCaseError> {
-    let states = sim.states(i, "r");
+fn check_reconnecting_resolves_once(sim: &Sim, i: usize, room: &str) -> Result<(), TestCaseError> {
+    let states = sim.states(i, room);
+    for (reason, code) in &states {
+        if *reason == R::KickOut {
+            prop_assert_eq!(
+                *code,
+                ErrorCode::KICKED_BY_SERVER,
+                "client {} in {}: only admin kicks happen\n{}",
+                i,
+                room,
+                sim.dump(i)
+            );
+        }
+    }
     for w in states.windows(2) {
         if w[0].0 == R::Reconnecting {
             prop_assert!(
@@ -109,8 +153,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn reconnecting_resolves_once_and_user_lists_converge(ops in prop::collection::vec(op(), 1..30)) {
-        let mut sim = Sim::new(CLIENTS);
+    fn reconnecting_resolves_once_and_user_lists_converge(ops in prop::collection::vec(op(), 1..40)) {
+        let cfg = EngineConfig { room_mode: RoomMode::MultiRoom, ..test_config() };
+        let mut sim = Sim::with_config(CLIENTS, cfg);
         for op in &ops {
             apply(&mut sim, op);
         }
@@ -120,25 +165,36 @@ proptest! {
         // Long enough for any backoff and hanging attempt to end and stale sessions to expire.
         sim.run_for(Duration::from_secs(200));
         for i in 0..CLIENTS {
-            check_reconnecting_resolves_once(&sim, i)?;
-            if sim.clients[i].m.room_state("r") == roomlink::ConnectionState::Connected {
-                prop_assert_eq!(
-                    sim.user_list(i, "r"),
-                    sim.others_on_server(i, "r"),
-                    "client {} at t={}\n{}",
-                    i,
-                    sim.t(),
-                    sim.dump(i)
-                );
-            } else {
-                prop_assert!(
-                    !sim.server.members("r").contains(&sim.clients[i].user.user_id),
-                    "client {} is {:?} but still a member on the server\n{}",
-                    i,
-                    sim.clients[i].m.room_state("r"),
-                    sim.dump(i)
-                );
+            for room in ROOMS {
+                check_reconnecting_resolves_once(&sim, i, room)?;
+                check_user_list(&sim, i, room)?;
             }
         }
     }
+}
+
+fn check_user_list(sim: &Sim, i: usize, room: &str) -> Result<(), TestCaseError> {
+    if sim.clients[i].m.room_state(room) == roomlink::ConnectionState::Connected {
+        prop_assert_eq!(
+            sim.user_list(i, room),
+            sim.others_on_server(i, room),
+            "client {} in {} at t={}\n{}",
+            i,
+            room,
+            sim.t(),
+            sim.dump(i)
+        );
+    } else {
+        prop_assert!(
+            !sim.server
+                .members(room)
+                .contains(&sim.clients[i].user.user_id),
+            "client {} is {:?} in {} but still a member on the server\n{}",
+            i,
+            sim.clients[i].m.room_state(room),
+            room,
+            sim.dump(i)
+        );
+    }
+    Ok(())
 }

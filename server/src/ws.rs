@@ -95,7 +95,7 @@ fn handle_message(app: &AppState, conn: &ConnHandle, msg: Message) -> Inbound {
     let reg = &app.registry;
     match frame {
         ClientFrame::Login(login) => reg.login(conn, login),
-        ClientFrame::Logout { room_id } => reg.logout(conn, &room_id),
+        ClientFrame::Logout { room_id, .. } => reg.logout(conn, &room_id),
         ClientFrame::Ping => conn.send(ServerFrame::Pong),
         ClientFrame::RenewToken { room_id, token } => reg.renew_token(conn, &room_id, &token),
         ClientFrame::PublishStream {

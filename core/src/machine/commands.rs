@@ -10,10 +10,10 @@ use crate::protocol::ClientFrame;
 use crate::transitions::Trigger;
 use crate::validate;
 
-use super::Machine;
 use super::later;
 use super::link::Link;
 use super::room::Room;
+use super::{ConnId, MAX_PUBLISHED_STREAMS, Machine};
 
 impl Machine {
     pub(super) fn cmd_login(
@@ -52,8 +52,11 @@ impl Machine {
         );
         self.transition(room_id, Trigger::Login, ErrorCode::OK, BTreeMap::new());
         let login_timeout = self.cfg.login_timeout;
+        self.next_login = self.next_login.wrapping_add(1);
+        let login_id = self.next_login;
         if let Some(room) = self.rooms.get_mut(room_id) {
             room.login_deadline = Some(later(now, login_timeout));
+            room.login_id = login_id;
         }
         match self.link {
             Link::Open { conn, .. } => self.send_login(conn, room_id),
@@ -83,27 +86,55 @@ impl Machine {
 
     /// Logout of an active room, without closing the link (switch_room logs in right after).
     fn leave(&mut self, room_id: &str) {
+        self.end_login(room_id, Trigger::Logout, ErrorCode::OK);
+    }
+
+    /// Reports `trigger` for an active room that the app (or the login timeout) ends, and tells
+    /// the server: a `Logout` on the open link if the login went out on it (its answer, if still
+    /// due, is then ignored); otherwise a session the server may still hold is remembered, to be
+    /// logged out by ID on the next connection.
+    pub(super) fn end_login(&mut self, room_id: &str, trigger: Trigger, code: ErrorCode) {
         let sent_on_open = self.login_sent_on_open(room_id);
-        self.transition(room_id, Trigger::Logout, ErrorCode::OK, BTreeMap::new());
+        let Some(room) = self.rooms.get(room_id) else {
+            return;
+        };
+        let answer_due = room.wants_login();
+        let session = room.session.as_ref().map(|s| s.session_id.clone());
+        self.transition(room_id, trigger, code, BTreeMap::new());
         if let Some(conn) = sent_on_open {
+            if answer_due {
+                self.stale_answers.push((conn, room_id.to_string()));
+            }
             self.send(
                 conn,
                 ClientFrame::Logout {
                     room_id: room_id.to_string(),
+                    session_id: None,
                 },
             );
+        } else if let Some(session_id) = session {
+            self.abandoned.push((room_id.to_string(), session_id));
         }
     }
 
+    /// Whether the answer to a login for `room_id` on `conn` is one to ignore (and consumes it).
+    pub(super) fn take_stale_answer(&mut self, conn: ConnId, room_id: &str) -> bool {
+        let pos = self
+            .stale_answers
+            .iter()
+            .position(|(c, r)| *c == conn && r == room_id);
+        pos.map(|i| self.stale_answers.remove(i)).is_some()
+    }
+
     /// The open connection, if this room's login went out on it.
-    pub(super) fn login_sent_on_open(&self, room_id: &str) -> Option<u64> {
+    pub(super) fn login_sent_on_open(&self, room_id: &str) -> Option<ConnId> {
         let open = self.link.open_conn()?;
         let room = self.rooms.get(room_id)?;
         (room.sent_on == Some(open)).then_some(open)
     }
 
     /// The open connection, if the room is joined on it (its session is live there).
-    fn joined_on_open(&self, room_id: &str) -> Option<u64> {
+    fn joined_on_open(&self, room_id: &str) -> Option<ConnId> {
         let conn = self.login_sent_on_open(room_id)?;
         self.rooms
             .get(room_id)
@@ -146,10 +177,17 @@ impl Machine {
         if token.is_empty() {
             return Err(ErrorCode::INVALID_ARGUMENT);
         }
+        // The token only replaces the room's once the server accepts it (TokenRenewed).
+        let joined = self.joined_on_open(room_id);
         if let Some(room) = self.rooms.get_mut(room_id) {
-            room.token = token.to_string();
+            if joined.is_some() {
+                room.unsent_token = None;
+                room.renewals.push_back(token.to_string());
+            } else {
+                room.unsent_token = Some(token.to_string());
+            }
         }
-        if let Some(conn) = self.joined_on_open(room_id) {
+        if let Some(conn) = joined {
             self.send(
                 conn,
                 ClientFrame::RenewToken {
@@ -173,7 +211,9 @@ impl Machine {
             return Err(ErrorCode::ROOM_NOT_LOGGED_IN);
         };
         validate::stream(stream_id, extra)?;
-        if room.own_streams.contains_key(stream_id) {
+        if room.own_streams.contains_key(stream_id)
+            || room.own_streams.len() >= MAX_PUBLISHED_STREAMS
+        {
             return Err(ErrorCode::INVALID_ARGUMENT);
         }
         let joined = self.joined_on_open(room_id);

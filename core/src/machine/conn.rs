@@ -9,7 +9,16 @@ use crate::transitions::{Phase, Trigger};
 
 use super::later;
 use super::link::{Link, backoff_ceiling};
-use super::{ConnId, LinkError, Machine, Output, Transmit};
+use super::room::Room;
+use super::{ConnId, HELLO_BUDGET_BYTES, LinkError, Machine, Output, Transmit};
+
+/// `{"logins":[]}`: a Hello's JSON without its logins.
+const EMPTY_HELLO_JSON_LEN: usize = 13;
+
+/// The length of `n` bytes in unpadded base64.
+fn base64_len(n: usize) -> usize {
+    n.saturating_mul(4).saturating_add(2) / 3
+}
 
 impl Machine {
     /// Opens a new connection now, carrying a Login for every room waiting for one.
@@ -24,11 +33,27 @@ impl Machine {
         }
         let conn = self.next_conn;
         self.next_conn = self.next_conn.saturating_add(1);
+        // Answers still due on the old connection will never arrive.
+        self.stale_answers.clear();
         let mut logins = Vec::new();
+        let mut carried = Vec::new();
+        let mut json_len = EMPTY_HELLO_JSON_LEN;
         for (id, room) in self.rooms.iter_mut().filter(|(_, r)| r.wants_login()) {
-            logins.push(room.login(id));
+            let login = room.login(id);
+            let len = serde_json::to_string(&login).map_or(usize::MAX, |j| j.len());
+            let with = json_len
+                .saturating_add(len)
+                .saturating_add(usize::from(!logins.is_empty()));
+            if base64_len(with) > HELLO_BUDGET_BYTES {
+                // Sent as a Login frame once connected.
+                continue;
+            }
+            json_len = with;
+            logins.push(login);
+            carried.push((id.clone(), room.login_id));
             room.sent_on = Some(conn);
         }
+        self.hello = Some((conn, carried));
         self.link = Link::Connecting {
             conn,
             deadline: later(now, self.cfg.ping_timeout),
@@ -66,14 +91,45 @@ impl Machine {
             last_inbound: now,
             next_ping: later(now, self.cfg.heartbeat_interval),
         };
-        // Rooms that asked to log in while this attempt was under way.
-        let missing: Vec<String> = self
-            .rooms
-            .iter()
-            .filter(|(_, r)| r.wants_login() && r.sent_on != Some(conn))
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in missing {
+        // Logins in the Hello that were ended (and maybe started again) while connecting: the
+        // server is taking them now, so log them out before anything else for those rooms.
+        let carried = match self.hello.take() {
+            Some((c, carried)) if c == conn => carried,
+            _ => Vec::new(),
+        };
+        for (room_id, login_id) in &carried {
+            let current = self
+                .rooms
+                .get(room_id)
+                .is_some_and(|r| r.is_active() && r.login_id == *login_id);
+            if !current {
+                self.stale_answers.push((conn, room_id.clone()));
+                self.send(
+                    conn,
+                    ClientFrame::Logout {
+                        room_id: room_id.clone(),
+                        session_id: None,
+                    },
+                );
+            }
+        }
+        // Sessions left while there was no link. A room with a login on this connection is
+        // skipped: that login replaces the user's old session in the room anyway.
+        for (room_id, session_id) in std::mem::take(&mut self.abandoned) {
+            let relogged = carried.iter().any(|(r, _)| *r == room_id)
+                || self.rooms.get(&room_id).is_some_and(|r| r.is_active());
+            if !relogged {
+                self.send(
+                    conn,
+                    ClientFrame::Logout {
+                        room_id,
+                        session_id: Some(session_id),
+                    },
+                );
+            }
+        }
+        // Rooms that asked to log in while this attempt was under way, or did not fit the Hello.
+        for id in self.room_ids(|r| r.wants_login() && r.sent_on != Some(conn)) {
             self.send_login(conn, &id);
         }
     }
@@ -100,12 +156,7 @@ impl Machine {
                 .push_back(Output::Transmit(Transmit::Close { conn }));
         }
         self.link = Link::Idle;
-        let joined: Vec<String> = self
-            .rooms
-            .iter()
-            .filter(|(_, r)| r.is_joined())
-            .map(|(id, _)| id.clone())
-            .collect();
+        let joined = self.room_ids(Room::is_joined);
         let window = self.cfg.retry_window;
         for id in joined {
             // Rooms already Reconnecting stay silent: one Reconnecting per outage.
@@ -144,13 +195,7 @@ impl Machine {
     pub(super) fn fatal(&mut self, code: ErrorCode) {
         self.link = Link::Idle;
         self.attempts = 0;
-        let active: Vec<String> = self
-            .rooms
-            .iter()
-            .filter(|(_, r)| r.is_active())
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in active {
+        for id in self.room_ids(Room::is_active) {
             debug_assert!(self.phase_of(&id) != Phase::NotInRoom);
             self.transition(&id, Trigger::Fatal, code, BTreeMap::new());
         }

@@ -1,12 +1,13 @@
 //! Frames from the server.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::codes::ErrorCode;
 use crate::event::{Event, extended_keys};
 use crate::protocol::{ClientFrame, SeqEvent, ServerFrame, Snapshot};
-use crate::transitions::{Phase, Trigger};
+use crate::reason::RoomStateChangedReason;
+use crate::transitions::{self, Phase, Trigger};
 
 use super::link::Link;
 use super::lists::{apply_event, count_update, diff_snapshot};
@@ -86,12 +87,25 @@ impl Machine {
                 message,
             } => {
                 log::info!("room {room_id}: login refused {code}: {message}");
-                let trigger = match self.phase_of(&room_id) {
+                if self.take_stale_answer(conn, &room_id) {
+                    return;
+                }
+                let phase = self.phase_of(&room_id);
+                let trigger = match phase {
                     Phase::Logining => Trigger::LoginRejected,
                     Phase::Reconnecting => Trigger::for_resume_rejection(code),
                     _ => return,
                 };
-                self.transition(&room_id, trigger, code, BTreeMap::new());
+                // Every KickOut carries the server's message, as for a `Kicked` frame: a kick
+                // that happened during an outage is only learnt from the refused resume.
+                let kick = transitions::lookup(phase, trigger)
+                    .is_some_and(|t| t.to == RoomStateChangedReason::KickOut);
+                let ext = if kick {
+                    BTreeMap::from([(extended_keys::CUSTOM_KICKOUT_MESSAGE.to_string(), message)])
+                } else {
+                    BTreeMap::new()
+                };
+                self.transition(&room_id, trigger, code, ext);
                 self.idle_if_unused();
             }
             ServerFrame::Event { room_id, event } => self.room_event(now, conn, &room_id, event),
@@ -113,7 +127,10 @@ impl Machine {
                 room_id,
                 token_expires_in_ms,
             } => {
-                if self.phase_of(&room_id).is_active() {
+                if let Some(room) = self.rooms.get_mut(&room_id).filter(|r| r.is_active()) {
+                    if let Some(token) = room.renewals.pop_front() {
+                        room.token = token;
+                    }
                     self.set_token_expiry(now, &room_id, token_expires_in_ms);
                 }
             }
@@ -123,6 +140,14 @@ impl Machine {
                 message,
             } => {
                 log::warn!("server error for {room_id:?}: {code}: {message}");
+                // A refused renewal: the server keeps the old token, and so does the room.
+                if matches!(
+                    code,
+                    ErrorCode::AUTH_FAILED | ErrorCode::KICKED_TOKEN_EXPIRED
+                ) && let Some(room) = room_id.and_then(|id| self.rooms.get_mut(&id))
+                {
+                    room.renewals.pop_front();
+                }
             }
             ServerFrame::Pong | ServerFrame::Unknown => {}
             ServerFrame::Bye { code, message } => {
@@ -141,6 +166,10 @@ impl Machine {
         trigger: Trigger,
         acc: Accepted,
     ) {
+        if self.take_stale_answer(conn, room_id) {
+            // The answer to a login ended since; its Logout already went out.
+            return;
+        }
         let phase = self.phase_of(room_id);
         if !phase.is_active() {
             // Logged out or timed out meanwhile: make the server drop the session.
@@ -148,6 +177,7 @@ impl Machine {
                 conn,
                 ClientFrame::Logout {
                     room_id: room_id.to_string(),
+                    session_id: None,
                 },
             );
             return;
@@ -210,6 +240,18 @@ impl Machine {
                 });
             }
             room.login_streams = room.own_streams.keys().cloned().collect();
+            // A renewal made while this login was in flight (or left unanswered on a lost
+            // link): the login carried the old token, so renew now.
+            if matches!(phase, Phase::Logining | Phase::Reconnecting) {
+                if let Some(token) = room.wanted_token().cloned() {
+                    room.unsent_token = None;
+                    room.renewals = VecDeque::from([token.clone()]);
+                    frames.push(ClientFrame::RenewToken {
+                        room_id: room_id.to_string(),
+                        token,
+                    });
+                }
+            }
         }
         for e in events {
             self.emit(e);

@@ -41,6 +41,24 @@
 //!   as connected anyway), and `handle_link_down(conn, ..)` when it fails or ends.
 //! - At most one connection is current; a new `Connect` is only emitted after the previous one was
 //!   closed or reported down.
+//!
+//! # What the server is told, and when
+//!
+//! - Each login goes out exactly once per connection: in the `Hello` (up to
+//!   [`HELLO_BUDGET_BYTES`] of header; the rest as `Login` frames right after connecting) or as a
+//!   `Login` frame. A room logged out (or logged out and in again) while an attempt carrying its
+//!   login was under way gets a `Logout` right after connecting, before its new `Login`; the answer
+//!   to the abandoned login is then ignored.
+//! - A renewed token replaces the room's token only when the server confirms it (`TokenRenewed`);
+//!   a refused one (`Error` 1002033/1002056 for the room) is dropped and the old token stays in
+//!   use, also for resumes. A renewal made while the room is not joined on an open link is sent
+//!   as `RenewToken` once `Joined`/`Resumed` arrives.
+//! - `logout_room`/`switch_room` while there is no open link (reconnecting): the session is
+//!   remembered and, if another room keeps the link wanted, logged out by ID
+//!   (`Logout { session_id }`) on the next connection. If no room keeps the link wanted, the
+//!   machine does not reconnect just to say goodbye: peers see the user leave when the server's
+//!   heartbeat timeout (default 90 s) drops the session.
+//! - A room publishes at most [`MAX_PUBLISHED_STREAMS`] streams, which bounds every Login.
 
 mod commands;
 mod conn;
@@ -65,6 +83,15 @@ use crate::transitions::{self, Phase, Trigger};
 use link::Link;
 use rng::SplitMix64;
 use room::Room;
+
+/// The most encoded `Hello` header bytes one attempt carries; logins that do not fit are sent as
+/// `Login` frames right after connecting. HTTP servers and proxies cap request headers (often at
+/// 8–64 KiB for all of them together), and an upgrade refused for its size would fail every room.
+pub const HELLO_BUDGET_BYTES: usize = 16 * 1024;
+
+/// The most streams the local user may publish in one room; `publish_stream` beyond it fails
+/// with `INVALID_ARGUMENT`. Every login re-sends them, so this bounds a Login's size.
+pub const MAX_PUBLISHED_STREAMS: usize = 64;
 
 /// Identifies one connection attempt. The machine mints a new one for every `Connect`, so late
 /// events from a connection it already gave up on are recognised and ignored.
@@ -125,6 +152,16 @@ pub struct Machine {
     /// Failed attempts since the last `Joined`/`Resumed` (the backoff exponent).
     attempts: u32,
     out: VecDeque<Output>,
+    /// The last `Room::login_id` minted.
+    next_login: u64,
+    /// The logins (room, login ID) that rode in the Hello of the attempt under way.
+    hello: Option<(ConnId, Vec<(String, u64)>)>,
+    /// Logins whose answer (`Joined`/`Resumed`/`LoginFailed`) on that connection is to be ignored:
+    /// the room was logged out after the login went out.
+    stale_answers: Vec<(ConnId, String)>,
+    /// (room, session ID) of sessions logged out while there was no open link, to log out by ID
+    /// on the next connection.
+    abandoned: Vec<(String, String)>,
 }
 
 impl Machine {
@@ -139,6 +176,10 @@ impl Machine {
             next_conn: 1,
             attempts: 0,
             out: VecDeque::new(),
+            next_login: 0,
+            hello: None,
+            stale_answers: Vec::new(),
+            abandoned: Vec::new(),
         }
     }
 
@@ -172,13 +213,7 @@ impl Machine {
 
     /// Logs out of every room (used when the engine is destroyed).
     pub fn logout_all(&mut self, now: Instant) {
-        let active: Vec<String> = self
-            .rooms
-            .iter()
-            .filter(|(_, r)| r.is_active())
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in active {
+        for id in self.room_ids(Room::is_active) {
             let _ = self.cmd_logout(now, &id);
         }
     }
@@ -267,6 +302,15 @@ impl Machine {
             .map_or(Phase::NotInRoom, Room::phase)
     }
 
+    /// The IDs of the rooms matching `pred` (collected, so the caller may mutate rooms).
+    fn room_ids(&self, pred: impl Fn(&Room) -> bool) -> Vec<String> {
+        self.rooms
+            .iter()
+            .filter(|(_, r)| pred(r))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
     fn any_active(&self) -> bool {
         self.rooms.values().any(Room::is_active)
     }
@@ -316,5 +360,9 @@ impl Machine {
         }
         self.link = Link::Idle;
         self.attempts = 0;
+        self.hello = None;
+        self.stale_answers.clear();
+        // No reconnect just to say goodbye: the server's heartbeat timeout drops these sessions.
+        self.abandoned.clear();
     }
 }

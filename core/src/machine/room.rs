@@ -1,6 +1,6 @@
 //! Per-room state.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
 use crate::config::RoomConfig;
@@ -24,7 +24,18 @@ pub(crate) struct Room {
     /// The last reason reported (never `LogoutFailed`, which does not change a room's state).
     pub(crate) reason: RoomStateChangedReason,
     pub(crate) user: User,
+    /// The token the server holds for this room (the one logins and resumes carry).
     pub(crate) token: String,
+    /// Renewals sent on the current connection, oldest first, each waiting for `TokenRenewed`
+    /// (adopted into `token`) or a token `Error` (dropped). The server keeps the old token when
+    /// it refuses one, so nothing replaces `token` before the server said yes.
+    pub(crate) renewals: VecDeque<String>,
+    /// A renewal made while the room was not joined on an open link: sent as `RenewToken` once
+    /// `Joined`/`Resumed` arrives.
+    pub(crate) unsent_token: Option<String>,
+    /// Which login this is (minted by the machine per `login_room`), so a login that rode in a
+    /// Hello can be told apart from a later login to the same room.
+    pub(crate) login_id: u64,
     pub(crate) config: RoomConfig,
     pub(crate) session: Option<Session>,
     pub(crate) room_session_id: String,
@@ -57,6 +68,9 @@ impl Room {
             reason: RoomStateChangedReason::Logout,
             user,
             token,
+            renewals: VecDeque::new(),
+            unsent_token: None,
+            login_id: 0,
             config,
             session: None,
             room_session_id: String::new(),
@@ -117,6 +131,11 @@ impl Room {
                 })
                 .collect(),
         }
+    }
+
+    /// The newest token the app asked for that the server has not confirmed, if any.
+    pub(crate) fn wanted_token(&self) -> Option<&String> {
+        self.unsent_token.as_ref().or(self.renewals.back())
     }
 
     /// Forget everything but the identity and the last reason (after a terminal reason).

@@ -9,38 +9,20 @@ use crate::transitions::{Phase, Trigger};
 
 use super::later;
 use super::link::Link;
+use super::room::Room;
 use super::{Machine, Output, Transmit};
 
 impl Machine {
     pub(super) fn timeout(&mut self, now: Instant) {
         // Rooms first, so a room that is giving up does not cause one more connection attempt.
-        let ids: Vec<String> = self
-            .rooms
-            .iter()
-            .filter(|(_, r)| r.is_active())
-            .map(|(id, _)| id.clone())
-            .collect();
+        let ids = self.room_ids(Room::is_active);
         for id in &ids {
             let Some(room) = self.rooms.get(id) else {
                 continue;
             };
             match room.phase() {
                 Phase::Logining if room.login_deadline.is_some_and(|d| d <= now) => {
-                    let sent_on_open = self.login_sent_on_open(id);
-                    self.transition(
-                        id,
-                        Trigger::LoginTimeout,
-                        ErrorCode::NETWORK_TIMEOUT,
-                        BTreeMap::new(),
-                    );
-                    if let Some(conn) = sent_on_open {
-                        self.send(
-                            conn,
-                            ClientFrame::Logout {
-                                room_id: id.clone(),
-                            },
-                        );
-                    }
+                    self.end_login(id, Trigger::LoginTimeout, ErrorCode::NETWORK_TIMEOUT);
                 }
                 Phase::Reconnecting if room.retry_deadline.is_some_and(|d| d <= now) => {
                     self.transition(

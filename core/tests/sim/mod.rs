@@ -28,6 +28,9 @@ pub enum Fault {
     Blackhole,
     /// Connection attempts are refused at once (the machine gets a transient link-down).
     Refuse,
+    /// Connection attempts hang until the fault is lifted (`Fault::None`), then connect (unless
+    /// the machine gave them up meanwhile): a slow network, with attempts in flight.
+    Hold,
 }
 
 pub struct Client {
@@ -43,6 +46,8 @@ pub struct Client {
     /// Connections that lost a frame to a blackhole.
     pub broken: BTreeSet<ConnId>,
     pub fault: Fault,
+    /// Attempts made under `Fault::Hold`, not yet connected or given up.
+    pub held: Vec<(ConnId, roomlink::protocol::Hello)>,
 }
 
 impl Client {
@@ -87,6 +92,7 @@ impl Sim {
                 open: BTreeSet::new(),
                 broken: BTreeSet::new(),
                 fault: Fault::None,
+                held: Vec::new(),
             })
             .collect();
         Sim {
@@ -134,6 +140,15 @@ impl Sim {
 
     pub fn set_fault(&mut self, i: usize, fault: Fault) {
         self.clients[i].fault = fault;
+        if fault == Fault::None {
+            let now = self.now;
+            for (conn, hello) in std::mem::take(&mut self.clients[i].held) {
+                self.clients[i].open.insert(conn);
+                self.clients[i].m.handle_connected(now, conn);
+                self.server.accept(now, ConnKey { client: i, conn }, hello);
+            }
+            self.pump();
+        }
     }
 
     /// Link down on both sides for every connection of client `i`.
@@ -221,6 +236,7 @@ impl Sim {
                     self.server.accept(now, ConnKey { client: i, conn }, hello);
                 }
                 Fault::Blackhole => {}
+                Fault::Hold => self.clients[i].held.push((conn, hello)),
                 Fault::Refuse => self.clients[i].m.handle_link_down(
                     now,
                     conn,
@@ -234,6 +250,7 @@ impl Sim {
                 }
             }
             Transmit::Close { conn } => {
+                self.clients[i].held.retain(|(c, _)| *c != conn);
                 let reaches_server = self.clients[i].passes(conn);
                 self.clients[i].open.remove(&conn);
                 if reaches_server {

@@ -125,8 +125,20 @@ impl SimServer {
         self.touch(now, key);
         match frame {
             ClientFrame::Login(login) => self.login(now, key, login),
-            ClientFrame::Logout { room_id } => {
-                if let Some(sid) = self.session_for(key, &room_id) {
+            ClientFrame::Logout {
+                room_id,
+                session_id,
+            } => {
+                // By ID: a session the client abandoned while it had no link, wherever it is.
+                let sid = match session_id {
+                    Some(sid) => self
+                        .sessions
+                        .get(&sid)
+                        .filter(|s| s.room == room_id)
+                        .map(|_| sid),
+                    None => self.session_for(key, &room_id),
+                };
+                if let Some(sid) = sid {
                     self.remove_session(&sid, StreamDeleteReason::UserLeft);
                 }
             }
