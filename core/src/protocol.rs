@@ -78,6 +78,10 @@ pub enum ClientFrame {
     Login(Login),
     Logout {
         room_id: String,
+        /// Log out this session (of `room_id`) rather than this connection's session there: ends a
+        /// session abandoned during an outage. Older servers ignore it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_id: Option<String>,
     },
     /// Keeps the link and every session on it alive; the server answers `Pong`.
     Ping,
@@ -316,7 +320,8 @@ mod tests {
         assert_eq!(
             f,
             ClientFrame::Logout {
-                room_id: "r".into()
+                room_id: "r".into(),
+                session_id: None
             }
         );
     }

@@ -58,7 +58,8 @@ fn login_reports_logining_then_logined_to_the_handler_in_order() {
     assert_eq!(
         end.recv(LIMIT),
         Some(ClientFrame::Logout {
-            room_id: "room1".into()
+            room_id: "room1".into(),
+            session_id: None
         })
     );
     assert!(end.wait_closed(LIMIT), "the link closes with the last room");
@@ -177,7 +178,8 @@ fn logout_from_inside_the_logined_callback_works() {
     assert_eq!(
         end.recv(LIMIT),
         Some(ClientFrame::Logout {
-            room_id: "room1".into()
+            room_id: "room1".into(),
+            session_id: None
         })
     );
     assert_eq!(engine.room_state("room1"), ConnectionState::Disconnected);
@@ -207,7 +209,8 @@ fn destroy_from_inside_a_callback_does_not_deadlock() {
     assert_eq!(
         end.recv(LIMIT),
         Some(ClientFrame::Logout {
-            room_id: "room1".into()
+            room_id: "room1".into(),
+            session_id: None
         })
     );
     // The dispatcher exits once the queue is empty; dropping the engine joins it.

@@ -78,7 +78,8 @@ fn engine_logs_in_and_out_over_websocket() {
     assert_eq!(
         frames.recv_timeout(LIMIT).unwrap(),
         ClientFrame::Logout {
-            room_id: "room1".into()
+            room_id: "room1".into(),
+            session_id: None
         }
     );
     // The last room gone, the engine closes the WebSocket and the server's loop ends.

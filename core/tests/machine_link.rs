@@ -588,7 +588,8 @@ fn joined_after_logout_makes_the_server_drop_the_session() {
         vec![Output::Transmit(Transmit::Send {
             conn,
             frame: ClientFrame::Logout {
-                room_id: "r2".into()
+                room_id: "r2".into(),
+                session_id: None
             }
         })]
     );
@@ -619,7 +620,8 @@ fn login_timeout_sends_logout_when_the_login_went_out() {
     assert!(out.contains(&Output::Transmit(Transmit::Send {
         conn,
         frame: ClientFrame::Logout {
-            room_id: "r2".into()
+            room_id: "r2".into(),
+            session_id: None
         }
     })));
 }

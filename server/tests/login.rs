@@ -89,6 +89,7 @@ async fn a_second_room_on_the_same_link_via_a_login_frame() {
     // Logging out of one room leaves the other.
     a.send(ClientFrame::Logout {
         room_id: "r1".into(),
+        session_id: None,
     });
     a.send(ClientFrame::Ping);
     assert_eq!(a.recv().await, ServerFrame::Pong);
@@ -352,6 +353,7 @@ async fn publish_unpublish_and_logout_reach_peers() {
     ));
     b.send(ClientFrame::Logout {
         room_id: "r1".into(),
+        session_id: None,
     });
     let left = RoomEvent::StreamDelete {
         streams: vec![info],
@@ -369,6 +371,7 @@ async fn publish_unpublish_and_logout_reach_peers() {
     );
     b.send(ClientFrame::Logout {
         room_id: "r1".into(),
+        session_id: None,
     });
     let f = b.recv().await;
     assert!(

@@ -90,6 +90,7 @@ impl Machine {
                 conn,
                 ClientFrame::Logout {
                     room_id: room_id.to_string(),
+                    session_id: None,
                 },
             );
         }

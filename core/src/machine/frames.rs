@@ -148,6 +148,7 @@ impl Machine {
                 conn,
                 ClientFrame::Logout {
                     room_id: room_id.to_string(),
+                    session_id: None,
                 },
             );
             return;

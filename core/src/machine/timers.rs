@@ -38,6 +38,7 @@ impl Machine {
                             conn,
                             ClientFrame::Logout {
                                 room_id: id.clone(),
+                                session_id: None,
                             },
                         );
                     }

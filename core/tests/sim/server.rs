@@ -125,7 +125,7 @@ impl SimServer {
         self.touch(now, key);
         match frame {
             ClientFrame::Login(login) => self.login(now, key, login),
-            ClientFrame::Logout { room_id } => {
+            ClientFrame::Logout { room_id, .. } => {
                 if let Some(sid) = self.session_for(key, &room_id) {
                     self.remove_session(&sid, StreamDeleteReason::UserLeft);
                 }
