@@ -45,6 +45,14 @@ pub fn run(args: Args) -> Result<(), String> {
         max_frame_bytes: args.max_frame_bytes,
         replay_buffer: args.replay_buffer,
     };
+    // Checked here too (start would refuse it as well) so the message names the setting rather
+    // than reading like a bind failure.
+    config
+        .validate()
+        .map_err(|e| format!("invalid server settings: {e}"))?;
+    for w in config.warnings() {
+        eprintln!("warning: {w}");
+    }
     let rt = tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))?;
     rt.block_on(async {
         let server = roomlink_server::start(config)
@@ -61,4 +69,38 @@ pub fn run(args: Args) -> Result<(), String> {
         server.shutdown().await;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: super::Args,
+    }
+
+    fn run(args: &[&str]) -> Result<(), String> {
+        let cli = Cli::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        super::run(cli.serve)
+    }
+
+    #[test]
+    fn bad_settings_are_refused_before_binding_with_the_setting_named() {
+        for (args, field) in [
+            (&["--heartbeat-timeout-ms", "0"][..], "heartbeat_timeout"),
+            (&["--room-capacity", "0"][..], "room_capacity"),
+            (&["--max-frame-bytes", "10"][..], "max_frame_bytes"),
+            (&["--replay-buffer", "2000000"][..], "replay_buffer"),
+            (&["--admin-secret", ""][..], "admin_secret"),
+            (&["--token-secret", ""][..], "token_secret"),
+            (&["--app-id", ""][..], "app_id"),
+        ] {
+            let err = run(args).expect_err(field);
+            assert!(err.starts_with("invalid server settings"), "{err}");
+            assert!(err.contains(field), "{field}: {err}");
+        }
+    }
 }

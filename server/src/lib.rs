@@ -63,6 +63,9 @@ fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
 }
 
 /// Binds `config.bind` and serves on the current tokio runtime until [`ServerHandle::shutdown`].
+///
+/// Fails with [`std::io::ErrorKind::InvalidInput`] if [`ServerConfig::validate`] does, and logs
+/// [`ServerConfig::warnings`].
 pub async fn start(config: ServerConfig) -> std::io::Result<ServerHandle> {
     let registry = Arc::new(memory::MemoryRegistry::new(config.clone()));
     start_with_registry(config, registry).await
@@ -74,6 +77,12 @@ pub async fn start_with_registry(
     config: ServerConfig,
     registry: Arc<dyn RoomRegistry>,
 ) -> std::io::Result<ServerHandle> {
+    config
+        .validate()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    for w in config.warnings() {
+        log::warn!("{w}");
+    }
     let listener = bind(config.bind)?;
     let addr = listener.local_addr()?;
     let (stop, shutdown) = watch::channel(false);

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use roomlink::protocol::{Login, RoomEvent, ServerFrame, Snapshot};
 use roomlink::{ErrorCode, StreamDeleteReason, StreamInfo, User, validate};
 
-use crate::config::ServerConfig;
+use crate::config::{ServerConfig, deadline};
 use crate::id::random_id;
 use crate::kicks::{KickRecord, RecentKicks};
 use crate::registry::{ConnEnd, ConnHandle, ConnId, RoomInfo, RoomRegistry};
@@ -46,9 +46,13 @@ enum Leave {
     TimedOut,
     /// The session gets `Kicked`; peers get StreamDelete{UserKicked} and UserDelete.
     Kicked { code: ErrorCode, reason: String },
-    /// Replaced by a newer login of the same user: kicked with 1002050, streams deleted, but the
-    /// user stays listed for peers (the new session takes the membership).
+    /// Replaced by a newer login of the same user on another connection: kicked with 1002050,
+    /// streams deleted, but the user stays listed for peers (the new session takes the membership).
     Replaced,
+    /// Replaced by a newer login of the same user on the same connection (the client re-sent its
+    /// login): no kick, the user stays listed, and only the streams not in `keep` (stream IDs the
+    /// new login publishes again unchanged) are deleted for peers, as `Stopped`.
+    Relogin { keep: HashSet<String> },
 }
 
 struct Shared {
@@ -125,6 +129,15 @@ fn error(conn: &ConnHandle, room_id: &str, code: ErrorCode, message: impl Into<S
     });
 }
 
+/// `(stream_id, extra_info)` pairs of a login's streams.
+fn stream_pairs(login: &Login) -> Vec<(String, String)> {
+    login
+        .streams
+        .iter()
+        .map(|s| (s.stream_id.clone(), s.extra_info.clone()))
+        .collect()
+}
+
 impl State {
     /// The session `conn` holds in `room_id`.
     fn session_on(&self, conn: ConnId, room_id: &str) -> Option<String> {
@@ -137,6 +150,20 @@ impl State {
                     .is_some_and(|s| s.room_id == room_id)
             })
             .cloned()
+    }
+
+    /// Like [`State::session_on`], answering `Error{ROOM_NOT_LOGGED_IN}` on `conn` if there is none.
+    fn session_or_error(&self, conn: &ConnHandle, room_id: &str) -> Option<String> {
+        let sid = self.session_on(conn.id, room_id);
+        if sid.is_none() {
+            error(
+                conn,
+                room_id,
+                ErrorCode::ROOM_NOT_LOGGED_IN,
+                "not logged in to this room",
+            );
+        }
+        sid
     }
 
     fn detach_from_conn(&mut self, sid: &str, conn: ConnId) {
@@ -189,20 +216,24 @@ impl State {
         let Some(room) = self.rooms.get_mut(&sess.room_id) else {
             return;
         };
-        let stream_reason = match how {
-            Leave::LoggedOut => StreamDeleteReason::UserLeft,
-            Leave::TimedOut => StreamDeleteReason::UserTimedOut,
-            Leave::Kicked { .. } | Leave::Replaced => StreamDeleteReason::UserKicked,
+        let replaced = matches!(how, Leave::Replaced | Leave::Relogin { .. });
+        let (stream_reason, keep) = match how {
+            Leave::LoggedOut => (StreamDeleteReason::UserLeft, HashSet::new()),
+            Leave::TimedOut => (StreamDeleteReason::UserTimedOut, HashSet::new()),
+            Leave::Kicked { .. } | Leave::Replaced => {
+                (StreamDeleteReason::UserKicked, HashSet::new())
+            }
+            Leave::Relogin { keep } => (StreamDeleteReason::Stopped, keep),
         };
         let uid = sess.user.user_id.clone();
+        let leaving = |s: &StreamInfo| s.user.user_id == uid && !keep.contains(&s.stream_id);
         let gone: Vec<StreamInfo> = room
             .streams
             .values()
-            .filter(|s| s.user.user_id == uid)
+            .filter(|s| leaving(s))
             .cloned()
             .collect();
-        room.streams.retain(|_, s| s.user.user_id != uid);
-        let replaced = matches!(how, Leave::Replaced);
+        room.streams.retain(|_, s| !leaving(s));
         if !replaced && room.members.get(&uid).map(String::as_str) == Some(sid) {
             room.members.remove(&uid);
         }
@@ -247,6 +278,25 @@ impl MemoryRegistry {
 
     fn config(&self) -> &ServerConfig {
         &self.shared.config
+    }
+
+    /// Checks `tok` against this server's secret and app ID (see [`token::verify`]).
+    fn verify(
+        &self,
+        tok: &str,
+        user_id: &str,
+        room_id: &str,
+        now_ms: u64,
+    ) -> Result<token::Claims, ErrorCode> {
+        let cfg = self.config();
+        token::verify(
+            &cfg.token_secret,
+            &cfg.app_id,
+            tok,
+            user_id,
+            room_id,
+            now_ms,
+        )
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -412,26 +462,14 @@ impl MemoryRegistry {
             token_expires_in_ms: claims.expires_in_ms(now_ms),
         });
         let user = sess.user.clone();
-        let streams = login
-            .streams
-            .into_iter()
-            .map(|s| (s.stream_id, s.extra_info))
-            .collect();
-        Self::add_streams(st, &login.room_id, &sid, &user, streams);
+        Self::add_streams(st, &login.room_id, &sid, &user, stream_pairs(&login));
     }
 
     fn fresh_login(&self, st: &mut State, conn: &ConnHandle, login: Login, now_ms: u64) {
         let cfg = self.config();
         let room_id = login.room_id.clone();
         let uid = login.user.user_id.clone();
-        let claims = match token::verify(
-            &cfg.token_secret,
-            &cfg.app_id,
-            &login.token,
-            &uid,
-            &room_id,
-            now_ms,
-        ) {
+        let claims = match self.verify(&login.token, &uid, &room_id, now_ms) {
             Ok(c) => c,
             Err(code) => {
                 let msg = if code == ErrorCode::KICKED_TOKEN_EXPIRED {
@@ -465,8 +503,13 @@ impl MemoryRegistry {
         } else if cfg.room_capacity == 0 {
             return login_failed(conn, &room_id, ErrorCode::ROOM_FULL, "room is full");
         }
+        let old_user = existing
+            .as_ref()
+            .and_then(|old| st.sessions.get(old))
+            .map(|s| s.user.clone());
         if let Some(old) = &existing {
-            st.remove_session(old, Leave::Replaced);
+            let how = Self::replacement(st, old, conn, &login);
+            st.remove_session(old, how);
         }
         let sid = random_id();
         let room = st.rooms.entry(room_id.clone()).or_insert_with(|| {
@@ -503,24 +546,54 @@ impl MemoryRegistry {
             snapshot,
             token_expires_in_ms: claims.expires_in_ms(now_ms),
         });
-        if existing.is_none() {
-            if let Some(room) = st.rooms.get(&room_id) {
-                broadcast(
-                    &mut st.sessions,
-                    room,
-                    Some(&sid),
-                    RoomEvent::UserAdd {
-                        users: vec![login.user.clone()],
-                    },
-                );
+        // A replacement keeps the user listed for peers, unless its name changed: then peers
+        // drop the old entry and add the new one, so their lists converge on the new name.
+        let user_events = match old_user {
+            None => vec![RoomEvent::UserAdd {
+                users: vec![login.user.clone()],
+            }],
+            Some(old) if old != login.user => vec![
+                RoomEvent::UserDelete { users: vec![old] },
+                RoomEvent::UserAdd {
+                    users: vec![login.user.clone()],
+                },
+            ],
+            Some(_) => Vec::new(),
+        };
+        if let Some(room) = st.rooms.get(&room_id) {
+            for event in user_events {
+                broadcast(&mut st.sessions, room, Some(&sid), event);
             }
         }
-        let streams = login
-            .streams
-            .into_iter()
-            .map(|s| (s.stream_id, s.extra_info))
-            .collect();
-        Self::add_streams(st, &room_id, &sid, &login.user, streams);
+        Self::add_streams(st, &room_id, &sid, &login.user, stream_pairs(&login));
+    }
+
+    /// How session `old` (the same user's, in the login's room) leaves for a fresh `login` on
+    /// `conn`. On its own connection it is the client re-sending its login (it logged out and in
+    /// while a login was in flight, or a `Logout` was lost), not a second device: no kick, and
+    /// the streams it publishes again unchanged stay up for peers.
+    fn replacement(st: &State, old: &str, conn: &ConnHandle, login: &Login) -> Leave {
+        let Some(sess) = st.sessions.get(old) else {
+            return Leave::Replaced;
+        };
+        if sess.conn.as_ref().is_none_or(|c| c.id != conn.id) {
+            return Leave::Replaced;
+        }
+        let keep = match st.rooms.get(&login.room_id) {
+            // A renamed user's streams carry the old name: they all go and come back renamed.
+            Some(room) if sess.user == login.user => login
+                .streams
+                .iter()
+                .filter(|p| {
+                    room.streams.get(&p.stream_id).is_some_and(|s| {
+                        s.user.user_id == sess.user.user_id && s.extra_info == p.extra_info
+                    })
+                })
+                .map(|p| p.stream_id.clone())
+                .collect(),
+            _ => HashSet::new(),
+        };
+        Leave::Relogin { keep }
     }
 }
 
@@ -576,15 +649,7 @@ impl RoomRegistry for MemoryRegistry {
                 .get(&resume.session_id)
                 .is_some_and(|s| s.room_id == room_id && s.user.user_id == login.user.user_id);
             if alive {
-                let cfg = self.config();
-                return match token::verify(
-                    &cfg.token_secret,
-                    &cfg.app_id,
-                    &login.token,
-                    &login.user.user_id,
-                    &room_id,
-                    now_ms,
-                ) {
+                return match self.verify(&login.token, &login.user.user_id, &room_id, now_ms) {
                     Ok(claims) => {
                         self.resume(&mut st, conn, login, resume.last_seq, claims, now_ms)
                     }
@@ -605,45 +670,42 @@ impl RoomRegistry for MemoryRegistry {
         self.fresh_login(&mut st, conn, login, now_ms);
     }
 
-    fn logout(&self, conn: &ConnHandle, room_id: &str) {
+    fn logout(&self, conn: &ConnHandle, room_id: &str, session_id: Option<&str>) {
         let mut st = self.lock();
-        match st.session_on(conn.id, room_id) {
-            Some(sid) => {
+        let Some(sid) = session_id else {
+            if let Some(sid) = st.session_or_error(conn, room_id) {
                 log::info!("session {sid} logged out of {room_id}");
                 st.remove_session(&sid, Leave::LoggedOut);
             }
-            None => error(
-                conn,
-                room_id,
-                ErrorCode::ROOM_NOT_LOGGED_IN,
-                "not logged in to this room",
-            ),
+            return;
+        };
+        // The session ID is the secret resume handle, so naming it proves ownership. No answer
+        // when it is gone: it may have expired already, and an error naming the room could be
+        // mistaken for one about the client's newer session there.
+        if st.sessions.get(sid).is_some_and(|s| s.room_id == room_id) {
+            log::info!(
+                "session {sid} logged out of {room_id} by ID (from conn {})",
+                conn.id
+            );
+            st.remove_session(sid, Leave::LoggedOut);
+        } else {
+            log::debug!(
+                "conn {}: logout of unknown session in {room_id} ignored",
+                conn.id
+            );
         }
     }
 
     fn renew_token(&self, conn: &ConnHandle, room_id: &str, tok: &str) {
         let now_ms = token::now_unix_ms();
         let mut st = self.lock();
-        let Some(sid) = st.session_on(conn.id, room_id) else {
-            return error(
-                conn,
-                room_id,
-                ErrorCode::ROOM_NOT_LOGGED_IN,
-                "not logged in to this room",
-            );
+        let Some(sid) = st.session_or_error(conn, room_id) else {
+            return;
         };
         let Some(sess) = st.sessions.get_mut(&sid) else {
             return;
         };
-        let cfg = self.config();
-        match token::verify(
-            &cfg.token_secret,
-            &cfg.app_id,
-            tok,
-            &sess.user.user_id,
-            room_id,
-            now_ms,
-        ) {
+        match self.verify(tok, &sess.user.user_id, room_id, now_ms) {
             Ok(claims) => {
                 sess.token_expires_at_ms = claims.expires_at_ms;
                 self.arm_token_timer(sess, now_ms);
@@ -672,13 +734,8 @@ impl RoomRegistry for MemoryRegistry {
             );
         }
         let mut st = self.lock();
-        let Some(sid) = st.session_on(conn.id, room_id) else {
-            return error(
-                conn,
-                room_id,
-                ErrorCode::ROOM_NOT_LOGGED_IN,
-                "not logged in to this room",
-            );
+        let Some(sid) = st.session_or_error(conn, room_id) else {
+            return;
         };
         let Some(user) = st.sessions.get(&sid).map(|s| s.user.clone()) else {
             return;
@@ -709,13 +766,8 @@ impl RoomRegistry for MemoryRegistry {
 
     fn unpublish_stream(&self, conn: &ConnHandle, room_id: &str, stream_id: &str) {
         let mut st = self.lock();
-        let Some(sid) = st.session_on(conn.id, room_id) else {
-            return error(
-                conn,
-                room_id,
-                ErrorCode::ROOM_NOT_LOGGED_IN,
-                "not logged in to this room",
-            );
+        let Some(sid) = st.session_or_error(conn, room_id) else {
+            return;
         };
         let Some(uid) = st.sessions.get(&sid).map(|s| s.user.user_id.clone()) else {
             return;
@@ -758,8 +810,8 @@ impl RoomRegistry for MemoryRegistry {
                         continue;
                     };
                     sess.conn = None;
-                    let deadline = last_heard + self.config().heartbeat_timeout;
-                    self.arm_detach_timer(sess, deadline);
+                    let at = deadline(last_heard, self.config().heartbeat_timeout);
+                    self.arm_detach_timer(sess, at);
                     log::info!("session {sid} detached (conn {conn} closed)");
                 }
             }

@@ -73,8 +73,10 @@ pub trait RoomRegistry: Send + Sync + 'static {
     /// A `Login` (from the hello or a `login` frame) on `conn`: a fresh login or a resume. Sends
     /// `Joined`, `Resumed` or `LoginFailed` to `conn`, and any events to the room's peers.
     fn login(&self, conn: &ConnHandle, login: Login);
-    /// The session of `conn` in `room_id` logs out. Answers `Error{ROOM_NOT_LOGGED_IN}` if none.
-    fn logout(&self, conn: &ConnHandle, room_id: &str);
+    /// A `Logout`. Without `session_id`: the session of `conn` in `room_id` logs out; answers
+    /// `Error{ROOM_NOT_LOGGED_IN}` if none. With it: that session logs out if it exists and is in
+    /// `room_id`, whichever connection holds it (or none); no answer either way.
+    fn logout(&self, conn: &ConnHandle, room_id: &str, session_id: Option<&str>);
     /// Answers `TokenRenewed`, or `Error{AUTH_FAILED}` leaving the old token in force.
     fn renew_token(&self, conn: &ConnHandle, room_id: &str, token: &str);
     /// Peers get `StreamAdd`; a bad stream answers `Error{INVALID_ARGUMENT}`.

@@ -100,7 +100,7 @@ impl Session {
             return Some(Vec::new());
         }
         let first = self.ring.front()?.seq;
-        if first > last_seq + 1 {
+        if first > last_seq.saturating_add(1) {
             return None;
         }
         Some(

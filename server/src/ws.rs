@@ -19,6 +19,7 @@ use roomlink::protocol::{
 use tokio::sync::{Notify, mpsc};
 
 use crate::AppState;
+use crate::config::deadline;
 use crate::registry::{ConnEnd, ConnHandle};
 
 /// Frames queued for one connection before it counts as not keeping up (see [`ConnHandle::send`]).
@@ -61,8 +62,9 @@ pub async fn upgrade(
             Err(e) => return bad_request(format!("malformed {HELLO_HEADER} header: {e}")),
         },
     };
-    ws.max_message_size(max + WS_LIMIT_SLACK)
-        .max_frame_size(max + WS_LIMIT_SLACK)
+    let ws_limit = max.saturating_add(WS_LIMIT_SLACK);
+    ws.max_message_size(ws_limit)
+        .max_frame_size(ws_limit)
         .on_upgrade(move |socket| run(socket, app, hello))
 }
 
@@ -95,7 +97,10 @@ fn handle_message(app: &AppState, conn: &ConnHandle, msg: Message) -> Inbound {
     let reg = &app.registry;
     match frame {
         ClientFrame::Login(login) => reg.login(conn, login),
-        ClientFrame::Logout { room_id, .. } => reg.logout(conn, &room_id),
+        ClientFrame::Logout {
+            room_id,
+            session_id,
+        } => reg.logout(conn, &room_id, session_id.as_deref()),
         ClientFrame::Ping => conn.send(ServerFrame::Pong),
         ClientFrame::RenewToken { room_id, token } => reg.renew_token(conn, &room_id, &token),
         ClientFrame::PublishStream {
@@ -150,7 +155,7 @@ async fn run(mut socket: WebSocket, app: Arc<AppState>, hello: Hello) {
         app.registry.login(&conn, login);
     }
     let mut last_heard = Instant::now();
-    let silence = tokio::time::sleep_until((last_heard + timeout).into());
+    let silence = tokio::time::sleep_until(deadline(last_heard, timeout).into());
     tokio::pin!(silence);
 
     let end = loop {
@@ -174,7 +179,7 @@ async fn run(mut socket: WebSocket, app: Arc<AppState>, hello: Hello) {
                     Some(Ok(m)) => m,
                 };
                 last_heard = Instant::now();
-                silence.as_mut().reset((last_heard + timeout).into());
+                silence.as_mut().reset(deadline(last_heard, timeout).into());
                 match handle_message(&app, &conn, msg) {
                     Inbound::Continue => {}
                     Inbound::Close => break End::Closed,

@@ -11,7 +11,13 @@ use roomlink_server::admin::request;
 async fn admin_requires_the_bearer_secret() {
     let s = server(2000).await;
     let addr = s.local_addr();
-    for bearer in [None, Some("wrong"), Some("dev-admi"), Some("dev-admin2")] {
+    for bearer in [
+        None,
+        Some(""),
+        Some("wrong"),
+        Some("dev-admi"),
+        Some("dev-admin2"),
+    ] {
         let (status, body) = request(addr, "GET", "/admin/rooms", bearer, None)
             .await
             .unwrap();
@@ -40,6 +46,59 @@ async fn admin_requires_the_bearer_secret() {
         (200, "ok".to_string())
     );
     s.shutdown().await;
+}
+
+/// Sends `GET /admin/rooms` with `authorization` as the raw header line (if any); the status.
+async fn raw_admin_status(addr: std::net::SocketAddr, authorization: Option<&str>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let auth = authorization
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    let req = format!("GET /admin/rooms HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n");
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = Vec::new();
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut resp))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&resp);
+    text.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_missing_or_malformed_authorization_header_is_always_401() {
+    let s = server(2000).await;
+    let addr = s.local_addr();
+    for auth in [
+        None,
+        Some("dev-admin"),
+        Some("Basic dev-admin"),
+        Some("bearer dev-admin"),
+        Some("Bearer"),
+        Some("Bearer "),
+    ] {
+        assert_eq!(raw_admin_status(addr, auth).await, 401, "{auth:?}");
+    }
+    assert_eq!(raw_admin_status(addr, Some("Bearer dev-admin")).await, 200);
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_empty_admin_secret_is_refused_at_start() {
+    // With an empty secret a request without credentials used to match it.
+    let err = roomlink_server::start(roomlink_server::ServerConfig {
+        admin_secret: String::new(),
+        ..config(2000)
+    })
+    .await
+    .err()
+    .expect("start refuses an empty admin secret");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("admin_secret"), "{err}");
 }
 
 #[tokio::test]

@@ -46,10 +46,13 @@ async fn auth(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Res
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    // Constant time, so the secret cannot be found byte by byte from response timings.
-    if bool::from(given.as_bytes().ct_eq(app.config.admin_secret.as_bytes())) {
+        .and_then(|v| v.strip_prefix("Bearer "));
+    // A missing or malformed header never matches, whatever the secret (`start` also refuses an
+    // empty one). Constant time, so the secret cannot be found byte by byte from timings.
+    let ok = given.is_some_and(|given| {
+        !given.is_empty() && bool::from(given.as_bytes().ct_eq(app.config.admin_secret.as_bytes()))
+    });
+    if ok {
         next.run(req).await
     } else {
         log::warn!(
