@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
 use roomlink::{
     ConnectionState, ErrorCode, Event, RoomMode, RoomStateChangedReason as R, UpdateType,
@@ -108,4 +110,45 @@ async fn one_engine_in_two_rooms_shares_one_link_and_keeps_rooms_apart() {
     assert_eq!(server.members("r1").await, ids(&["p1"]));
     assert_eq!(server.members("r2").await, ids(&["multi", "p2"]));
     assert_eq!(p2.converge(&server, "r2").await, ids(&["multi"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_a_room_during_an_outage_ends_the_session_on_the_next_link_not_at_the_timeout() {
+    init_log();
+    // A heartbeat timeout far beyond PATIENCE: peers can only see the leave through the client
+    // ending its abandoned session by ID once it has a link again.
+    let server = Server::start_with(|c| c.heartbeat_timeout = Duration::from_secs(60)).await;
+    let mut m = Client::with_config(&server, "multi", |c| c.room_mode = RoomMode::MultiRoom).await;
+    let mut p1 = Client::new(&server, "p1").await;
+    p1.join(&server, "r1").await;
+    m.join(&server, "r1").await;
+    m.join(&server, "r2").await;
+    p1.expect(user_update(UpdateType::Add, "multi"), "Add multi")
+        .await;
+
+    let mark = m.history.len();
+    m.blackhole();
+    for room in ["r1", "r2"] {
+        m.seen_or_expect(
+            mark,
+            state_in(room, R::Reconnecting, ErrorCode::RECONNECTING),
+            "Reconnecting",
+        )
+        .await;
+    }
+    // No link: the logout is local now; r2 keeps the link wanted.
+    m.leave("r1").await;
+    m.restore();
+    m.expect(
+        state_in("r2", R::Reconnected, ErrorCode::OK),
+        "r2 Reconnected",
+    )
+    .await;
+    p1.expect(
+        user_update(UpdateType::Delete, "multi"),
+        "Delete multi long before the heartbeat timeout",
+    )
+    .await;
+    server.wait_members("r1", &["p1"]).await;
+    assert_eq!(server.members("r2").await, ids(&["multi"]));
 }
