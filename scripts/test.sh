@@ -6,11 +6,12 @@ cd "$(dirname "$0")/.."
 echo "== format"
 cargo fmt --all --check
 
+echo "== doctests (the README's Rust example is one)"
+cargo test --workspace --doc --quiet
+
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
-  # nextest does not run doctests (the README's Rust example is one).
-  cargo test --workspace --doc
 else
   cargo test --workspace --no-fail-fast
 fi
