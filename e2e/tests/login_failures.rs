@@ -81,8 +81,10 @@ async fn a_full_room_refuses_one_more_with_room_full() {
     a.expect_none(QUIET, any_update_of("carol"), "carol never appears")
         .await;
     assert_eq!(server.members(ROOM).await, ids(&["alice", "bob"]));
-    // Once someone leaves there is room again.
+    // Once someone leaves there is room again. `Logout` is reported as soon as the logout is sent;
+    // wait until the server has processed it before the next login races it.
     b.leave(ROOM).await;
+    server.wait_members(ROOM, &["alice"]).await;
     c.join(&server, ROOM).await;
     assert_eq!(a.converge(&server, ROOM).await, ids(&["carol"]));
 }
