@@ -1,4 +1,4 @@
-//! Regressions from the machine review: token renewals the server refused or never saw, kicks
+//! Requests in flight when the link changes: token renewals the server refused or never saw, kicks
 //! learnt from a refused resume, logins that rode in a Hello and were ended while connecting,
 //! sessions abandoned while reconnecting, and outgoing size limits. Hand-driven unless the
 //! simulated server makes the point clearer.
