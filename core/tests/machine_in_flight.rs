@@ -3,76 +3,17 @@
 //! sessions abandoned while reconnecting, and outgoing size limits. Hand-driven unless the
 //! simulated server makes the point clearer.
 
+mod hand;
 mod sim;
 
 use std::time::Instant;
 
+use hand::*;
 use roomlink::event::extended_keys;
-use roomlink::machine::{
-    ConnId, HELLO_BUDGET_BYTES, LinkError, MAX_PUBLISHED_STREAMS, Machine, Output, Transmit,
-};
-use roomlink::protocol::{ClientFrame, Hello, ServerFrame, Snapshot};
-use roomlink::{
-    EngineConfig, ErrorCode, Event, RoomConfig, RoomMode, RoomStateChangedReason as R, User,
-};
-use sim::{Fault, Sim, secs, test_config};
-
-fn cfg() -> EngineConfig {
-    EngineConfig {
-        room_mode: RoomMode::MultiRoom,
-        ..EngineConfig::new("ws://x")
-    }
-}
-
-fn drain(m: &mut Machine) -> (Vec<Output>, Option<Instant>) {
-    let mut v = Vec::new();
-    loop {
-        match m.poll_output() {
-            Output::Timeout(t) => return (v, t),
-            o => v.push(o),
-        }
-    }
-}
-
-fn events(out: &[Output]) -> Vec<Event> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::Event(e) => Some(e.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn states(out: &[Output]) -> Vec<(String, R, ErrorCode)> {
-    events(out)
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::RoomStateChanged {
-                room_id,
-                reason,
-                error_code,
-                ..
-            } => Some((room_id, reason, error_code)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn connect_of(out: &[Output]) -> Option<(ConnId, Hello)> {
-    out.iter().find_map(|o| match o {
-        Output::Transmit(Transmit::Connect { conn, hello }) => Some((*conn, hello.clone())),
-        _ => None,
-    })
-}
-
-fn sends(out: &[Output]) -> Vec<ClientFrame> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::Transmit(Transmit::Send { frame, .. }) => Some(frame.clone()),
-            _ => None,
-        })
-        .collect()
-}
+use roomlink::machine::{ConnId, HELLO_BUDGET_BYTES, LinkError, MAX_PUBLISHED_STREAMS, Machine};
+use roomlink::protocol::{ClientFrame, ServerFrame, Snapshot};
+use roomlink::{ErrorCode, Event, RoomConfig, RoomStateChangedReason as R, User};
+use sim::{Fault, Sim, multi, secs};
 
 fn joined(room: &str, sid: &str) -> ServerFrame {
     ServerFrame::Joined {
@@ -110,28 +51,7 @@ fn logout(room: &str) -> ClientFrame {
 
 /// Logged in to "r" (session "s1") on an open connection.
 fn logged_in(t0: Instant) -> (Machine, ConnId) {
-    let mut m = Machine::new(cfg(), 7);
-    m.login_room(t0, "r", me(), "tok", RoomConfig::default())
-        .unwrap();
-    let (out, _) = drain(&mut m);
-    let (c, _) = connect_of(&out).unwrap();
-    m.handle_connected(t0, c);
-    m.handle_frame(t0, c, joined("r", "s1"));
-    drain(&mut m);
-    (m, c)
-}
-
-/// Fires timers until the machine emits a Connect.
-fn next_connect(m: &mut Machine, mut t: Instant) -> (ConnId, Hello, Instant) {
-    for _ in 0..100 {
-        let (out, d) = drain(m);
-        if let Some((c, h)) = connect_of(&out) {
-            return (c, h, t);
-        }
-        t = d.expect("a deadline");
-        m.handle_timeout(t);
-    }
-    panic!("no connect");
+    logged_in_with(7, t0, "r", me(), joined("r", "s1"))
 }
 
 // ---- 1. renewals the server refused ----
@@ -476,13 +396,6 @@ fn relogin_while_connecting_does_not_kick_the_user_in_the_sim() {
 }
 
 // ---- 5. sessions abandoned while reconnecting ----
-
-fn multi() -> EngineConfig {
-    EngineConfig {
-        room_mode: RoomMode::MultiRoom,
-        ..test_config()
-    }
-}
 
 #[test]
 fn logout_while_reconnecting_logs_the_session_out_by_id_on_the_next_connection() {

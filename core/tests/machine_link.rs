@@ -1,49 +1,16 @@
 //! The machine driven by hand (no simulator): link lifecycle, backoff, stale connections,
 //! timers, frame handling and event ordering.
 
+mod hand;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use hand::*;
 use roomlink::machine::{ConnId, LinkError, Machine, Output, Transmit};
 use roomlink::model::{StreamDeleteReason, StreamInfo, UpdateType};
-use roomlink::protocol::{ClientFrame, Hello, RoomEvent, SeqEvent, ServerFrame, Snapshot};
-use roomlink::{
-    EngineConfig, ErrorCode, Event, RoomConfig, RoomMode, RoomStateChangedReason as R, User,
-};
-
-fn cfg() -> EngineConfig {
-    EngineConfig {
-        room_mode: RoomMode::MultiRoom,
-        ..EngineConfig::new("ws://x")
-    }
-}
-
-/// Drains output until Timeout.
-fn drain(m: &mut Machine) -> (Vec<Output>, Option<Instant>) {
-    let mut v = Vec::new();
-    loop {
-        match m.poll_output() {
-            Output::Timeout(t) => return (v, t),
-            o => v.push(o),
-        }
-    }
-}
-
-fn events(out: &[Output]) -> Vec<Event> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::Event(e) => Some(e.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn connect_of(out: &[Output]) -> Option<(ConnId, Hello)> {
-    out.iter().find_map(|o| match o {
-        Output::Transmit(Transmit::Connect { conn, hello }) => Some((*conn, hello.clone())),
-        _ => None,
-    })
-}
+use roomlink::protocol::{ClientFrame, RoomEvent, SeqEvent, ServerFrame, Snapshot};
+use roomlink::{EngineConfig, ErrorCode, Event, RoomConfig, RoomStateChangedReason as R, User};
 
 fn user(id: &str) -> User {
     User::new(id, id.to_uppercase())
@@ -70,15 +37,13 @@ fn joined(room: &str, users: Vec<User>, streams: Vec<StreamInfo>) -> ServerFrame
 
 /// A machine logged in to "r" as "me" on conn, at t0.
 fn logged_in(t0: Instant) -> (Machine, ConnId) {
-    let mut m = Machine::new(cfg(), 42);
-    m.login_room(t0, "r", user("me"), "tok", RoomConfig::default())
-        .unwrap();
-    let (out, _) = drain(&mut m);
-    let (conn, _) = connect_of(&out).unwrap();
-    m.handle_connected(t0, conn);
-    m.handle_frame(t0, conn, joined("r", vec![user("b")], vec![]));
-    drain(&mut m);
-    (m, conn)
+    logged_in_with(
+        42,
+        t0,
+        "r",
+        user("me"),
+        joined("r", vec![user("b")], vec![]),
+    )
 }
 
 #[test]

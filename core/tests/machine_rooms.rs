@@ -7,18 +7,8 @@ use std::collections::BTreeMap;
 use roomlink::event::extended_keys;
 use roomlink::machine::{Output, Transmit};
 use roomlink::protocol::ClientFrame;
-use roomlink::{
-    ConnectionState, EngineConfig, ErrorCode, Event, RoomConfig, RoomMode,
-    RoomStateChangedReason as R, User,
-};
-use sim::{Fault, Sim, secs, test_config};
-
-fn multi() -> EngineConfig {
-    EngineConfig {
-        room_mode: RoomMode::MultiRoom,
-        ..test_config()
-    }
-}
+use roomlink::{ConnectionState, ErrorCode, Event, RoomConfig, RoomStateChangedReason as R, User};
+use sim::{Fault, Sim, multi, secs};
 
 #[test]
 fn bad_token_at_login_fails_with_1002033() {

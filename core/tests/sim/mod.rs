@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use roomlink::machine::{ConnId, LinkError, Machine, Output, Transmit};
 use roomlink::{
-    EngineConfig, ErrorCode, Event, RoomConfig, RoomStateChangedReason, UpdateType, User,
+    EngineConfig, ErrorCode, Event, RoomConfig, RoomMode, RoomStateChangedReason, UpdateType, User,
 };
 
 pub use server::{ConnKey, SimServer};
@@ -73,6 +73,14 @@ pub struct Sim {
 
 pub fn test_config() -> EngineConfig {
     EngineConfig::new("ws://sim")
+}
+
+/// `test_config()` in multi-room mode.
+pub fn multi() -> EngineConfig {
+    EngineConfig {
+        room_mode: RoomMode::MultiRoom,
+        ..test_config()
+    }
 }
 
 impl Sim {
