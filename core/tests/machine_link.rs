@@ -504,18 +504,7 @@ fn fatal_link_error_fails_every_room_by_phase() {
         },
     );
     let (out, t) = drain(&mut m);
-    let got: Vec<(String, R, ErrorCode)> = events(&out)
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::RoomStateChanged {
-                room_id,
-                reason,
-                error_code,
-                ..
-            } => Some((room_id, reason, error_code)),
-            _ => None,
-        })
-        .collect();
+    let got = states(&out);
     assert_eq!(
         got,
         vec![

@@ -11,9 +11,9 @@ mod sim;
 use std::time::Duration;
 
 use proptest::prelude::*;
+use roomlink::ErrorCode;
 use roomlink::RoomStateChangedReason as R;
-use roomlink::{EngineConfig, ErrorCode, RoomMode};
-use sim::{Fault, Sim, test_config};
+use sim::{Fault, Sim};
 
 const CLIENTS: usize = 3;
 const ROOMS: [&str; 2] = ["r", "q"];
@@ -154,7 +154,7 @@ proptest! {
 
     #[test]
     fn reconnecting_resolves_once_and_user_lists_converge(ops in prop::collection::vec(op(), 1..40)) {
-        let cfg = EngineConfig { room_mode: RoomMode::MultiRoom, ..test_config() };
+        let cfg = sim::multi();
         let mut sim = Sim::with_config(CLIENTS, cfg);
         for op in &ops {
             apply(&mut sim, op);
