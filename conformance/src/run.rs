@@ -331,13 +331,14 @@ impl Runner<'_> {
                 if pattern.matches(&line) {
                     return Ok(());
                 }
-                skipped.push(line.to_string());
+                skipped
+                    .push(crate::trace::render_event(&line).unwrap_or_else(|_| line.to_string()));
             }
             let Some(msg) = self.driver.recv(deadline).await? else {
                 return Err(format!(
                     "wait {client}: no event {} in time; the events it saw meanwhile: [{}]",
                     pattern.describe(),
-                    skipped.join(", ")
+                    skipped.join("; ")
                 ));
             };
             if let Some(reply) = self.handle(msg)? {
