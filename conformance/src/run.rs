@@ -254,8 +254,8 @@ impl Runner<'_> {
                 json!({ "cmd": "unpublish_stream", "room": room, "stream_id": stream_id }),
                 format!("unpublish_stream {room} {stream_id}"),
             ),
-            ClientOp::Destroy => (json!({ "cmd": "destroy" }), "destroy".into()),
-            ClientOp::Create
+            ClientOp::Destroy {} => (json!({ "cmd": "destroy" }), "destroy".into()),
+            ClientOp::Create {}
             | ClientOp::InCallback { .. }
             | ClientOp::Fault { .. }
             | ClientOp::Wait { .. } => {
@@ -286,7 +286,7 @@ impl Runner<'_> {
 
     async fn client_step(&mut self, client: &str, op: &ClientOp) -> Result<(), String> {
         match op {
-            ClientOp::Create => {
+            ClientOp::Create {} => {
                 let reply = self.command(self.create_command(client)?).await?;
                 self.trace.call(client, "create", &reply)
             }

@@ -152,7 +152,8 @@ pub enum ServerAction {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientOp {
-    Create,
+    // Empty struct variants (not unit ones), so that unknown keys are rejected here too.
+    Create {},
     Login {
         room: String,
         token: Option<TokenSpec>,
@@ -185,7 +186,7 @@ pub enum ClientOp {
         room: String,
         stream_id: String,
     },
-    Destroy,
+    Destroy {},
     InCallback {
         when: Pattern,
         then: Box<ClientOp>,
@@ -206,7 +207,7 @@ impl ClientOp {
     fn is_engine_call(&self) -> bool {
         !matches!(
             self,
-            ClientOp::Create
+            ClientOp::Create {}
                 | ClientOp::InCallback { .. }
                 | ClientOp::Fault { .. }
                 | ClientOp::Wait { .. }
@@ -474,6 +475,8 @@ mod tests {
         );
         assert!(with(r#"{"op":"fault","client":"a","fault":"delay"}"#).is_err());
         assert!(with(r#"{"op":"teleport","client":"a"}"#).is_err());
+        assert!(with(r#"{"op":"create","client":"a","room":"r1"}"#).is_err());
+        assert!(with(r#"{"op":"sleep","ms":5,"client":"a"}"#).is_err());
         let hook = r#"{"op":"in_callback","client":"a","when":{"event":"room_state_changed"},"then":{"op":"create"}}"#;
         assert!(with(hook).unwrap_err().contains("then"));
         let hook = r#"{"op":"in_callback","client":"a","when":{"event":"room_state_changed","reason":"Logined"},"then":{"op":"logout","room":"r1"}}"#;
@@ -484,7 +487,6 @@ mod tests {
                 ..
             }
         ));
-        assert!(with(r#"{"op":"sleep","ms":5,"client":"a"}"#).is_err());
     }
 
     #[test]

@@ -18,8 +18,6 @@ struct Hook {
 
 #[derive(Default)]
 struct Driver {
-    /// Held around every line so lines from the event threads never interleave.
-    out: Mutex<()>,
     engines: Mutex<HashMap<String, Arc<Engine>>>,
     hooks: Mutex<HashMap<String, Vec<Hook>>>,
 }
@@ -32,6 +30,12 @@ fn str_of<'a>(cmd: &'a Value, key: &str) -> Result<&'a str, String> {
     cmd[key]
         .as_str()
         .ok_or_else(|| format!("missing string {key:?}"))
+}
+
+fn bool_of(cmd: &Value, key: &str) -> Result<bool, String> {
+    cmd[key]
+        .as_bool()
+        .ok_or_else(|| format!("missing bool {key:?}"))
 }
 
 fn ms_of(config: &Value, key: &str) -> Result<Duration, String> {
@@ -47,50 +51,44 @@ fn code(result: Result<(), ErrorCode>) -> Value {
 
 /// The spec's JSON line for one event (ordinals as numbers).
 fn event_line(client: &str, event: &Event) -> Value {
-    match event {
+    let mut line = match event {
         Event::RoomStateChanged {
-            room_id,
-            reason,
-            error_code,
-            extended_data,
-        } => json!({
-            "client": client, "event": "room_state_changed", "room": room_id,
-            "reason": *reason as u32, "code": error_code.value(), "extended_data": extended_data,
-        }),
+            reason: r,
+            error_code: c,
+            extended_data: x,
+            ..
+        } => {
+            json!({ "event": "room_state_changed", "reason": *r as u32, "code": c.value(), "extended_data": x })
+        }
         Event::RoomUserUpdate {
-            room_id,
-            update_type,
-            users,
-        } => json!({
-            "client": client, "event": "room_user_update", "room": room_id,
-            "update": *update_type as u32, "users": users,
-        }),
-        Event::RoomOnlineUserCountUpdate { room_id, count } => json!({
-            "client": client, "event": "room_online_user_count_update", "room": room_id, "count": count,
-        }),
+            update_type, users, ..
+        } => {
+            json!({ "event": "room_user_update", "update": *update_type as u32, "users": users })
+        }
+        Event::RoomOnlineUserCountUpdate { count, .. } => {
+            json!({ "event": "room_online_user_count_update", "count": count })
+        }
         Event::RoomStreamUpdate {
-            room_id,
             update_type,
             streams,
             reason,
+            ..
         } => {
-            let streams: Vec<Value> = streams
-                .iter()
+            let streams: Vec<Value> = (streams.iter())
                 .map(|s| json!({ "user_id": s.user.user_id, "stream_id": s.stream_id, "extra_info": s.extra_info }))
                 .collect();
-            json!({
-                "client": client, "event": "room_stream_update", "room": room_id,
-                "update": *update_type as u32, "streams": streams, "reason": reason.map(|r| r as u32),
-            })
+            let (update, reason) = (*update_type as u32, reason.map(|r| r as u32));
+            json!({ "event": "room_stream_update", "update": update, "streams": streams, "reason": reason })
         }
         Event::RoomTokenWillExpire {
-            room_id,
-            remaining_seconds,
-        } => json!({
-            "client": client, "event": "room_token_will_expire", "room": room_id,
-            "remaining_seconds": remaining_seconds,
-        }),
-    }
+            remaining_seconds, ..
+        } => {
+            json!({ "event": "room_token_will_expire", "remaining_seconds": remaining_seconds })
+        }
+    };
+    line["client"] = json!(client);
+    line["room"] = json!(event.room_id());
+    line
 }
 
 /// The spec's pattern match: every key of `when` equals the event's, except `users`/`streams`,
@@ -115,7 +113,7 @@ fn matches(when: &Map<String, Value>, line: &Value) -> bool {
 
 impl Driver {
     fn print(&self, line: &Value) {
-        let _guard = lock(&self.out);
+        // The lock is held for the whole line, so lines from the event threads never interleave.
         let mut stdout = std::io::stdout().lock();
         // Nobody to tell if stdout is gone: the orchestrator has already failed the run.
         let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
@@ -193,15 +191,10 @@ impl Driver {
         Ok(match name {
             "login" => {
                 let user = User::new(str_of(cmd, "user_id")?, str_of(cmd, "user_name")?);
-                let user_update = cmd["user_update"]
-                    .as_bool()
-                    .ok_or("missing bool \"user_update\"")?;
-                code(engine.login_room(
-                    room()?,
-                    user,
-                    str_of(cmd, "token")?,
-                    RoomConfig { user_update },
-                ))
+                let config = RoomConfig {
+                    user_update: bool_of(cmd, "user_update")?,
+                };
+                code(engine.login_room(room()?, user, str_of(cmd, "token")?, config))
             }
             "logout" => code(engine.logout_room(room()?)),
             "switch_room" => code(engine.switch_room(
@@ -211,11 +204,7 @@ impl Driver {
             )),
             "renew_token" => code(engine.renew_token(room()?, str_of(cmd, "token")?)),
             "network" => {
-                engine.on_network_changed(
-                    cmd["available"]
-                        .as_bool()
-                        .ok_or("missing bool \"available\"")?,
-                );
+                engine.on_network_changed(bool_of(cmd, "available")?);
                 code(Ok(()))
             }
             "room_state" => json!({ "code": 0, "state": engine.room_state(room()?) as u32 }),
