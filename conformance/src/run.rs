@@ -215,11 +215,11 @@ impl Runner<'_> {
             } => (
                 json!({ "cmd": "login", "room": room, "user_id": c.user_id, "user_name": c.user_name,
                         "token": token(spec.as_ref(), room), "user_update": user_update.unwrap_or(true) }),
-                format!("login {room}"),
+                format!("login {}", arg(room)),
             ),
             ClientOp::Logout { room } => (
                 json!({ "cmd": "logout", "room": room }),
-                format!("logout {room}"),
+                format!("logout {}", arg(room)),
             ),
             ClientOp::SwitchRoom {
                 from,
@@ -227,11 +227,11 @@ impl Runner<'_> {
                 token: spec,
             } => (
                 json!({ "cmd": "switch_room", "from": from, "to": to, "token": token(spec.as_ref(), to) }),
-                format!("switch_room {from} {to}"),
+                format!("switch_room {} {}", arg(from), arg(to)),
             ),
             ClientOp::RenewToken { room, token: spec } => (
                 json!({ "cmd": "renew_token", "room": room, "token": token(spec.as_ref(), room) }),
-                format!("renew_token {room}"),
+                format!("renew_token {}", arg(room)),
             ),
             ClientOp::Network { available } => (
                 json!({ "cmd": "network", "available": available }),
@@ -239,7 +239,7 @@ impl Runner<'_> {
             ),
             ClientOp::RoomState { room } => (
                 json!({ "cmd": "room_state", "room": room }),
-                format!("room_state {room}"),
+                format!("room_state {}", arg(room)),
             ),
             ClientOp::PublishStream {
                 room,
@@ -248,11 +248,11 @@ impl Runner<'_> {
             } => (
                 json!({ "cmd": "publish_stream", "room": room, "stream_id": stream_id,
                         "extra_info": extra_info.as_deref().unwrap_or("") }),
-                format!("publish_stream {room} {stream_id}"),
+                format!("publish_stream {} {}", arg(room), arg(stream_id)),
             ),
             ClientOp::UnpublishStream { room, stream_id } => (
                 json!({ "cmd": "unpublish_stream", "room": room, "stream_id": stream_id }),
-                format!("unpublish_stream {room} {stream_id}"),
+                format!("unpublish_stream {} {}", arg(room), arg(stream_id)),
             ),
             ClientOp::Destroy {} => (json!({ "cmd": "destroy" }), "destroy".into()),
             ClientOp::Create {}
@@ -398,4 +398,30 @@ impl Runner<'_> {
 /// For messages and the table: how long a run took.
 pub fn seconds(d: Duration) -> String {
     format!("{:.2}s", d.as_secs_f64())
+}
+
+/// An argument as a call line shows it: bare when that is unambiguous, else JSON-quoted (an empty
+/// room ID, one with spaces), so every call line reads back to exactly the arguments it had.
+fn arg(value: &str) -> String {
+    if value.is_empty()
+        || value
+            .chars()
+            .any(|c| c.is_whitespace() || c == '"' || c.is_control())
+    {
+        Value::from(value).to_string()
+    } else {
+        value.to_string()
+    }
+}
+
+#[cfg(test)]
+mod arg_tests {
+    use super::arg;
+
+    #[test]
+    fn ambiguous_arguments_are_quoted() {
+        assert_eq!(arg("r1"), "r1");
+        assert_eq!(arg(""), "\"\"");
+        assert_eq!(arg("has space"), "\"has space\"");
+    }
 }

@@ -180,9 +180,8 @@ impl Driver {
     fn call(&self, client: &str, cmd: &Value) -> Result<Value, String> {
         let name = str_of(cmd, "cmd")?;
         if name == "destroy" {
-            let engine = lock(&self.engines)
-                .remove(client)
-                .ok_or_else(|| format!("no client {client:?}"))?;
+            // The handle stays: later calls on it must return 1900005 (engine destroyed).
+            let engine = self.engine(client)?;
             engine.destroy(); // delivers this engine's last events before returning (off its own thread)
             return Ok(code(Ok(())));
         }
