@@ -9,9 +9,20 @@ cargo fmt --all --check
 echo "== doctests (the README's Rust example is one)"
 cargo test --workspace --doc --quiet
 
+# The conformance kit runs before the unit and end-to-end tests so that their summary stays the
+# last line; a conformance failure still lets them run and fails the script at the end.
+echo "== conformance (conformance/README.md)"
+conformance=0
+bash scripts/conformance.sh || conformance=$?
+
 echo "== tests"
+tests=0
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
+  cargo nextest run --workspace --no-fail-fast || tests=$?
 else
-  cargo test --workspace --no-fail-fast
+  cargo test --workspace --no-fail-fast || tests=$?
 fi
+if [ "$conformance" -ne 0 ]; then
+  exit "$conformance"
+fi
+exit "$tests"

@@ -6,6 +6,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::event::Event;
+use crate::reason::RoomStateChangedReason;
 
 /// Receives the engine's events, in order, on the engine's dispatcher thread ("roomlink-events").
 /// It may call any `Engine` method, including `destroy`.
@@ -43,6 +44,20 @@ impl EventQueue {
         let mut inner = self.lock();
         if inner.closed {
             return;
+        }
+        if let Event::RoomStateChanged {
+            room_id,
+            reason: RoomStateChangedReason::Logout,
+            ..
+        } = &event
+        {
+            // The app has left the room (logout, switch, destroy; possibly from inside a callback
+            // while updates of that room were still queued). Updates it has not been given yet
+            // describe a room it is no longer in: drop them, so `Logout` is the last word on the
+            // room. State changes are never dropped: every call's `Logining` is still reported.
+            inner
+                .queue
+                .retain(|queued| is_state_change(queued) || queued.room_id() != room_id);
         }
         inner.queue.push_back(event);
         drop(inner);
@@ -88,6 +103,10 @@ impl EventQueue {
     }
 }
 
+fn is_state_change(event: &Event) -> bool {
+    matches!(event, Event::RoomStateChanged { .. })
+}
+
 /// The dispatcher thread's body: deliver every event, in order, with no lock held, until the queue
 /// is closed and drained. Events queued before `destroy` (including its Logout events) are delivered.
 pub(crate) fn dispatch(queue: Arc<EventQueue>, handler: Arc<dyn EventHandler>) {
@@ -101,4 +120,83 @@ pub(crate) fn dispatch(queue: Arc<EventQueue>, handler: Arc<dyn EventHandler>) {
         }
     }
     log::debug!("event dispatcher stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{UpdateType, User};
+    use crate::reason::RoomStateChangedReason as R;
+
+    fn state(room: &str, reason: R) -> Event {
+        Event::RoomStateChanged {
+            room_id: room.into(),
+            reason,
+            error_code: crate::ErrorCode::OK,
+            extended_data: Default::default(),
+        }
+    }
+
+    fn add(room: &str, user: &str) -> Event {
+        Event::RoomUserUpdate {
+            room_id: room.into(),
+            update_type: UpdateType::Add,
+            users: vec![User::new(user, user)],
+        }
+    }
+
+    fn count(room: &str, count: u32) -> Event {
+        Event::RoomOnlineUserCountUpdate {
+            room_id: room.into(),
+            count,
+        }
+    }
+
+    fn drain(queue: &EventQueue) -> Vec<Event> {
+        std::iter::from_fn(|| queue.try_pop()).collect()
+    }
+
+    #[test]
+    fn logout_drops_undelivered_updates_of_that_room_only() {
+        let queue = EventQueue::default();
+        for event in [
+            state("r1", R::Logining),
+            state("r1", R::Logined),
+            add("r1", "bob"),
+            count("r1", 2),
+            add("r2", "carol"),
+            state("r1", R::Logout),
+        ] {
+            queue.push(event);
+        }
+        assert_eq!(
+            drain(&queue),
+            vec![
+                state("r1", R::Logining),
+                state("r1", R::Logined),
+                add("r2", "carol"),
+                state("r1", R::Logout),
+            ]
+        );
+    }
+
+    #[test]
+    fn updates_after_the_logout_and_delivered_ones_are_kept() {
+        let queue = EventQueue::default();
+        queue.push(add("r1", "bob"));
+        assert_eq!(queue.try_pop(), Some(add("r1", "bob")));
+        queue.push(state("r1", R::Logout));
+        queue.push(state("r1", R::Logining));
+        queue.push(count("r1", 1));
+        queue.push(state("r1", R::KickOut));
+        assert_eq!(
+            drain(&queue),
+            vec![
+                state("r1", R::Logout),
+                state("r1", R::Logining),
+                count("r1", 1),
+                state("r1", R::KickOut),
+            ]
+        );
+    }
 }

@@ -14,7 +14,9 @@
 //! room, stops the runtime (connections get up to a second to send the logouts and close) and
 //! joins both threads. Events queued before or by destroy are **delivered**, not dropped: the
 //! dispatcher empties the queue before it exits, and in pull mode they stay available to
-//! `poll_event`/`wait_event`. No event is produced after destroy.
+//! `poll_event`/`wait_event`. No event is produced after destroy. (One exception, for every
+//! `Logout`: undelivered user/stream/count/token events of the room it ends are dropped, so
+//! `Logout` is the last word on that room.)
 
 mod events;
 mod runtime;

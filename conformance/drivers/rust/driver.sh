@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Launcher for the Rust reference driver: check | build | run (see conformance/README.md).
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+
+binary() {
+  local dir
+  dir="$(cargo metadata --format-version 1 --no-deps 2>/dev/null \
+    | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+  echo "${dir:-${CARGO_TARGET_DIR:-target}}/debug/roomlink-driver-rust"
+}
+
+case "${1:-}" in
+  check)
+    if ! command -v cargo >/dev/null 2>&1; then
+      echo "cargo is not installed"
+      exit 1
+    fi
+    ;;
+  build) cargo build --quiet -p roomlink-conformance-driver ;;
+  run) exec "$(binary)" ;;
+  *)
+    echo "usage: $0 check|build|run" >&2
+    exit 2
+    ;;
+esac

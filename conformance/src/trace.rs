@@ -1,0 +1,301 @@
+//! The trace of one run: per client, the synchronous results of its calls and the events it saw,
+//! rendered as the text format of `conformance/README.md` (normalised: `room_session_id` → `*`,
+//! `remaining_seconds` dropped).
+
+use serde_json::Value;
+
+use crate::pattern::reason_name;
+
+const SESSION_KEY: &str = "room_session_id";
+
+#[derive(Debug, Default)]
+struct ClientTrace {
+    name: String,
+    user_id: String,
+    calls: Vec<String>,
+    events: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Trace {
+    scenario: String,
+    clients: Vec<ClientTrace>,
+}
+
+impl Trace {
+    /// An empty trace with one block per client, in the scenario's order: `(name, user_id)`.
+    pub fn new(scenario: &str, clients: &[(String, String)]) -> Trace {
+        Trace {
+            scenario: scenario.to_string(),
+            clients: clients
+                .iter()
+                .map(|(name, user_id)| ClientTrace {
+                    name: name.clone(),
+                    user_id: user_id.clone(),
+                    ..Default::default()
+                })
+                .collect(),
+        }
+    }
+
+    fn client(&mut self, name: &str) -> Result<&mut ClientTrace, String> {
+        self.clients
+            .iter_mut()
+            .find(|c| c.name == name)
+            .ok_or_else(|| {
+                format!("the driver reported client {name:?}, which the scenario does not have")
+            })
+    }
+
+    /// A call's result; `call` is its rendered form, e.g. `login r1`.
+    pub fn call(&mut self, client: &str, call: &str, reply: &Value) -> Result<(), String> {
+        let line = format!("{call} -> {}", result(reply));
+        self.client(client)?.calls.push(line);
+        Ok(())
+    }
+
+    /// An event line from the driver.
+    pub fn event(&mut self, client: &str, line: &Value) -> Result<(), String> {
+        let rendered = render_event(line)?;
+        self.client(client)?.events.push(rendered);
+        Ok(())
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = format!("# roomlink conformance trace v1: {}\n", self.scenario);
+        for c in &self.clients {
+            out.push_str(&format!("client {} ({})\n  calls\n", c.name, c.user_id));
+            for line in &c.calls {
+                out.push_str(&format!("    {line}\n"));
+            }
+            out.push_str("  events\n");
+            for line in &c.events {
+                out.push_str(&format!("    {line}\n"));
+            }
+        }
+        out
+    }
+}
+
+/// `0`, or `0 Connected` for a reply carrying a connection state.
+fn result(reply: &Value) -> String {
+    let code = &reply["code"];
+    match reply.get("state") {
+        Some(state) => format!("{code} {}", state_name(state)),
+        None => code.to_string(),
+    }
+}
+
+fn state_name(state: &Value) -> String {
+    const NAMES: [&str; 5] = [
+        "Disconnected",
+        "Connecting",
+        "Connected",
+        "Reconnecting",
+        "Failed",
+    ];
+    state
+        .as_u64()
+        .and_then(|n| NAMES.get(usize::try_from(n).ok()?.checked_sub(1)?))
+        .map_or_else(|| format!("?{state}"), |s| s.to_string())
+}
+
+fn text<'a>(line: &'a Value, key: &str) -> Result<&'a str, String> {
+    line[key]
+        .as_str()
+        .ok_or_else(|| format!("event without string {key:?}: {line}"))
+}
+
+fn quoted(s: &str) -> String {
+    Value::from(s).to_string()
+}
+
+fn update_name(line: &Value) -> Result<&'static str, String> {
+    match line["update"].as_u64() {
+        Some(0) => Ok("add"),
+        Some(1) => Ok("delete"),
+        _ => Err(format!("event with a bad \"update\": {line}")),
+    }
+}
+
+fn list(line: &Value, key: &str) -> Result<Vec<Value>, String> {
+    line[key]
+        .as_array()
+        .cloned()
+        .ok_or_else(|| format!("event without list {key:?}: {line}"))
+}
+
+fn stream_reason(reason: &Value) -> String {
+    const NAMES: [&str; 5] = [
+        "Stopped",
+        "UserLeft",
+        "UserTimedOut",
+        "UserKicked",
+        "Resync",
+    ];
+    reason
+        .as_u64()
+        .and_then(|n| NAMES.get(usize::try_from(n).ok()?))
+        .map_or_else(|| format!("?{reason}"), |s| s.to_string())
+}
+
+/// One event line → its trace line.
+pub fn render_event(line: &Value) -> Result<String, String> {
+    let event = text(line, "event")?;
+    let room = text(line, "room")?;
+    Ok(match event {
+        "room_state_changed" => {
+            let mut out = format!(
+                "{event} {room} {} {}",
+                reason_name(&line["reason"]),
+                line["code"]
+            );
+            let data = line["extended_data"]
+                .as_object()
+                .ok_or_else(|| format!("event without object \"extended_data\": {line}"))?;
+            if !data.is_empty() {
+                let mut pairs: Vec<String> = data
+                    .iter()
+                    .map(|(k, v)| match (k.as_str(), v.as_str()) {
+                        (SESSION_KEY, _) => format!("{k}=*"),
+                        (_, Some(s)) => format!("{k}={s}"),
+                        _ => format!("{k}={v}"),
+                    })
+                    .collect();
+                pairs.sort();
+                out.push_str(&format!(" {{{}}}", pairs.join(", ")));
+            }
+            out
+        }
+        "room_user_update" => {
+            let users: Vec<String> = list(line, "users")?
+                .iter()
+                .map(|u| {
+                    Ok(format!(
+                        "{} {}",
+                        text(u, "user_id")?,
+                        quoted(text(u, "user_name")?)
+                    ))
+                })
+                .collect::<Result<_, String>>()?;
+            format!(
+                "{event} {room} {} [{}]",
+                update_name(line)?,
+                users.join(", ")
+            )
+        }
+        "room_online_user_count_update" => format!("{event} {room} {}", line["count"]),
+        "room_stream_update" => {
+            let streams: Vec<String> = list(line, "streams")?
+                .iter()
+                .map(|s| {
+                    let (user, id) = (text(s, "user_id")?, text(s, "stream_id")?);
+                    Ok(format!("{user}/{id} {}", quoted(text(s, "extra_info")?)))
+                })
+                .collect::<Result<_, String>>()?;
+            let mut out = format!(
+                "{event} {room} {} [{}]",
+                update_name(line)?,
+                streams.join(", ")
+            );
+            if !line["reason"].is_null() {
+                out.push_str(&format!(" {}", stream_reason(&line["reason"])));
+            }
+            out
+        }
+        // remaining_seconds is time-derived: the event's existence is the contract, not the number.
+        "room_token_will_expire" => format!("{event} {room}"),
+        other => return Err(format!("unknown event {other:?}: {line}")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn events_render_normalised() {
+        let logined = json!({"client":"a","event":"room_state_changed","room":"r1","reason":1,"code":0,
+            "extended_data":{"room_session_id":"f00d"}});
+        assert_eq!(
+            render_event(&logined).unwrap(),
+            "room_state_changed r1 Logined 0 {room_session_id=*}"
+        );
+        let kick = json!({"event":"room_state_changed","room":"r1","reason":6,"code":1002055,
+            "extended_data":{"custom_kickout_message":"spam"}});
+        assert_eq!(
+            render_event(&kick).unwrap(),
+            "room_state_changed r1 KickOut 1002055 {custom_kickout_message=spam}"
+        );
+        let logining = json!({"event":"room_state_changed","room":"r1","reason":0,"code":0,"extended_data":{}});
+        assert_eq!(
+            render_event(&logining).unwrap(),
+            "room_state_changed r1 Logining 0"
+        );
+        let expire = json!({"event":"room_token_will_expire","room":"r1","remaining_seconds":7});
+        assert_eq!(render_event(&expire).unwrap(), "room_token_will_expire r1");
+    }
+
+    #[test]
+    fn lists_render_in_delivery_order() {
+        let users = json!({"event":"room_user_update","room":"r1","update":0,
+            "users":[{"user_id":"bob","user_name":"Bob"},{"user_id":"al","user_name":"A \"l\""}]});
+        assert_eq!(
+            render_event(&users).unwrap(),
+            r#"room_user_update r1 add [bob "Bob", al "A \"l\""]"#
+        );
+        let gone = json!({"event":"room_stream_update","room":"r1","update":1,"reason":1,
+            "streams":[{"user_id":"bob","stream_id":"s1","extra_info":""}]});
+        assert_eq!(
+            render_event(&gone).unwrap(),
+            r#"room_stream_update r1 delete [bob/s1 ""] UserLeft"#
+        );
+        let added = json!({"event":"room_stream_update","room":"r1","update":0,"reason":null,
+            "streams":[{"user_id":"bob","stream_id":"s1","extra_info":"hd"}]});
+        assert_eq!(
+            render_event(&added).unwrap(),
+            r#"room_stream_update r1 add [bob/s1 "hd"]"#
+        );
+        let count = json!({"event":"room_online_user_count_update","room":"r1","count":2});
+        assert_eq!(
+            render_event(&count).unwrap(),
+            "room_online_user_count_update r1 2"
+        );
+    }
+
+    #[test]
+    fn malformed_events_are_errors() {
+        assert!(render_event(&json!({"event":"room_user_update","room":"r1","update":0})).is_err());
+        assert!(render_event(&json!({"event":"room_moved","room":"r1"})).is_err());
+        assert!(
+            render_event(&json!({"event":"room_user_update","room":"r1","update":5,"users":[]}))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_trace_groups_calls_and_events_per_client() {
+        let mut t = Trace::new(
+            "demo",
+            &[("a".into(), "alice".into()), ("b".into(), "bob".into())],
+        );
+        t.call("a", "create", &json!({"id":1,"code":0})).unwrap();
+        t.call("a", "room_state r1", &json!({"id":2,"code":0,"state":3}))
+            .unwrap();
+        t.call(
+            "b",
+            "logout r1 (in callback)",
+            &json!({"cmd":"logout","code":1002002}),
+        )
+        .unwrap();
+        t.event(
+            "a",
+            &json!({"event":"room_online_user_count_update","room":"r1","count":1}),
+        )
+        .unwrap();
+        assert!(t.call("z", "create", &json!({"code":0})).is_err());
+        let expected = "# roomlink conformance trace v1: demo\nclient a (alice)\n  calls\n    create -> 0\n    room_state r1 -> 0 Connected\n  events\n    room_online_user_count_update r1 1\nclient b (bob)\n  calls\n    logout r1 (in callback) -> 1002002\n  events\n";
+        assert_eq!(t.render(), expected);
+    }
+}

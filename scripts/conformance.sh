@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs the conformance kit (conformance/README.md): every scenario against every driver whose
+# toolchain is here. Usage:
+#   bash scripts/conformance.sh [--driver NAME]... [--scenario NAME]... [--repeat N] [--bless] [--time-scale F]
+# A driver whose `check` fails is reported as skipped (a failure when CI=true). The last line
+# printed is the orchestrator's `N passed, N failed`; the exit status is the orchestrator's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+drivers=()
+pass=()
+bless=false
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --driver) drivers+=("${2:?--driver needs a NAME}"); shift 2 ;;
+    --scenario | --repeat | --time-scale) pass+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+    --bless) bless=true; pass+=("$1"); shift ;;
+    *) echo "conformance.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+if [ ${#drivers[@]} -eq 0 ]; then
+  if $bless; then
+    drivers=(rust) # canonical traces come from the reference driver
+  else
+    for launcher in conformance/drivers/*/driver.sh; do
+      drivers+=("$(basename "$(dirname "$launcher")")")
+    done
+  fi
+fi
+
+echo "== conformance: building the orchestrator"
+cargo build --quiet -p roomlink-conformance
+
+args=()
+for name in "${drivers[@]}"; do
+  launcher="conformance/drivers/$name/driver.sh"
+  if [ ! -f "$launcher" ]; then
+    echo "conformance.sh: no driver $name ($launcher)" >&2
+    exit 2
+  fi
+  if ! reason="$(bash "$launcher" check 2>&1)"; then
+    args+=(--skipped "$name=${reason:-its check failed}")
+    continue
+  fi
+  echo "== conformance: building the $name driver"
+  if bash "$launcher" build; then
+    args+=(--driver "$name=bash $launcher run")
+  else
+    # Never run a stale binary: a driver that does not build fails every scenario.
+    args+=(--driver "$name=echo 'the $name driver did not build' >&2; exit 1")
+  fi
+done
+if [ "${CI:-}" = "true" ]; then
+  args+=(--require-all)
+fi
+
+out_dir="${CARGO_TARGET_DIR:-target}/conformance"
+exec cargo run --quiet -p roomlink-conformance -- --out-dir "$out_dir" "${args[@]}" "${pass[@]}"
