@@ -19,6 +19,15 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+if $bless; then
+  for name in "${drivers[@]}"; do
+    if [ "$name" != rust ]; then
+      echo "conformance.sh: --bless writes the canonical traces, which come from the rust driver only (got --driver $name)" >&2
+      exit 2
+    fi
+  done
+fi
+
 if [ ${#drivers[@]} -eq 0 ]; then
   if $bless; then
     drivers=(rust) # canonical traces come from the reference driver

@@ -249,6 +249,28 @@ async fn main_inner(cli: Cli) -> Result<bool, String> {
     Ok(table.totals(cli.require_all).1 == 0)
 }
 
+/// Runs `work` until SIGINT or SIGTERM. On a signal, every driver's process group is killed and
+/// `work` is dropped, which stops its servers and proxies, and the result is an error.
+async fn until_signal(work: impl Future<Output = Result<bool, String>>) -> Result<bool, String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut int, mut term) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(i), Ok(t)) => (i, t),
+        (Err(e), _) | (_, Err(e)) => return Err(format!("cannot install signal handlers: {e}")),
+    };
+    let name = tokio::select! {
+        result = work => return result,
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    };
+    // `work` is dropped by now (its drivers' Drop killed their groups); this catches any group a
+    // half-finished spawn registered.
+    driver::kill_all();
+    Err(format!("stopped by {name}; drivers killed"))
+}
+
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
@@ -263,7 +285,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(main_inner(cli)) {
+    match runtime.block_on(until_signal(main_inner(cli))) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {

@@ -12,14 +12,17 @@ use crate::driver::{Driver, Msg};
 use crate::pattern::Pattern;
 use crate::scenario::{ClientOp, DEFAULT_WAIT_MS, Scenario, ServerAction, Step, WorldOp, scaled};
 use crate::tokens;
-use crate::trace::Trace;
+use crate::trace::{Trace, arg};
 use crate::world::World;
 
 /// How long a driver may take to answer a command (times the time scale). Generous: `destroy`
 /// waits for the engine's threads.
-const REPLY_MS: u64 = 10_000;
+pub const REPLY_MS: u64 = 10_000;
 /// How long a driver may take to exit after `exit` has been answered.
 const EXIT_GRACE_MS: u64 = 5_000;
+/// More events than this from one client in one scenario is a flooding driver: fail the run
+/// rather than grow memory without bound.
+pub const MAX_EVENTS_PER_CLIENT: usize = 10_000;
 
 /// What a run produced: the trace so far (complete if `error` is `None`).
 pub struct Outcome {
@@ -35,8 +38,12 @@ struct Runner<'a> {
     trace: Trace,
     /// Per client: events not yet consumed by a `wait`.
     unseen: HashMap<String, VecDeque<Value>>,
-    /// Per client: the rendered calls of armed hooks, oldest first.
-    armed: HashMap<String, VecDeque<String>>,
+    /// Armed hooks by the arming command's id: (client, the hook's rendered call).
+    armed: HashMap<u64, (String, String)>,
+    /// Per client: how many events it reported (capped at [`MAX_EVENTS_PER_CLIENT`]).
+    events: HashMap<String, usize>,
+    /// Clients whose `create` returned a non-zero code, with that reply.
+    failed_creates: HashMap<String, Value>,
     next_id: u64,
     recording: bool,
 }
@@ -61,7 +68,8 @@ pub async fn run(scenario: &Scenario, command: &str, stderr_log: &Path, scale: f
     let driver = match Driver::spawn(command, stderr_log) {
         Ok(d) => d,
         Err(e) => {
-            world.shutdown().await;
+            // The run already failed; a slow server stop adds nothing to the message.
+            let _ = world.shutdown().await;
             return Outcome {
                 trace: trace.render(),
                 error: Some(e),
@@ -76,6 +84,8 @@ pub async fn run(scenario: &Scenario, command: &str, stderr_log: &Path, scale: f
         trace: std::mem::take(&mut trace),
         unseen: HashMap::new(),
         armed: HashMap::new(),
+        events: HashMap::new(),
+        failed_creates: HashMap::new(),
         next_id: 0,
         recording: true,
     };
@@ -93,10 +103,10 @@ pub async fn run(scenario: &Scenario, command: &str, stderr_log: &Path, scale: f
         drop(driver);
         None
     };
-    world.shutdown().await;
+    let stopped = world.shutdown().await.err();
     Outcome {
         trace: trace.render(),
-        error: error.or(exit),
+        error: error.or(exit).or(stopped),
     }
 }
 
@@ -136,19 +146,32 @@ impl Runner<'_> {
             Msg::Reply(v) => return Ok(Some(v)),
             Msg::Ready => return Err("the driver printed ready twice".into()),
             Msg::Event { client, line } => {
+                let n = self.events.entry(client.clone()).or_default();
+                *n += 1;
+                if *n > MAX_EVENTS_PER_CLIENT {
+                    return Err(format!(
+                        "too many events: client {client:?} reported more than {MAX_EVENTS_PER_CLIENT} in one scenario"
+                    ));
+                }
                 if self.recording {
                     self.trace.event(&client, &line)?;
                     self.unseen.entry(client).or_default().push_back(line);
                 }
             }
             Msg::CallbackResult { client, result } => {
-                let call = self
-                    .armed
-                    .get_mut(&client)
-                    .and_then(VecDeque::pop_front)
-                    .ok_or_else(|| {
-                        format!("callback result for {client:?} with no hook armed: {result}")
-                    })?;
+                let hook = result["hook"].as_u64().ok_or_else(|| {
+                    format!(
+                        "a callback result without the arming command's id in \"hook\": {result}"
+                    )
+                })?;
+                let (armed_for, call) = self.armed.remove(&hook).ok_or_else(|| {
+                    format!("a callback result for hook {hook}, which is unknown or already used: {result}")
+                })?;
+                if armed_for != client {
+                    return Err(format!(
+                        "hook {hook} was armed for client {armed_for:?}, its result names {client:?}: {result}"
+                    ));
+                }
                 if result["code"] == -1 {
                     return Err(format!(
                         "the driver could not run the hook `{call}`: {result}"
@@ -188,14 +211,28 @@ impl Runner<'_> {
                 ));
             };
             if let Some(reply) = self.handle(msg)? {
+                // Checked before the id: a rejection of an unparseable line has `"id":null`.
+                if reply["code"] == -1 {
+                    return Err(self.rejected(&cmd, &reply));
+                }
                 if reply["id"] != json!(id) {
                     return Err(format!("reply {reply} to command {id}: out of order"));
                 }
-                if reply["code"] == -1 {
-                    return Err(format!("the driver rejected {cmd}: {reply}"));
-                }
                 return Ok(reply);
             }
+        }
+    }
+
+    /// The message for a `code: -1` reply; names a failed `create` as the likely cause.
+    fn rejected(&self, cmd: &Value, reply: &Value) -> String {
+        let failed = cmd["client"]
+            .as_str()
+            .and_then(|c| Some((c, self.failed_creates.get(c)?)));
+        match failed {
+            Some((client, create)) => format!(
+                "the driver rejected {cmd}: {reply}; client {client:?} has no engine because its create failed ({create})"
+            ),
+            None => format!("the driver rejected {cmd}: {reply}"),
         }
     }
 
@@ -288,15 +325,18 @@ impl Runner<'_> {
         match op {
             ClientOp::Create {} => {
                 let reply = self.command(self.create_command(client)?).await?;
+                if reply["code"] != 0 {
+                    self.failed_creates
+                        .insert(client.to_string(), reply.clone());
+                }
                 self.trace.call(client, "create", &reply)
             }
             ClientOp::InCallback { when, then } => {
                 let (then, call) = self.engine_call(client, then)?;
-                // Armed before the command is sent: the hook may fire before its reply arrives.
+                // Armed before the command is sent, under the id `command` is about to give it:
+                // the hook may fire before its reply arrives.
                 self.armed
-                    .entry(client.to_string())
-                    .or_default()
-                    .push_back(call);
+                    .insert(self.next_id + 1, (client.to_string(), call));
                 let cmd = json!({ "cmd": "in_callback", "client": client, "when": when.to_wire(), "then": then });
                 self.command(cmd).await.map(drop)
             }
@@ -398,30 +438,4 @@ impl Runner<'_> {
 /// For messages and the table: how long a run took.
 pub fn seconds(d: Duration) -> String {
     format!("{:.2}s", d.as_secs_f64())
-}
-
-/// An argument as a call line shows it: bare when that is unambiguous, else JSON-quoted (an empty
-/// room ID, one with spaces), so every call line reads back to exactly the arguments it had.
-fn arg(value: &str) -> String {
-    if value.is_empty()
-        || value
-            .chars()
-            .any(|c| c.is_whitespace() || c == '"' || c.is_control())
-    {
-        Value::from(value).to_string()
-    } else {
-        value.to_string()
-    }
-}
-
-#[cfg(test)]
-mod arg_tests {
-    use super::arg;
-
-    #[test]
-    fn ambiguous_arguments_are_quoted() {
-        assert_eq!(arg("r1"), "r1");
-        assert_eq!(arg(""), "\"\"");
-        assert_eq!(arg("has space"), "\"has space\"");
-    }
 }

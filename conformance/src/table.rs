@@ -49,7 +49,11 @@ impl Table {
     pub fn render(&self, require_all: bool) -> String {
         let label = |c: &Cell| match c {
             Cell::Ran { failed: 0, .. } => "pass".to_string(),
-            Cell::Ran { passed: 0, .. } => "FAIL".to_string(),
+            // A single failed run is plain FAIL; with repeats, the count shows even when all fail.
+            Cell::Ran {
+                passed: 0,
+                failed: 1,
+            } => "FAIL".to_string(),
             Cell::Ran { passed, failed } => format!("FAIL {failed}/{}", passed + failed),
             Cell::Skipped => "skip".to_string(),
         };
@@ -133,5 +137,27 @@ mod tests {
         assert_eq!(lines[1], "login_logout  pass       skip");
         assert_eq!(lines[2], "seed_case_1   FAIL 1/10  skip");
         assert_eq!(lines.last(), Some(&"19 passed, 1 failed"));
+    }
+
+    #[test]
+    fn all_runs_failing_shows_the_count() {
+        let mut t = Table::new(vec!["rust".into()]);
+        t.row(
+            "a",
+            vec![Cell::Ran {
+                passed: 0,
+                failed: 3,
+            }],
+        );
+        t.row(
+            "b",
+            vec![Cell::Ran {
+                passed: 0,
+                failed: 1,
+            }],
+        );
+        let text = t.render(false);
+        assert!(text.contains("a         FAIL 3/3"), "{text}");
+        assert!(text.contains("b         FAIL\n"), "{text}");
     }
 }

@@ -139,10 +139,25 @@ fn stream_reason(reason: &Value) -> String {
         .map_or_else(|| format!("?{reason}"), |s| s.to_string())
 }
 
+/// An argument as a call or event line shows it: bare when that is unambiguous, else JSON-quoted (an empty
+/// room ID, one with spaces), so every call line reads back to exactly the arguments it had.
+pub fn arg(value: &str) -> String {
+    if value.is_empty()
+        || value
+            .chars()
+            .any(|c| c.is_whitespace() || c == '"' || c.is_control())
+    {
+        Value::from(value).to_string()
+    } else {
+        value.to_string()
+    }
+}
+
 /// One event line → its trace line.
 pub fn render_event(line: &Value) -> Result<String, String> {
     let event = text(line, "event")?;
-    let room = text(line, "room")?;
+    // Quoted exactly like the call lines' room arguments.
+    let room = &arg(text(line, "room")?);
     Ok(match event {
         "room_state_changed" => {
             let mut out = format!(
@@ -157,11 +172,13 @@ pub fn render_event(line: &Value) -> Result<String, String> {
                 let mut pairs: Vec<String> = data
                     .iter()
                     .map(|(k, v)| match (k.as_str(), v.as_str()) {
-                        (SESSION_KEY, _) => format!("{k}=*"),
-                        (_, Some(s)) => format!("{k}={s}"),
-                        _ => format!("{k}={v}"),
+                        (_, None) => Err(format!(
+                            "extended_data values must be strings, got {k}={v}: {line}"
+                        )),
+                        (SESSION_KEY, _) => Ok(format!("{k}=*")),
+                        (_, Some(s)) => Ok(format!("{k}={s}")),
                     })
-                    .collect();
+                    .collect::<Result<_, String>>()?;
                 pairs.sort();
                 out.push_str(&format!(" {{{}}}", pairs.join(", ")));
             }
@@ -198,8 +215,14 @@ pub fn render_event(line: &Value) -> Result<String, String> {
                 update_name(line)?,
                 streams.join(", ")
             );
-            if !line["reason"].is_null() {
-                out.push_str(&format!(" {}", stream_reason(&line["reason"])));
+            match line.get("reason") {
+                None => {
+                    return Err(format!(
+                        "room_stream_update without \"reason\" (null for add): {line}"
+                    ));
+                }
+                Some(Value::Null) => {}
+                Some(reason) => out.push_str(&format!(" {}", stream_reason(reason))),
             }
             out
         }
@@ -265,7 +288,28 @@ mod tests {
     }
 
     #[test]
+    fn ambiguous_arguments_are_quoted() {
+        assert_eq!(arg("r1"), "r1");
+        assert_eq!(arg(""), "\"\"");
+        assert_eq!(arg("has space"), "\"has space\"");
+        let spaced = json!({"event":"room_online_user_count_update","room":"a b","count":1});
+        assert_eq!(
+            render_event(&spaced).unwrap(),
+            "room_online_user_count_update \"a b\" 1"
+        );
+    }
+
+    #[test]
     fn malformed_events_are_errors() {
+        let no_reason = json!({"event":"room_stream_update","room":"r1","update":0,"streams":[]});
+        assert!(render_event(&no_reason).unwrap_err().contains("reason"));
+        let numeric = json!({"event":"room_state_changed","room":"r1","reason":6,"code":1,
+            "extended_data":{"n":3}});
+        assert!(
+            render_event(&numeric)
+                .unwrap_err()
+                .contains("must be strings")
+        );
         assert!(render_event(&json!({"event":"room_user_update","room":"r1","update":0})).is_err());
         assert!(render_event(&json!({"event":"room_moved","room":"r1"})).is_err());
         assert!(

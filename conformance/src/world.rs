@@ -9,12 +9,30 @@ use roomlink_server::{ServerConfig, ServerHandle};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use crate::run::REPLY_MS;
 use crate::scenario::{FaultKind, Scenario, scaled};
+
+/// How long a restart keeps retrying the pinned port while the old sockets are released.
+const REBIND_MS: u64 = 2_000;
 
 pub struct World {
     pub config: ServerConfig,
     server: Option<ServerHandle>,
     proxies: BTreeMap<String, FaultProxy>,
+    /// The deadline of every admin request and server start/stop (the scaled reply deadline).
+    op_timeout: Duration,
+    scale: f64,
+}
+
+/// `fut` with a deadline; a timeout is an error naming `what`.
+async fn deadline<T>(
+    what: &str,
+    limit: Duration,
+    fut: impl Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    tokio::time::timeout(limit, fut)
+        .await
+        .map_err(|_| format!("{what} did not finish within {limit:?}"))?
 }
 
 /// The server settings of a scenario, durations scaled, on a free loopback port.
@@ -39,23 +57,32 @@ pub fn server_config(scenario: &Scenario, scale: f64) -> ServerConfig {
 impl World {
     /// A fresh server and a proxy in front of it for each client.
     pub async fn start(scenario: &Scenario, scale: f64) -> Result<World, String> {
+        let op_timeout = scaled(REPLY_MS, scale);
         let mut config = server_config(scenario, scale);
-        let server = roomlink_server::start(config.clone())
-            .await
-            .map_err(|e| format!("cannot start the server: {e}"))?;
+        let server = deadline("starting the server", op_timeout, async {
+            roomlink_server::start(config.clone())
+                .await
+                .map_err(|e| format!("cannot start the server: {e}"))
+        })
+        .await?;
         // Pin the port so a restart comes back where the proxies point.
         config.bind = server.local_addr();
         let mut proxies = BTreeMap::new();
         for c in &scenario.clients {
-            let proxy = FaultProxy::start(config.bind)
-                .await
-                .map_err(|e| format!("cannot start a fault proxy: {e}"))?;
+            let proxy = deadline("starting a fault proxy", op_timeout, async {
+                FaultProxy::start(config.bind)
+                    .await
+                    .map_err(|e| format!("cannot start a fault proxy: {e}"))
+            })
+            .await?;
             proxies.insert(c.name.clone(), proxy);
         }
         Ok(World {
             config,
             server: Some(server),
             proxies,
+            op_timeout,
+            scale,
         })
     }
 
@@ -97,17 +124,37 @@ impl World {
             .server
             .take()
             .ok_or("server stop: the server is not running")?;
-        server.shutdown().await;
-        Ok(())
+        deadline("stopping the server", self.op_timeout, async {
+            server.shutdown().await;
+            Ok(())
+        })
+        .await
     }
 
     pub async fn start_server(&mut self) -> Result<(), String> {
         if self.server.is_some() {
             return Err("server start: the server is already running".into());
         }
-        let server = roomlink_server::start(self.config.clone())
-            .await
-            .map_err(|e| format!("cannot restart the server on {}: {e}", self.config.bind))?;
+        let bind = self.config.bind;
+        // The old listener's port can still be held for a moment after a stop: retry EADDRINUSE
+        // with a short backoff before calling it a failure.
+        let give_up = Instant::now() + scaled(REBIND_MS, self.scale);
+        let mut backoff = Duration::from_millis(10);
+        let server = loop {
+            let started = deadline("starting the server", self.op_timeout, async {
+                Ok(roomlink_server::start(self.config.clone()).await)
+            })
+            .await?;
+            match started {
+                Ok(server) => break server,
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < give_up => {
+                    log::info!("restarting the server on {bind}: {e}; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(200));
+                }
+                Err(e) => return Err(format!("cannot restart the server on {bind}: {e}")),
+            }
+        };
         self.server = Some(server);
         Ok(())
     }
@@ -119,15 +166,19 @@ impl World {
         body: Option<&Value>,
     ) -> Result<(u16, String), String> {
         let body = body.map(Value::to_string);
-        roomlink_server::admin::request(
-            self.config.bind,
-            method,
-            path,
-            Some(&self.config.admin_secret),
-            body.as_deref(),
-        )
+        let what = format!("admin {method} {path}");
+        deadline(&what, self.op_timeout, async {
+            roomlink_server::admin::request(
+                self.config.bind,
+                method,
+                path,
+                Some(&self.config.admin_secret),
+                body.as_deref(),
+            )
+            .await
+            .map_err(|e| format!("{what}: {e}"))
+        })
         .await
-        .map_err(|e| format!("admin {method} {path}: {e}"))
     }
 
     async fn admin_ok(&self, path: &str, body: &Value) -> Result<(), String> {
@@ -196,10 +247,18 @@ impl World {
         }
     }
 
-    pub async fn shutdown(mut self) {
+    /// Stops the proxies and the server; an error if the server does not stop in time.
+    pub async fn shutdown(mut self) -> Result<(), String> {
         self.proxies.clear();
-        if let Some(server) = self.server.take() {
-            server.shutdown().await;
+        match self.server.take() {
+            Some(server) => {
+                deadline("stopping the server", self.op_timeout, async {
+                    server.shutdown().await;
+                    Ok(())
+                })
+                .await
+            }
+            None => Ok(()),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! protocol of `conformance/README.md` (JSON lines: commands on stdin; replies, events and
 //! callback results on stdout). Other bindings' drivers copy this shape.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -12,6 +12,8 @@ use serde_json::{Map, Value, json};
 
 /// A one-shot `in_callback` hook: run `then` inside the callback of the next event matching `when`.
 struct Hook {
+    /// The arming command's id, echoed in the callback result so the orchestrator can pair them.
+    id: Value,
     when: Map<String, Value>,
     then: Value,
 }
@@ -19,6 +21,10 @@ struct Hook {
 #[derive(Default)]
 struct Driver {
     engines: Mutex<HashMap<String, Arc<Engine>>>,
+    /// Clients whose engine was destroyed: `exit` must not destroy them again (a C binding's
+    /// handle may be gone by then).
+    destroyed: Mutex<HashSet<String>>,
+    /// Per client, oldest armed first.
     hooks: Mutex<HashMap<String, Vec<Hook>>>,
 }
 
@@ -123,7 +129,7 @@ impl Driver {
         lock(&self.engines)
             .get(client)
             .cloned()
-            .ok_or_else(|| format!("no client {client:?}"))
+            .ok_or_else(|| "no client".to_string())
     }
 
     fn create(self: &Arc<Self>, client: &str, config: &Value) -> Result<Value, String> {
@@ -160,17 +166,21 @@ impl Driver {
     /// Runs on the engine's event thread: print the event, then fire a matching hook in place.
     fn on_event(&self, client: &str, event: &Event) {
         let line = event_line(client, event);
-        self.print(&line);
         let hook = {
+            // Choosing the hook and printing the line under one lock: a hook armed after this
+            // event's line was printed never fires on it (hooks see only later events).
             let mut hooks = lock(&self.hooks);
             let list = hooks.entry(client.to_string()).or_default();
+            // Only the first-armed matching hook fires on one event.
             let at = list.iter().position(|h| matches(&h.when, &line));
+            self.print(&line);
             at.map(|i| list.remove(i))
         };
         if let Some(hook) = hook {
             let mut result = self
                 .call(client, &hook.then)
                 .unwrap_or_else(|e| json!({ "code": -1, "error": e }));
+            result["hook"] = hook.id;
             result["cmd"] = hook.then["cmd"].clone();
             self.print(&json!({ "client": client, "callback_result": result }));
         }
@@ -182,6 +192,8 @@ impl Driver {
         if name == "destroy" {
             // The handle stays: later calls on it must return 1900005 (engine destroyed).
             let engine = self.engine(client)?;
+            // Marked first: exit must never destroy it again, even if this destroy is in flight.
+            lock(&self.destroyed).insert(client.to_string());
             engine.destroy(); // delivers this engine's last events before returning (off its own thread)
             return Ok(code(Ok(())));
         }
@@ -229,10 +241,15 @@ impl Driver {
                     .clone();
                 let then = cmd["then"].clone();
                 str_of(&then, "cmd")?;
+                self.engine(client)?;
                 lock(&self.hooks)
                     .entry(client.to_string())
                     .or_default()
-                    .push(Hook { when, then });
+                    .push(Hook {
+                        id: cmd["id"].clone(),
+                        when,
+                        then,
+                    });
                 Ok(code(Ok(())))
             }
             _ => self.call(client, cmd),
@@ -254,7 +271,10 @@ fn main() {
         };
         if cmd["cmd"] == "exit" {
             let engines: Vec<_> = lock(&driver.engines).drain().collect();
-            engines.into_iter().for_each(|(_, engine)| engine.destroy());
+            let destroyed = lock(&driver.destroyed).clone();
+            (engines.into_iter())
+                .filter(|(client, _)| !destroyed.contains(client))
+                .for_each(|(_, engine)| engine.destroy());
             driver.print(&json!({ "id": cmd["id"], "code": 0 }));
             return;
         }
