@@ -46,6 +46,9 @@ enum Cmd {
         /// Where server.js, client.js and their node_modules are.
         #[arg(long, default_value = "bench/socketio")]
         socketio_dir: PathBuf,
+        /// Only the parts whose key (as in the JSON) contains this, e.g. `capacity_10000`.
+        #[arg(long)]
+        only: Option<String>,
     },
     /// The roomlink server under test; prints {"addr"} and serves until stdin closes.
     Serve,
@@ -96,10 +99,12 @@ fn main() -> ExitCode {
             quick,
             out,
             socketio_dir,
+            only,
         } => run::run(run::Options {
             quick,
             out,
             socketio_dir,
+            only,
         }),
         Cmd::Serve => server::serve(),
         Cmd::Load {

@@ -21,6 +21,8 @@ pub struct Options {
     pub quick: bool,
     pub out: PathBuf,
     pub socketio_dir: PathBuf,
+    /// Run only the parts whose key contains this (for profiling one figure).
+    pub only: Option<String>,
 }
 
 /// Sizes of the run: the full one, or `--quick` for CI.
@@ -65,6 +67,7 @@ impl Plan {
 struct Results {
     raw: serde_json::Map<String, Value>,
     errors: Vec<String>,
+    only: Option<String>,
 }
 
 impl Results {
@@ -74,6 +77,13 @@ impl Results {
         key: &str,
         f: impl FnOnce() -> Result<T, String>,
     ) -> Option<T> {
+        if self
+            .only
+            .as_ref()
+            .is_some_and(|only| !key.contains(only.as_str()))
+        {
+            return None;
+        }
         let t0 = Instant::now();
         eprintln!("bench: {key} ...");
         match f() {
@@ -156,7 +166,10 @@ pub fn run(opts: Options) -> Result<(), String> {
     let sio = SocketIo {
         dir: opts.socketio_dir.clone(),
     };
-    let mut r = Results::default();
+    let mut r = Results {
+        only: opts.only.clone(),
+        ..Results::default()
+    };
     let n = plan.samples;
 
     // 1. Floor.
@@ -300,7 +313,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     let cell = |l: &Option<Latency>| {
         l.as_ref()
             .map(|l| latency(&l.summary))
-            .unwrap_or_else(|| "error".into())
+            .unwrap_or_else(|| "n/a".into())
     };
     let mut row = Row::new("TCP round trip, unpinned (tokio, loopback)");
     row.floor = cell(&tcp);
@@ -353,7 +366,7 @@ pub fn run(opts: Options) -> Result<(), String> {
                     f.trials
                 )
             })
-            .unwrap_or_else(|| "error".into())
+            .unwrap_or_else(|| "n/a".into())
     };
     let mut row = Row::new(format!("fan-out: 1 joins a room of {m} → all saw the Add"));
     row.roomlink = fan_cell(&fan);
@@ -369,7 +382,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     let member_cell = |f: &Option<FanoutSummary>| {
         f.as_ref()
             .map(|f| latency(&f.member))
-            .unwrap_or_else(|| "error".into())
+            .unwrap_or_else(|| "n/a".into())
     };
     let mut row = Row::new(format!("fan-out: each member's latency (n = {m} × trials)"));
     row.roomlink = member_cell(&fan);
@@ -393,12 +406,12 @@ pub fn run(opts: Options) -> Result<(), String> {
                         c.sessions
                     )
                 })
-                .unwrap_or_else(|| "error".into())
+                .unwrap_or_else(|| "n/a".into())
         };
         let cpu = |c: &Option<Capacity>| {
             c.as_ref()
                 .map(|c| format!("{:.1} % of a core", c.cpu_percent))
-                .unwrap_or_else(|| "error".into())
+                .unwrap_or_else(|| "n/a".into())
         };
         let hold = plan.hold.as_secs();
         let mut row = Row::new(format!("capacity {label}: server RSS per session"));
@@ -434,8 +447,8 @@ pub fn run(opts: Options) -> Result<(), String> {
             .map(|c| format!("connect + upgrade p50 {}", time_us(c.summary.p50_us)))
             .unwrap_or_default();
     } else {
-        row.roomlink = "error".into();
-        row2.roomlink = "error".into();
+        row.roomlink = "n/a".into();
+        row2.roomlink = "n/a".into();
     }
     rows.push(row);
     rows.push(row2);
@@ -455,7 +468,7 @@ pub fn run(opts: Options) -> Result<(), String> {
                 of_target(delta, 1.5 * 1024.0 * 1024.0)
             );
         } else {
-            row.roomlink = "error".into();
+            row.roomlink = "n/a".into();
         }
         rows.push(row);
         let threads = fp["threads_per_engine"].as_f64().unwrap_or(0.0);
@@ -488,7 +501,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         rows.push(row);
     } else {
         let mut row = Row::new("client: threads / RSS / wake-ups per engine");
-        row.roomlink = "error".into();
+        row.roomlink = "n/a".into();
         rows.push(row);
     }
     rows.push(Row::pending(
