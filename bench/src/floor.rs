@@ -36,14 +36,16 @@ fn current_thread() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("runtime: {e}"))
 }
 
-/// Starts the echo side on its own thread; returns where it listens.
-fn spawn_echo(kind: Floor) -> Result<SocketAddr, String> {
+/// Starts the echo side on its own thread (pinned to `cpu` if given); returns where it listens.
+fn spawn_echo(kind: Floor, cpu: Option<usize>) -> Result<SocketAddr, String> {
     let rt = current_thread()?;
     let listener = rt
         .block_on(TcpListener::bind("127.0.0.1:0"))
         .map_err(|e| format!("bind: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let (pinned_tx, pinned) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        let _ = pinned_tx.send(cpu.map_or(Ok(()), crate::sys::pin_current_thread));
         rt.block_on(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let _ = stream.set_nodelay(true);
@@ -56,6 +58,9 @@ fn spawn_echo(kind: Floor) -> Result<SocketAddr, String> {
             }
         })
     });
+    pinned
+        .recv()
+        .map_err(|_| "echo thread died".to_string())??;
     Ok(addr)
 }
 
@@ -79,9 +84,13 @@ async fn echo_ws(stream: TcpStream) {
     }
 }
 
-/// Measures `samples` round trips (or connects) of `kind`, in nanoseconds.
-pub fn run(kind: Floor, samples: usize) -> Result<Vec<u64>, String> {
-    let addr = spawn_echo(kind)?;
+/// Measures `samples` round trips (or connects) of `kind`, in nanoseconds. With `cpus` =
+/// (measuring, echoing) the two threads are pinned there.
+pub fn run(kind: Floor, samples: usize, cpus: Option<(usize, usize)>) -> Result<Vec<u64>, String> {
+    let addr = spawn_echo(kind, cpus.map(|c| c.1))?;
+    if let Some((cpu, _)) = cpus {
+        crate::sys::pin_current_thread(cpu)?;
+    }
     let rt = current_thread()?;
     rt.block_on(async move {
         let deadline = Duration::from_secs(120);

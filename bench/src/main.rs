@@ -71,6 +71,9 @@ enum Cmd {
         kind: floor::Floor,
         #[arg(long)]
         samples: usize,
+        /// Pin the measuring and the echoing thread: `--cpus 0 1`.
+        #[arg(long, num_args = 2)]
+        cpus: Option<Vec<usize>>,
     },
     /// Fan-out floor readers; one JSON line per round of writes.
     TcpReaders {
@@ -120,8 +123,19 @@ fn main() -> ExitCode {
             &prefix,
             Duration::from_millis(heartbeat_ms),
         ),
-        Cmd::Floor { kind, samples } => floor::run(kind, samples)
-            .map(|s| println!("{}", serde_json::json!({ "samples_ns": s }))),
+        Cmd::Floor {
+            kind,
+            samples,
+            cpus,
+        } => floor::run(
+            kind,
+            samples,
+            cpus.and_then(|c| match c[..] {
+                [measuring, echoing] => Some((measuring, echoing)),
+                _ => None,
+            }),
+        )
+        .map(|s| println!("{}", serde_json::json!({ "samples_ns": s }))),
         Cmd::TcpReaders { addr, count, bytes } => fanout::tcp_readers(addr, count, bytes),
         Cmd::Footprint {
             url,

@@ -102,9 +102,20 @@ impl Results {
     }
 }
 
-fn floor_child(kind: &str, samples: usize, pinned: bool) -> Result<Vec<u64>, String> {
+/// Where the floor's two threads run.
+#[derive(Clone, Copy)]
+enum Cpus {
+    /// Wherever the scheduler puts them.
+    Unpinned,
+    /// Both on CPU 0 (`taskset -c 0`): no cross-CPU wake-ups.
+    Same,
+    /// On CPU 0 and CPU 1: every round trip crosses CPUs.
+    Split,
+}
+
+fn floor_child(kind: &str, samples: usize, cpus: Cpus) -> Result<Vec<u64>, String> {
     let me = this_binary()?;
-    let mut cmd = if pinned {
+    let mut cmd = if matches!(cpus, Cpus::Same) {
         let mut c = Command::new("taskset");
         c.args(["-c", "0"]).arg(me);
         c
@@ -112,6 +123,9 @@ fn floor_child(kind: &str, samples: usize, pinned: bool) -> Result<Vec<u64>, Str
         Command::new(me)
     };
     cmd.args(["floor", "--kind", kind, "--samples", &samples.to_string()]);
+    if matches!(cpus, Cpus::Split) {
+        cmd.args(["--cpus", "0", "1"]);
+    }
     let child = ChildProc::spawn(&format!("floor {kind}"), cmd)?;
     let line = child.next_json(Duration::from_secs(180))?;
     child.finish(Duration::from_secs(10))?;
@@ -174,16 +188,19 @@ pub fn run(opts: Options) -> Result<(), String> {
 
     // 1. Floor.
     let tcp = r.part("floor_tcp_unpinned", || {
-        latency_part(floor_child("tcp", n, false)?)
+        latency_part(floor_child("tcp", n, Cpus::Unpinned)?)
     });
     let tcp_pinned = r.part("floor_tcp_pinned_cpu0", || {
-        latency_part(floor_child("tcp", n, true)?)
+        latency_part(floor_child("tcp", n, Cpus::Same)?)
+    });
+    let tcp_split = r.part("floor_tcp_cpu0_cpu1", || {
+        latency_part(floor_child("tcp", n, Cpus::Split)?)
     });
     let ws = r.part("floor_ws_echo", || {
-        latency_part(floor_child("ws", n, false)?)
+        latency_part(floor_child("ws", n, Cpus::Unpinned)?)
     });
     let connect = r.part("floor_connect_upgrade", || {
-        latency_part(floor_child("connect", n, false)?)
+        latency_part(floor_child("connect", n, Cpus::Unpinned)?)
     });
 
     // 2 + 3 on roomlink: the server process serves both.
@@ -322,6 +339,9 @@ pub fn run(opts: Options) -> Result<(), String> {
     let mut row = Row::new("TCP round trip, both ends on CPU 0");
     row.floor = cell(&tcp_pinned);
     row.ratio = "ref ≈ 25 µs".into();
+    rows.push(row);
+    let mut row = Row::new("TCP round trip, ends on CPU 0 and CPU 1");
+    row.floor = cell(&tcp_split);
     rows.push(row);
     let mut row = Row::new("WebSocket echo round trip");
     row.floor = cell(&ws);

@@ -66,6 +66,25 @@ pub fn context_switches(tid: u32) -> Result<u64, String> {
         + status_field(&path, "nonvoluntary_ctxt_switches")?)
 }
 
+/// Pins the calling thread to one CPU.
+pub fn pin_current_thread(cpu: usize) -> Result<(), String> {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET stays within it for cpu < CPU_SETSIZE.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if cpu >= libc::CPU_SETSIZE as usize {
+            return Err(format!("no CPU {cpu}"));
+        }
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(format!(
+                "sched_setaffinity(CPU {cpu}): {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Raises the soft open-file limit to the hard one; returns the new limit.
 pub fn raise_nofile() -> Result<u64, String> {
     let mut lim = libc::rlimit {
