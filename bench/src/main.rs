@@ -10,6 +10,7 @@ mod footprint;
 mod login;
 mod member;
 mod reconnect;
+mod rows;
 mod run;
 mod server;
 mod socketio;
