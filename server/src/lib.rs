@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -101,6 +102,13 @@ pub async fn start_with_registry(
         let graceful = async move {
             let _ = wait.wait_for(|stopped| *stopped).await;
         };
+        // Frames are small and latency-bound: Nagle would hold one back until the previous one
+        // is acknowledged (e.g. `Joined` right behind the upgrade response).
+        let listener = listener.tap_io(|stream| {
+            if let Err(e) = stream.set_nodelay(true) {
+                log::debug!("TCP_NODELAY: {e}");
+            }
+        });
         if let Err(e) = axum::serve(listener, router)
             .with_graceful_shutdown(graceful)
             .await

@@ -28,6 +28,11 @@ const OUTBOUND_QUEUE: usize = 1024;
 /// the protocol limit reaches our check and gets a `Bye` rather than a bare transport error.
 const WS_LIMIT_SLACK: usize = 4096;
 
+/// Capacity of each connection's WebSocket read buffer. tungstenite's default (128 KiB) is
+/// zero-filled on the first read, so it is resident for every idle connection; client frames are
+/// small (a ping is 12 bytes) and a larger one still gets room reserved for its full length.
+const READ_BUFFER_BYTES: usize = 1024;
+
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
 fn bad_request(msg: String) -> Response {
@@ -65,6 +70,7 @@ pub async fn upgrade(
     let ws_limit = max.saturating_add(WS_LIMIT_SLACK);
     ws.max_message_size(ws_limit)
         .max_frame_size(ws_limit)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| run(socket, app, hello))
 }
 

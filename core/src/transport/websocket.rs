@@ -16,6 +16,11 @@ use super::{BoxFuture, Connection, LinkError, Transport};
 use crate::codes::ErrorCode;
 use crate::protocol::{HELLO_HEADER, Hello, PROTOCOL_VERSION, VERSION_HEADER};
 
+/// Capacity of the WebSocket read buffer. tungstenite's default (128 KiB) is allocated and
+/// zero-filled for every new connection (a login pays for it, and an engine keeps it); most
+/// frames are far smaller, and a larger one still gets room reserved for its full length.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
 /// Connects with `ws://` or `wss://`. The TLS configuration is built once and shared by every
 /// connection.
 #[derive(Clone)]
@@ -155,7 +160,8 @@ impl Transport for WebSocketTransport {
             headers.insert(HELLO_HEADER, hello);
             let config = WebSocketConfig::default()
                 .max_message_size(Some(max_frame_bytes))
-                .max_frame_size(Some(max_frame_bytes));
+                .max_frame_size(Some(max_frame_bytes))
+                .read_buffer_size(READ_BUFFER_BYTES);
             let (ws, _response) = tokio_tungstenite::connect_async_tls_with_config(
                 request,
                 Some(config),

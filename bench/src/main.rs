@@ -1,0 +1,158 @@
+//! `roomlink-bench`: the figures of `scripts/bench.sh`, side by side with Socket.IO and raw TCP.
+//! `run` is the whole benchmark; the other subcommands are the helper processes it starts.
+
+mod capacity;
+mod child;
+mod engines;
+mod fanout;
+mod floor;
+mod footprint;
+mod login;
+mod member;
+mod reconnect;
+mod rows;
+mod run;
+mod server;
+mod socketio;
+mod stats;
+mod sys;
+mod table;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "roomlink-bench",
+    about = "roomlink benchmarks (run them with scripts/bench.sh)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Every figure; prints the table and writes the raw results as JSON.
+    Run {
+        /// Fewer samples and shorter holds (CI: under a minute).
+        #[arg(long)]
+        quick: bool,
+        #[arg(long, default_value = "target/bench/results.json")]
+        out: PathBuf,
+        /// Where server.js, client.js and their node_modules are.
+        #[arg(long, default_value = "bench/socketio")]
+        socketio_dir: PathBuf,
+        /// Only the parts whose key (as in the JSON) contains this, e.g. `capacity_10000`.
+        #[arg(long)]
+        only: Option<String>,
+    },
+    /// The roomlink server under test; prints {"addr"} and serves until stdin closes.
+    Serve,
+    /// Capacity load: COUNT sessions from SOURCE, pinging every heartbeat, until stdin closes.
+    Load {
+        #[arg(long)]
+        server: SocketAddr,
+        #[arg(long)]
+        source: IpAddr,
+        #[arg(long)]
+        count: usize,
+        #[arg(long, default_value = "load")]
+        prefix: String,
+        #[arg(long, default_value_t = 10_000)]
+        heartbeat_ms: u64,
+    },
+    /// One floor figure; prints {"samples_ns": [...]}.
+    Floor {
+        #[arg(long, value_enum)]
+        kind: floor::Floor,
+        #[arg(long)]
+        samples: usize,
+        /// Pin the measuring and the echoing thread: `--cpus 0 1`.
+        #[arg(long, num_args = 2)]
+        cpus: Option<Vec<usize>>,
+    },
+    /// Fan-out floor readers; one JSON line per round of writes.
+    TcpReaders {
+        #[arg(long)]
+        addr: SocketAddr,
+        #[arg(long)]
+        count: usize,
+        #[arg(long)]
+        bytes: usize,
+    },
+    /// Threads, RSS and idle wake-ups per engine; prints one JSON line.
+    Footprint {
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 100)]
+        engines: usize,
+        #[arg(long, default_value_t = 60)]
+        idle_secs: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let result = match Cli::parse().command {
+        Cmd::Run {
+            quick,
+            out,
+            socketio_dir,
+            only,
+        } => run::run(run::Options {
+            quick,
+            out,
+            socketio_dir,
+            only,
+        }),
+        Cmd::Serve => server::serve(),
+        Cmd::Load {
+            server,
+            source,
+            count,
+            prefix,
+            heartbeat_ms,
+        } => capacity::load(
+            server,
+            source,
+            count,
+            &prefix,
+            Duration::from_millis(heartbeat_ms),
+        ),
+        Cmd::Floor {
+            kind,
+            samples,
+            cpus,
+        } => floor::run(
+            kind,
+            samples,
+            cpus.and_then(|c| match c[..] {
+                [measuring, echoing] => Some((measuring, echoing)),
+                _ => None,
+            }),
+        )
+        .map(|s| println!("{}", serde_json::json!({ "samples_ns": s }))),
+        Cmd::TcpReaders { addr, count, bytes } => fanout::tcp_readers(addr, count, bytes),
+        Cmd::Footprint {
+            url,
+            engines,
+            idle_secs,
+        } => footprint::measure(&url, engines, Duration::from_secs(idle_secs)).and_then(|f| {
+            serde_json::to_string(&f)
+                .map(|s| println!("{s}"))
+                .map_err(|e| e.to_string())
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("roomlink-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! The table's rows from what a run measured: each figure next to its Socket.IO counterpart, its
+//! floor and its target.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::capacity::Capacity;
+use crate::reconnect::Reconnect;
+use crate::stats::Summary;
+use crate::table::{Row, bytes, latency, of_target, time_us};
+
+pub fn summary(samples: &[u64]) -> Result<Summary, String> {
+    Summary::of(samples).ok_or_else(|| "no samples".to_string())
+}
+
+/// A latency figure: its summary and every sample.
+#[derive(Serialize)]
+pub struct Latency {
+    pub summary: Summary,
+    pub samples_ns: Vec<u64>,
+}
+
+/// A fan-out figure over its trials.
+#[derive(Serialize)]
+pub struct FanoutSummary {
+    pub members: usize,
+    pub trials: usize,
+    /// Time until all members had it, over trials.
+    pub all: Summary,
+    /// Each member's own latency, over all trials.
+    pub member: Summary,
+    pub all_ns: Vec<u64>,
+}
+
+/// Everything one run measured; `None` where that part failed or was not run.
+pub struct Measured {
+    pub tcp: Option<Latency>,
+    pub tcp_pinned: Option<Latency>,
+    pub tcp_split: Option<Latency>,
+    pub ws: Option<Latency>,
+    pub connect: Option<Latency>,
+    pub login: Option<Latency>,
+    pub peer: Option<Latency>,
+    pub sio_login: Option<Latency>,
+    pub sio_peer: Option<Latency>,
+    pub fan: Option<FanoutSummary>,
+    pub sio_fan: Option<FanoutSummary>,
+    pub tcp_fan: Option<FanoutSummary>,
+    pub members: usize,
+    /// Per level: sessions, roomlink, Socket.IO.
+    pub caps: Vec<(usize, Option<Capacity>, Option<Capacity>)>,
+    /// The most sessions one server process can hold here.
+    pub max: usize,
+    pub reconnect: Option<Reconnect>,
+    /// The footprint child's report, and the size proxy's.
+    pub footprint: Option<(Value, Option<Value>)>,
+}
+
+pub fn rows(
+    measured: &Measured,
+    quick: bool,
+    hold: Duration,
+    engines: usize,
+) -> Result<Vec<Row>, String> {
+    let Measured {
+        tcp,
+        tcp_pinned,
+        tcp_split,
+        ws,
+        connect,
+        login,
+        peer,
+        sio_login,
+        sio_peer,
+        fan,
+        sio_fan,
+        tcp_fan,
+        members: m,
+        caps,
+        max,
+        reconnect,
+        footprint,
+    } = measured;
+    let (m, max) = (*m, *max);
+    let mut rows = Vec::new();
+    let p50 = |l: &Option<Latency>| l.as_ref().map(|l| l.summary.p50_us);
+    let cell = |l: &Option<Latency>| {
+        l.as_ref()
+            .map(|l| latency(&l.summary))
+            .unwrap_or_else(|| "n/a".into())
+    };
+    let mut row = Row::new("TCP round trip, unpinned (tokio, loopback)");
+    row.floor = cell(tcp);
+    row.ratio = "ref ≈ 130 µs".into();
+    rows.push(row);
+    let mut row = Row::new("TCP round trip, both ends on CPU 0");
+    row.floor = cell(tcp_pinned);
+    row.ratio = "ref ≈ 25 µs".into();
+    rows.push(row);
+    let mut row = Row::new("TCP round trip, ends on CPU 0 and CPU 1");
+    row.floor = cell(tcp_split);
+    rows.push(row);
+    let mut row = Row::new("WebSocket echo round trip");
+    row.floor = cell(ws);
+    rows.push(row);
+    let mut row = Row::new("fresh TCP connect + WebSocket upgrade");
+    row.floor = cell(connect);
+    row.ratio = "ref ≈ 145 µs".into();
+    rows.push(row);
+
+    let mut row = Row::new("login: call → Logined (fresh connection)");
+    row.roomlink = cell(login);
+    row.socketio = cell(sio_login);
+    row.floor = p50(tcp)
+        .map(|t| format!("3× TCP p50 = {}", time_us(3.0 * t)))
+        .unwrap_or_default();
+    if let (Some(l), Some(t), Some(s)) = (p50(login), p50(tcp), p50(sio_login)) {
+        row.ratio = format!(
+            "{} (≤ 3× TCP); Socket.IO/roomlink = {:.1}× (target ≥ 5×)",
+            of_target(l, 3.0 * t),
+            s / l
+        );
+    }
+    rows.push(row);
+    let mut row = Row::new("peer notification: A logs in → B's Add");
+    row.roomlink = cell(peer);
+    row.socketio = cell(sio_peer);
+    row.floor = p50(ws)
+        .map(|w| format!("1.5× WS echo p50 = {}", time_us(1.5 * w)))
+        .unwrap_or_default();
+    if let (Some(p), Some(w)) = (p50(peer), p50(ws)) {
+        row.ratio = format!("{} (≤ 1.5× WS echo)", of_target(p, 1.5 * w));
+    }
+    rows.push(row);
+
+    let fan_cell = |f: &Option<FanoutSummary>| {
+        f.as_ref()
+            .map(|f| {
+                format!(
+                    "p50 {} · max {} ({} trials)",
+                    time_us(f.all.p50_us),
+                    time_us(f.all.max_us),
+                    f.trials
+                )
+            })
+            .unwrap_or_else(|| "n/a".into())
+    };
+    let mut row = Row::new(format!("fan-out: 1 joins a room of {m} → all saw the Add"));
+    row.roomlink = fan_cell(fan);
+    row.socketio = fan_cell(sio_fan);
+    row.floor = fan_cell(tcp_fan);
+    if let (Some(f), Some(t)) = (fan, tcp_fan) {
+        row.ratio = format!(
+            "{} (≤ 1.3× write loop)",
+            of_target(f.all.p50_us, 1.3 * t.all.p50_us)
+        );
+    }
+    rows.push(row);
+    let member_cell = |f: &Option<FanoutSummary>| {
+        f.as_ref()
+            .map(|f| latency(&f.member))
+            .unwrap_or_else(|| "n/a".into())
+    };
+    let mut row = Row::new(format!("fan-out: each member's latency (n = {m} × trials)"));
+    row.roomlink = member_cell(fan);
+    row.socketio = member_cell(sio_fan);
+    row.floor = member_cell(tcp_fan);
+    rows.push(row);
+
+    for (level, rl, s) in caps {
+        let label = if *level == max && !quick {
+            format!("{level} (max for one process)")
+        } else {
+            level.to_string()
+        };
+        let rss = |c: &Option<Capacity>| {
+            c.as_ref()
+                .map(|c| {
+                    format!(
+                        "{} ({} of {} alive)",
+                        bytes(c.rss_per_session_bytes),
+                        c.alive,
+                        c.sessions
+                    )
+                })
+                .unwrap_or_else(|| "n/a".into())
+        };
+        let cpu = |c: &Option<Capacity>| {
+            c.as_ref()
+                .map(|c| format!("{:.1} % of a core", c.cpu_percent))
+                .unwrap_or_else(|| "n/a".into())
+        };
+        let hold = hold.as_secs();
+        let mut row = Row::new(format!("capacity {label}: server RSS per session"));
+        row.roomlink = rss(rl);
+        row.socketio = rss(s);
+        if let Some(c) = rl {
+            row.ratio = format!("{} (≤ 4 KiB)", of_target(c.rss_per_session_bytes, 4096.0));
+        }
+        rows.push(row);
+        let mut row = Row::new(format!("capacity {label}: server CPU over {hold} s"));
+        row.roomlink = cpu(rl);
+        row.socketio = cpu(s);
+        rows.push(row);
+    }
+
+    let mut row = Row::new("reconnect: blackhole → Reconnecting");
+    let mut row2 = Row::new("reconnect: restore + on_network_changed(true) → Reconnected");
+    if let Some(rec) = &reconnect {
+        let d = summary(&rec.detect_ns)?;
+        let u = summary(&rec.recover_ns)?;
+        row.roomlink = format!("{} (n = {})", latency(&d), d.n);
+        row.floor = format!(
+            "ping timeout {} ms, heartbeat {} ms",
+            rec.ping_timeout_ms, rec.heartbeat_ms
+        );
+        row.ratio = format!(
+            "p50 = {:.2}× the ping timeout",
+            d.p50_us / 1000.0 / rec.ping_timeout_ms as f64
+        );
+        row2.roomlink = format!("{} (n = {})", latency(&u), u.n);
+        row2.floor = connect
+            .as_ref()
+            .map(|c| format!("connect + upgrade p50 {}", time_us(c.summary.p50_us)))
+            .unwrap_or_default();
+    } else {
+        row.roomlink = "n/a".into();
+        row2.roomlink = "n/a".into();
+    }
+    rows.push(row);
+    rows.push(row2);
+
+    rows.push({
+        let mut row = Row::pending("client: cdylib size, stripped", "ffi crate not landed");
+        row.ratio = "target ≤ 1.5 MiB".into();
+        row
+    });
+    if let Some((fp, size)) = &footprint {
+        let mut row = Row::new("client (proxy): engine+login binary − hello-world, stripped");
+        if let Some(size) = size {
+            let delta = size["delta_bytes"].as_f64().unwrap_or(0.0);
+            row.roomlink = bytes(delta);
+            row.ratio = format!(
+                "{} (≤ 1.5 MiB; proxy, not the cdylib)",
+                of_target(delta, 1.5 * 1024.0 * 1024.0)
+            );
+        } else {
+            row.roomlink = "n/a".into();
+        }
+        rows.push(row);
+        let threads = fp["threads_per_engine"].as_f64().unwrap_or(0.0);
+        let mut row = Row::new("client: threads per engine (logged in)");
+        row.roomlink = format!("{threads}");
+        row.ratio = of_target(threads, 2.0);
+        rows.push(row);
+        let mut row = Row::new(format!("client: RSS per engine ({} logged in)", engines));
+        row.roomlink = bytes(fp["rss_per_engine_bytes"].as_f64().unwrap_or(0.0));
+        rows.push(row);
+        let wake = fp["wakeups_per_minute"].as_f64().unwrap_or(0.0);
+        let hb = fp["heartbeat_secs"].as_f64().unwrap_or(10.0);
+        // Each heartbeat is two wake-ups: the ping timer, and the pong's arrival.
+        let target = 2.0 * 60.0 / hb;
+        let mut row = Row::new(format!(
+            "client: idle wake-ups per minute ({} s heartbeat{})",
+            hb,
+            if quick {
+                ", 10 s counted, scaled"
+            } else {
+                ", 60 s counted"
+            }
+        ));
+        row.roomlink = format!("{wake:.1}");
+        row.floor = format!("2 per heartbeat = {target:.0}");
+        row.ratio = of_target(wake, target);
+        rows.push(row);
+    } else {
+        let mut row = Row::new("client: threads / RSS / wake-ups per engine");
+        row.roomlink = "n/a".into();
+        rows.push(row);
+    }
+    rows.push(Row::pending(
+        "FFI: events/s through the C callback",
+        "C ABI / UniFFI issues not landed",
+    ));
+    rows.push(Row::pending(
+        "FFI: events/s through the Kotlin/JNA listener",
+        "C ABI / UniFFI issues not landed",
+    ));
+
+    Ok(rows)
+}

@@ -1,0 +1,88 @@
+//! The roomlink server under test: a separate release-mode process (`roomlink-bench serve`), so
+//! its RSS and CPU can be read from /proc and the clients do not share its runtime.
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use roomlink_server::ServerConfig;
+use roomlink_server::token::{Claims, mint};
+
+use crate::child::{ChildProc, this_binary};
+
+/// Room capacity for the bench server: the fan-out room holds 10 000 + 1.
+pub const ROOM_CAPACITY: usize = 100_000;
+
+/// The settings the bench server runs with (development secrets, loopback).
+pub fn config(bind: SocketAddr) -> ServerConfig {
+    ServerConfig {
+        bind,
+        room_capacity: ROOM_CAPACITY,
+        ..ServerConfig::default()
+    }
+}
+
+/// A one-hour token the bench server accepts.
+pub fn token(user_id: &str, room_id: &str) -> String {
+    let cfg = config(SocketAddr::from(([127, 0, 0, 1], 0)));
+    let claims = Claims {
+        app_id: cfg.app_id,
+        user_id: user_id.into(),
+        room_id: room_id.into(),
+        expires_at_ms: roomlink_server::token::now_unix_ms() + 3_600_000,
+    };
+    mint(&cfg.token_secret, &claims)
+}
+
+/// `roomlink-bench serve`: runs the server until stdin closes, after printing `{"addr": ...}`.
+pub fn serve() -> Result<(), String> {
+    crate::sys::raise_nofile()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    rt.block_on(async {
+        let handle = roomlink_server::start(config(SocketAddr::from(([127, 0, 0, 1], 0))))
+            .await
+            .map_err(|e| format!("server start: {e}"))?;
+        println!("{}", serde_json::json!({ "addr": handle.local_addr() }));
+        // The parent closes our stdin to stop us (or dies, which closes it too).
+        let mut stdin = tokio::io::stdin();
+        let mut sink = tokio::io::sink();
+        let _ = tokio::io::copy(&mut stdin, &mut sink).await;
+        handle.shutdown().await;
+        Ok(())
+    })
+}
+
+/// A running bench server process.
+pub struct ServerProc {
+    pub proc: ChildProc,
+    pub addr: SocketAddr,
+}
+
+impl ServerProc {
+    pub fn start() -> Result<ServerProc, String> {
+        let mut cmd = Command::new(this_binary()?);
+        cmd.arg("serve");
+        let proc = ChildProc::spawn("roomlink server", cmd)?;
+        let line = proc.next_json(Duration::from_secs(10))?;
+        let addr = line["addr"]
+            .as_str()
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| format!("roomlink server: bad address line {line}"))?;
+        Ok(ServerProc { proc, addr })
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}{}", self.addr, roomlink::protocol::WS_PATH)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
+    }
+
+    pub fn stop(self) -> Result<(), String> {
+        self.proc.finish(Duration::from_secs(10))
+    }
+}
