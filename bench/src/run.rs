@@ -178,6 +178,9 @@ pub fn run(opts: Options) -> Result<(), String> {
     let ws = r.part("floor_ws_echo", || {
         latency_part(floor_child("ws", n, Cpus::Unpinned)?)
     });
+    let ws_split = r.part("floor_ws_echo_cpu0_cpu1", || {
+        latency_part(floor_child("ws", n, Cpus::Split)?)
+    });
     let connect = r.part("floor_connect_upgrade", || {
         latency_part(floor_child("connect", n, Cpus::Unpinned)?)
     });
@@ -307,6 +310,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         tcp,
         tcp_pinned,
         tcp_split,
+        ws_split,
         ws,
         connect,
         login,
