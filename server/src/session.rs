@@ -4,9 +4,9 @@ use std::collections::VecDeque;
 
 use roomlink::User;
 use roomlink::protocol::{RoomEvent, SeqEvent, ServerFrame};
-use tokio::task::AbortHandle;
 
 use crate::registry::ConnHandle;
+use crate::timers::{TimerKey, Timers};
 
 /// A session, attached to a connection or detached (waiting to be resumed or to expire).
 #[derive(Debug)]
@@ -25,14 +25,10 @@ pub struct Session {
     capacity: usize,
     /// Token expiry, unix ms (0 = never).
     pub token_expires_at_ms: u64,
-    /// Fires the detached-session expiry.
-    pub detach_timer: Option<AbortHandle>,
-    /// Fires the token-expiry kick.
-    pub token_timer: Option<AbortHandle>,
-    /// Bumped whenever the detach timer is replaced, so one that fired meanwhile is ignored.
-    pub detach_epoch: u64,
-    /// Same for the token timer.
-    pub token_epoch: u64,
+    /// The detached-session expiry, armed in the registry's [`Timers`].
+    pub detach_timer: Option<TimerKey>,
+    /// The token-expiry kick, likewise.
+    pub token_timer: Option<TimerKey>,
 }
 
 impl Session {
@@ -55,8 +51,6 @@ impl Session {
             token_expires_at_ms: 0,
             detach_timer: None,
             token_timer: None,
-            detach_epoch: 0,
-            token_epoch: 0,
         }
     }
 
@@ -112,19 +106,21 @@ impl Session {
         )
     }
 
-    /// Cancels both timers (the session is going away or being cleared).
-    pub fn cancel_timers(&mut self) {
-        self.cancel_detach_timer();
-        self.token_epoch += 1;
-        if let Some(t) = self.token_timer.take() {
-            t.abort();
+    /// Cancels both timers (the session is going away).
+    pub fn cancel_timers(&mut self, timers: &mut Timers) {
+        self.cancel_detach_timer(timers);
+        self.cancel_token_timer(timers);
+    }
+
+    pub fn cancel_detach_timer(&mut self, timers: &mut Timers) {
+        if let Some(k) = self.detach_timer.take() {
+            timers.cancel(k);
         }
     }
 
-    pub fn cancel_detach_timer(&mut self) {
-        self.detach_epoch += 1;
-        if let Some(t) = self.detach_timer.take() {
-            t.abort();
+    pub fn cancel_token_timer(&mut self, timers: &mut Timers) {
+        if let Some(k) = self.token_timer.take() {
+            timers.cancel(k);
         }
     }
 }
