@@ -87,12 +87,13 @@ fn broadcast(
     except: Option<&str>,
     event: RoomEvent,
 ) {
+    let event = Arc::new(event);
     for sid in room.members.values() {
         if Some(sid.as_str()) == except {
             continue;
         }
         if let Some(s) = sessions.get_mut(sid) {
-            s.deliver(event.clone());
+            s.deliver(&event);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! One user's presence in one room: its sequence counter, replay ring and timers.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use roomlink::User;
 use roomlink::protocol::{RoomEvent, SeqEvent, ServerFrame};
@@ -20,8 +21,9 @@ pub struct Session {
     pub conn: Option<ConnHandle>,
     /// Seq of the last event given to this session (0 before any).
     pub seq: u64,
-    /// The last `capacity` events, oldest first, for replay on resume.
-    ring: VecDeque<SeqEvent>,
+    /// The last `capacity` events with their seqs, oldest first, for replay on resume. One
+    /// broadcast's event is shared by every member's ring rather than copied into each.
+    ring: VecDeque<(u64, Arc<RoomEvent>)>,
     capacity: usize,
     /// Token expiry, unix ms (0 = never).
     pub token_expires_at_ms: u64,
@@ -56,31 +58,30 @@ impl Session {
 
     /// Gives the session `event`: numbers it, keeps it for replay and sends it if attached.
     /// Sessions that opted out of user updates never see user events (and use no seq for them).
-    pub fn deliver(&mut self, event: RoomEvent) {
+    pub fn deliver(&mut self, event: &Arc<RoomEvent>) {
         if !self.user_update
             && matches!(
-                event,
+                **event,
                 RoomEvent::UserAdd { .. } | RoomEvent::UserDelete { .. }
             )
         {
             return;
         }
         self.seq += 1;
-        let ev = SeqEvent {
-            seq: self.seq,
-            event,
-        };
         if let Some(conn) = &self.conn {
             conn.send(ServerFrame::Event {
                 room_id: self.room_id.clone(),
-                event: ev.clone(),
+                event: SeqEvent {
+                    seq: self.seq,
+                    event: RoomEvent::clone(event),
+                },
             });
         }
         if self.capacity > 0 {
             if self.ring.len() == self.capacity {
                 self.ring.pop_front();
             }
-            self.ring.push_back(ev);
+            self.ring.push_back((self.seq, event.clone()));
         }
     }
 
@@ -93,15 +94,18 @@ impl Session {
         if last_seq == self.seq {
             return Some(Vec::new());
         }
-        let first = self.ring.front()?.seq;
+        let first = self.ring.front()?.0;
         if first > last_seq.saturating_add(1) {
             return None;
         }
         Some(
             self.ring
                 .iter()
-                .filter(|e| e.seq > last_seq)
-                .cloned()
+                .filter(|(seq, _)| *seq > last_seq)
+                .map(|(seq, event)| SeqEvent {
+                    seq: *seq,
+                    event: RoomEvent::clone(event),
+                })
                 .collect(),
         )
     }
@@ -129,17 +133,17 @@ impl Session {
 mod tests {
     use super::*;
 
-    fn add(n: &str) -> RoomEvent {
-        RoomEvent::UserAdd {
+    fn add(n: &str) -> Arc<RoomEvent> {
+        Arc::new(RoomEvent::UserAdd {
             users: vec![User::new(n, n)],
-        }
+        })
     }
 
     #[test]
     fn replay_covers_only_what_the_ring_holds() {
         let mut s = Session::new("s".into(), "r".into(), User::new("u", "u"), true, 3);
         for i in 0..5 {
-            s.deliver(add(&i.to_string()));
+            s.deliver(&add(&i.to_string()));
         }
         assert_eq!(s.seq, 5);
         assert_eq!(s.replay_after(5), Some(vec![]));
@@ -152,9 +156,9 @@ mod tests {
     #[test]
     fn user_events_skipped_without_user_update() {
         let mut s = Session::new("s".into(), "r".into(), User::new("u", "u"), false, 3);
-        s.deliver(add("a"));
+        s.deliver(&add("a"));
         assert_eq!(s.seq, 0);
-        s.deliver(RoomEvent::StreamAdd { streams: vec![] });
+        s.deliver(&Arc::new(RoomEvent::StreamAdd { streams: vec![] }));
         assert_eq!(s.seq, 1);
     }
 }
