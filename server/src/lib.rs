@@ -16,6 +16,7 @@ mod kicks;
 pub mod memory;
 pub mod registry;
 mod session;
+mod timers;
 pub mod token;
 mod ws;
 

@@ -2,11 +2,11 @@
 //!
 //! One lock rather than an actor task: every operation is a short, non-blocking update plus
 //! `try_send`s into connection queues, so the lock is never held across an `.await` and a caller
-//! never waits on a mailbox round trip. Timers (detached-session expiry, token expiry) are tokio
-//! tasks sleeping until their deadline; each holds a `Weak` reference, is aborted when replaced,
-//! and carries an epoch so one that already woke when it was replaced does nothing.
+//! never waits on a mailbox round trip. Timers (detached-session expiry, token expiry) live in one
+//! [`Timers`] map inside the state, served by one task per registry (see [`run_timers`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,9 @@ use crate::id::random_id;
 use crate::kicks::{KickRecord, RecentKicks};
 use crate::registry::{ConnEnd, ConnHandle, ConnId, RoomInfo, RoomRegistry};
 use crate::session::Session;
+use crate::timers::{TimerKind, Timers};
 use crate::token;
+use tokio::sync::Notify;
 
 #[derive(Debug)]
 struct Room {
@@ -35,6 +37,7 @@ struct State {
     sessions: HashMap<String, Session>,
     by_conn: HashMap<ConnId, HashSet<String>>,
     kicked: RecentKicks,
+    timers: Timers,
 }
 
 /// How a session leaves, which decides what it and its peers are told.
@@ -58,6 +61,17 @@ enum Leave {
 struct Shared {
     config: ServerConfig,
     state: Mutex<State>,
+    /// Wakes the timer task: an earlier deadline was armed, or the registry is gone.
+    wake: Arc<Notify>,
+    /// Whether the timer task was spawned (on the first armed timer, so `new` needs no runtime).
+    timer_task: AtomicBool,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The timer task holds only a `Weak`; waking it lets it see that and end.
+        self.wake.notify_one();
+    }
 }
 
 /// Cheap to clone; clones share state.
@@ -73,12 +87,13 @@ fn broadcast(
     except: Option<&str>,
     event: RoomEvent,
 ) {
+    let event = Arc::new(event);
     for sid in room.members.values() {
         if Some(sid.as_str()) == except {
             continue;
         }
         if let Some(s) = sessions.get_mut(sid) {
-            s.deliver(event.clone());
+            s.deliver(&event);
         }
     }
 }
@@ -180,7 +195,7 @@ impl State {
         let Some(mut sess) = self.sessions.remove(sid) else {
             return;
         };
-        sess.cancel_timers();
+        sess.cancel_timers(&mut self.timers);
         if let Some(conn) = &sess.conn {
             self.detach_from_conn(sid, conn.id);
         }
@@ -272,6 +287,8 @@ impl MemoryRegistry {
             shared: Arc::new(Shared {
                 config,
                 state: Mutex::new(State::default()),
+                wake: Arc::new(Notify::new()),
+                timer_task: AtomicBool::new(false),
             }),
         }
     }
@@ -304,66 +321,65 @@ impl MemoryRegistry {
         self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn arm_token_timer(&self, sess: &mut Session, now_ms: u64) {
-        sess.token_epoch += 1;
-        if let Some(t) = sess.token_timer.take() {
-            t.abort();
-        }
+    /// Arms (or re-arms) `sess`'s token-expiry kick; none if its token never expires.
+    fn arm_token_timer(&self, timers: &mut Timers, sess: &mut Session, now_ms: u64) {
+        sess.cancel_token_timer(timers);
         if sess.token_expires_at_ms == 0 {
             return;
         }
         let delay = Duration::from_millis(sess.token_expires_at_ms.saturating_sub(now_ms));
-        let (weak, sid, epoch) = (
-            Arc::downgrade(&self.shared),
-            sess.session_id.clone(),
-            sess.token_epoch,
-        );
-        let task = tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            if let Some(reg) = upgrade(&weak) {
-                reg.token_expired(&sid, epoch);
-            }
-        });
-        sess.token_timer = Some(task.abort_handle());
+        let at = Instant::now() + delay;
+        let (key, earliest) = timers.arm(at, TimerKind::Token, sess.session_id.clone());
+        sess.token_timer = Some(key);
+        self.timer_armed(earliest);
     }
 
-    fn arm_detach_timer(&self, sess: &mut Session, deadline: Instant) {
-        sess.cancel_detach_timer();
-        let (weak, sid, epoch) = (
-            Arc::downgrade(&self.shared),
-            sess.session_id.clone(),
-            sess.detach_epoch,
-        );
-        let task = tokio::spawn(async move {
-            tokio::time::sleep_until(deadline.into()).await;
-            if let Some(reg) = upgrade(&weak) {
-                reg.detached_expired(&sid, epoch);
-            }
-        });
-        sess.detach_timer = Some(task.abort_handle());
+    fn arm_detach_timer(&self, timers: &mut Timers, sess: &mut Session, deadline: Instant) {
+        sess.cancel_detach_timer(timers);
+        let (key, earliest) = timers.arm(deadline, TimerKind::Detach, sess.session_id.clone());
+        sess.detach_timer = Some(key);
+        self.timer_armed(earliest);
     }
 
-    fn token_expired(&self, sid: &str, epoch: u64) {
+    /// Starts the timer task on first use, and wakes it when its sleep is now too long.
+    fn timer_armed(&self, earliest: bool) {
+        if !self.shared.timer_task.swap(true, Ordering::AcqRel) {
+            tokio::spawn(run_timers(
+                Arc::downgrade(&self.shared),
+                self.shared.wake.clone(),
+            ));
+        } else if earliest {
+            self.shared.wake.notify_one();
+        }
+    }
+
+    /// Fires every timer due at `now`; returns the next deadline.
+    fn fire_due(&self, now: Instant) -> Option<Instant> {
         let mut st = self.lock();
-        if st.sessions.get(sid).is_some_and(|s| s.token_epoch == epoch) {
-            let how = Leave::Kicked {
-                code: ErrorCode::KICKED_TOKEN_EXPIRED,
-                reason: "token expired".into(),
+        while let Some((kind, sid)) = st.timers.pop_due(now) {
+            let Some(sess) = st.sessions.get_mut(&sid) else {
+                continue;
             };
-            st.remove_session(sid, how);
+            // The popped key is gone from the map; forget it so cancelling later is a no-op.
+            match kind {
+                TimerKind::Token => {
+                    sess.token_timer = None;
+                    let how = Leave::Kicked {
+                        code: ErrorCode::KICKED_TOKEN_EXPIRED,
+                        reason: "token expired".into(),
+                    };
+                    st.remove_session(&sid, how);
+                }
+                TimerKind::Detach => {
+                    sess.detach_timer = None;
+                    if sess.conn.is_none() {
+                        log::info!("detached session {sid} expired");
+                        st.remove_session(&sid, Leave::TimedOut);
+                    }
+                }
+            }
         }
-    }
-
-    fn detached_expired(&self, sid: &str, epoch: u64) {
-        let mut st = self.lock();
-        if st
-            .sessions
-            .get(sid)
-            .is_some_and(|s| s.conn.is_none() && s.detach_epoch == epoch)
-        {
-            log::info!("detached session {sid} expired");
-            st.remove_session(sid, Leave::TimedOut);
-        }
+        st.timers.next_deadline()
     }
 
     /// Adds `streams` for `user` to `room_id` (those not already there) and tells the peers.
@@ -436,10 +452,10 @@ impl MemoryRegistry {
         let Some(sess) = st.sessions.get_mut(&sid) else {
             return;
         };
-        sess.cancel_detach_timer();
+        sess.cancel_detach_timer(&mut st.timers);
         sess.conn = Some(conn.clone());
         sess.token_expires_at_ms = claims.expires_at_ms;
-        self.arm_token_timer(sess, now_ms);
+        self.arm_token_timer(&mut st.timers, sess, now_ms);
         let (events, snapshot) = match sess.replay_after(last_seq) {
             Some(events) => (events, None),
             None => (Vec::new(), snapshot),
@@ -534,7 +550,7 @@ impl MemoryRegistry {
         );
         sess.conn = Some(conn.clone());
         sess.token_expires_at_ms = claims.expires_at_ms;
-        self.arm_token_timer(&mut sess, now_ms);
+        self.arm_token_timer(&mut st.timers, &mut sess, now_ms);
         st.sessions.insert(sid.clone(), sess);
         st.by_conn.entry(conn.id).or_default().insert(sid.clone());
         log::info!("session {sid}: {uid} joined {room_id} on conn {}", conn.id);
@@ -597,8 +613,25 @@ impl MemoryRegistry {
     }
 }
 
-fn upgrade(weak: &Weak<Shared>) -> Option<MemoryRegistry> {
-    weak.upgrade().map(|shared| MemoryRegistry { shared })
+/// The registry's one timer task: fires what is due, then sleeps until the next deadline or until
+/// woken (an earlier deadline was armed). Ends when the registry is dropped.
+async fn run_timers(weak: Weak<Shared>, wake: Arc<Notify>) {
+    loop {
+        // The strong reference is dropped before sleeping, so the task never keeps the registry.
+        let next = match weak.upgrade() {
+            Some(shared) => MemoryRegistry { shared }.fire_due(Instant::now()),
+            None => return,
+        };
+        match next {
+            Some(at) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at.into()) => {}
+                    _ = wake.notified() => {}
+                }
+            }
+            None => wake.notified().await,
+        }
+    }
 }
 
 impl RoomRegistry for MemoryRegistry {
@@ -699,6 +732,7 @@ impl RoomRegistry for MemoryRegistry {
     fn renew_token(&self, conn: &ConnHandle, room_id: &str, tok: &str) {
         let now_ms = token::now_unix_ms();
         let mut st = self.lock();
+        let st = &mut *st;
         let Some(sid) = st.session_or_error(conn, room_id) else {
             return;
         };
@@ -708,7 +742,7 @@ impl RoomRegistry for MemoryRegistry {
         match self.verify(tok, &sess.user.user_id, room_id, now_ms) {
             Ok(claims) => {
                 sess.token_expires_at_ms = claims.expires_at_ms;
-                self.arm_token_timer(sess, now_ms);
+                self.arm_token_timer(&mut st.timers, sess, now_ms);
                 let frame = ServerFrame::TokenRenewed {
                     room_id: room_id.to_string(),
                     token_expires_in_ms: claims.expires_in_ms(now_ms),
@@ -798,6 +832,7 @@ impl RoomRegistry for MemoryRegistry {
 
     fn connection_ended(&self, conn: ConnId, end: ConnEnd) {
         let mut st = self.lock();
+        let st = &mut *st;
         let sids = st.by_conn.remove(&conn).unwrap_or_default();
         for sid in sids {
             match end {
@@ -811,7 +846,7 @@ impl RoomRegistry for MemoryRegistry {
                     };
                     sess.conn = None;
                     let at = deadline(last_heard, self.config().heartbeat_timeout);
-                    self.arm_detach_timer(sess, at);
+                    self.arm_detach_timer(&mut st.timers, sess, at);
                     log::info!("session {sid} detached (conn {conn} closed)");
                 }
             }
@@ -875,10 +910,7 @@ impl RoomRegistry for MemoryRegistry {
     }
 
     fn clear(&self) {
-        let mut st = self.lock();
-        for sess in st.sessions.values_mut() {
-            sess.cancel_timers();
-        }
-        *st = State::default();
+        // Dropping the timers with the state disarms them; the timer task finds nothing due.
+        *self.lock() = State::default();
     }
 }

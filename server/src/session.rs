@@ -1,12 +1,13 @@
 //! One user's presence in one room: its sequence counter, replay ring and timers.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use roomlink::User;
 use roomlink::protocol::{RoomEvent, SeqEvent, ServerFrame};
-use tokio::task::AbortHandle;
 
 use crate::registry::ConnHandle;
+use crate::timers::{TimerKey, Timers};
 
 /// A session, attached to a connection or detached (waiting to be resumed or to expire).
 #[derive(Debug)]
@@ -20,19 +21,16 @@ pub struct Session {
     pub conn: Option<ConnHandle>,
     /// Seq of the last event given to this session (0 before any).
     pub seq: u64,
-    /// The last `capacity` events, oldest first, for replay on resume.
-    ring: VecDeque<SeqEvent>,
+    /// The last `capacity` events with their seqs, oldest first, for replay on resume. One
+    /// broadcast's event is shared by every member's ring rather than copied into each.
+    ring: VecDeque<(u64, Arc<RoomEvent>)>,
     capacity: usize,
     /// Token expiry, unix ms (0 = never).
     pub token_expires_at_ms: u64,
-    /// Fires the detached-session expiry.
-    pub detach_timer: Option<AbortHandle>,
-    /// Fires the token-expiry kick.
-    pub token_timer: Option<AbortHandle>,
-    /// Bumped whenever the detach timer is replaced, so one that fired meanwhile is ignored.
-    pub detach_epoch: u64,
-    /// Same for the token timer.
-    pub token_epoch: u64,
+    /// The detached-session expiry, armed in the registry's [`Timers`].
+    pub detach_timer: Option<TimerKey>,
+    /// The token-expiry kick, likewise.
+    pub token_timer: Option<TimerKey>,
 }
 
 impl Session {
@@ -55,38 +53,35 @@ impl Session {
             token_expires_at_ms: 0,
             detach_timer: None,
             token_timer: None,
-            detach_epoch: 0,
-            token_epoch: 0,
         }
     }
 
     /// Gives the session `event`: numbers it, keeps it for replay and sends it if attached.
     /// Sessions that opted out of user updates never see user events (and use no seq for them).
-    pub fn deliver(&mut self, event: RoomEvent) {
+    pub fn deliver(&mut self, event: &Arc<RoomEvent>) {
         if !self.user_update
             && matches!(
-                event,
+                **event,
                 RoomEvent::UserAdd { .. } | RoomEvent::UserDelete { .. }
             )
         {
             return;
         }
         self.seq += 1;
-        let ev = SeqEvent {
-            seq: self.seq,
-            event,
-        };
         if let Some(conn) = &self.conn {
             conn.send(ServerFrame::Event {
                 room_id: self.room_id.clone(),
-                event: ev.clone(),
+                event: SeqEvent {
+                    seq: self.seq,
+                    event: RoomEvent::clone(event),
+                },
             });
         }
         if self.capacity > 0 {
             if self.ring.len() == self.capacity {
                 self.ring.pop_front();
             }
-            self.ring.push_back(ev);
+            self.ring.push_back((self.seq, event.clone()));
         }
     }
 
@@ -99,32 +94,37 @@ impl Session {
         if last_seq == self.seq {
             return Some(Vec::new());
         }
-        let first = self.ring.front()?.seq;
+        let first = self.ring.front()?.0;
         if first > last_seq.saturating_add(1) {
             return None;
         }
         Some(
             self.ring
                 .iter()
-                .filter(|e| e.seq > last_seq)
-                .cloned()
+                .filter(|(seq, _)| *seq > last_seq)
+                .map(|(seq, event)| SeqEvent {
+                    seq: *seq,
+                    event: RoomEvent::clone(event),
+                })
                 .collect(),
         )
     }
 
-    /// Cancels both timers (the session is going away or being cleared).
-    pub fn cancel_timers(&mut self) {
-        self.cancel_detach_timer();
-        self.token_epoch += 1;
-        if let Some(t) = self.token_timer.take() {
-            t.abort();
+    /// Cancels both timers (the session is going away).
+    pub fn cancel_timers(&mut self, timers: &mut Timers) {
+        self.cancel_detach_timer(timers);
+        self.cancel_token_timer(timers);
+    }
+
+    pub fn cancel_detach_timer(&mut self, timers: &mut Timers) {
+        if let Some(k) = self.detach_timer.take() {
+            timers.cancel(k);
         }
     }
 
-    pub fn cancel_detach_timer(&mut self) {
-        self.detach_epoch += 1;
-        if let Some(t) = self.detach_timer.take() {
-            t.abort();
+    pub fn cancel_token_timer(&mut self, timers: &mut Timers) {
+        if let Some(k) = self.token_timer.take() {
+            timers.cancel(k);
         }
     }
 }
@@ -133,17 +133,17 @@ impl Session {
 mod tests {
     use super::*;
 
-    fn add(n: &str) -> RoomEvent {
-        RoomEvent::UserAdd {
+    fn add(n: &str) -> Arc<RoomEvent> {
+        Arc::new(RoomEvent::UserAdd {
             users: vec![User::new(n, n)],
-        }
+        })
     }
 
     #[test]
     fn replay_covers_only_what_the_ring_holds() {
         let mut s = Session::new("s".into(), "r".into(), User::new("u", "u"), true, 3);
         for i in 0..5 {
-            s.deliver(add(&i.to_string()));
+            s.deliver(&add(&i.to_string()));
         }
         assert_eq!(s.seq, 5);
         assert_eq!(s.replay_after(5), Some(vec![]));
@@ -156,9 +156,9 @@ mod tests {
     #[test]
     fn user_events_skipped_without_user_update() {
         let mut s = Session::new("s".into(), "r".into(), User::new("u", "u"), false, 3);
-        s.deliver(add("a"));
+        s.deliver(&add("a"));
         assert_eq!(s.seq, 0);
-        s.deliver(RoomEvent::StreamAdd { streams: vec![] });
+        s.deliver(&Arc::new(RoomEvent::StreamAdd { streams: vec![] }));
         assert_eq!(s.seq, 1);
     }
 }
