@@ -18,6 +18,7 @@
 //! `Logout`: undelivered user/stream/count/token events of the room it ends are dropped, so
 //! `Logout` is the last word on that room.)
 
+mod deadline;
 mod events;
 mod runtime;
 mod shared;

@@ -1,4 +1,5 @@
-//! The runtime thread: one timer armed to the machine's deadline, and one task per connection.
+//! The runtime thread: one timer armed to the machine's deadline (see `deadline`), and one task
+//! per connection.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 
+use super::deadline::DeadlineTimer;
 use super::shared::{Cmd, Shared};
 use crate::machine::{ConnId, LinkError, Transmit};
 use crate::protocol::{Hello, ServerFrame};
@@ -44,23 +46,17 @@ pub(crate) struct LinkSetup {
 pub(crate) async fn run(setup: LinkSetup, mut cmds: mpsc::UnboundedReceiver<Cmd>) {
     let mut conns: HashMap<ConnId, ConnHandle> = HashMap::new();
     let mut tasks: JoinSet<ConnId> = JoinSet::new();
-    let mut deadline: Option<Instant> = None;
+    let mut timer = DeadlineTimer::new();
     loop {
-        let timer = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             cmd = cmds.recv() => match cmd {
                 Some(Cmd::Transmit(t)) => transmit(&setup, t, &mut conns, &mut tasks),
-                Some(Cmd::Rearm(d)) => deadline = d,
+                Some(Cmd::Rearm(d)) => timer.set(d),
                 Some(Cmd::Shutdown) | None => break,
             },
-            () = timer => {
+            () = timer.wait() => {
                 let fired = Instant::now();
-                deadline = setup.shared.fire_timer().map(|d| if d <= fired { fired + MIN_REARM } else { d });
+                timer.set(setup.shared.fire_timer().map(|d| if d <= fired { fired + MIN_REARM } else { d }));
             }
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                 if let Ok(conn) = done {
