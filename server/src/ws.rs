@@ -68,7 +68,13 @@ pub async fn upgrade(
     ws.max_message_size(ws_limit)
         .max_frame_size(ws_limit)
         .read_buffer_size(READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| run(socket, app, hello))
+        .on_upgrade(move |socket| {
+            // A task of its own rather than axum's upgrade task: that task's future is sized for
+            // the upgrade's states as well as ours and would stay resident for the connection's
+            // whole life; this one holds just the connection loop. axum's task ends at once.
+            tokio::spawn(run(socket, app, hello));
+            std::future::ready(())
+        })
 }
 
 enum End {
