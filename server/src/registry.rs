@@ -19,10 +19,6 @@ pub type ConnId = u64;
 
 /// Frames queued for one connection before it counts as not keeping up (see [`ConnHandle::send`]).
 const OUTBOUND_QUEUE: usize = 1024;
-/// Queue capacity kept after a burst drains; more than this is given back, so one burst of
-/// events does not stay resident for the rest of an idle connection's life.
-const OUTBOUND_KEEP: usize = 8;
-
 /// One connection's outbound queue. A plain locked deque plus a [`Notify`] rather than a tokio
 /// mpsc channel: the channel allocates a 32-slot block and its own bookkeeping up front for
 /// every connection, while this allocates nothing until a frame is queued.
@@ -66,7 +62,8 @@ impl Outbox {
         }
         match st.frames.pop_front() {
             Some(f) => {
-                if st.frames.is_empty() && st.frames.capacity() > OUTBOUND_KEEP {
+                // An idle connection keeps no queue memory (a small queue is cheap to regrow).
+                if st.frames.is_empty() {
                     st.frames = VecDeque::new();
                 }
                 Outbound::Frame(f)

@@ -30,7 +30,7 @@ const WS_LIMIT_SLACK: usize = 4096;
 /// small (a ping frame is 18 bytes on the wire) and a larger one still gets room reserved for its
 /// full length, so this only bounds how much one read takes in. 1 KiB cost ~0.85 KiB of RSS per
 /// idle session at 10 000.
-const READ_BUFFER_BYTES: usize = 128;
+const READ_BUFFER_BYTES: usize = 64;
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
