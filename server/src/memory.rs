@@ -26,16 +26,19 @@ use tokio::sync::Notify;
 struct Room {
     room_session_id: String,
     /// user_id → session_id; sorted so snapshots come out sorted.
-    members: BTreeMap<String, String>,
+    members: BTreeMap<String, Arc<str>>,
     /// stream_id → stream; sorted likewise.
     streams: BTreeMap<String, StreamInfo>,
 }
 
 #[derive(Debug, Default)]
 struct State {
-    rooms: HashMap<String, Room>,
-    sessions: HashMap<String, Session>,
-    by_conn: HashMap<ConnId, HashSet<String>>,
+    /// Keys are shared with the sessions' `room_id`.
+    rooms: HashMap<Arc<str>, Room>,
+    /// Session IDs are one shared allocation each: this key, the session's own field, its room
+    /// membership, its connection's set and its timers all hold the same `Arc<str>`.
+    sessions: HashMap<Arc<str>, Session>,
+    by_conn: HashMap<ConnId, HashSet<Arc<str>>>,
     kicked: RecentKicks,
     timers: Timers,
 }
@@ -82,14 +85,14 @@ pub struct MemoryRegistry {
 
 /// Gives `event` to every member of `room` except `except`.
 fn broadcast(
-    sessions: &mut HashMap<String, Session>,
+    sessions: &mut HashMap<Arc<str>, Session>,
     room: &Room,
     except: Option<&str>,
     event: RoomEvent,
 ) {
     let event = Arc::new(event);
     for sid in room.members.values() {
-        if Some(sid.as_str()) == except {
+        if Some(&**sid) == except {
             continue;
         }
         if let Some(s) = sessions.get_mut(sid) {
@@ -98,7 +101,7 @@ fn broadcast(
     }
 }
 
-fn snapshot_for(sessions: &HashMap<String, Session>, room: &Room, user_id: &str) -> Snapshot {
+fn snapshot_for(sessions: &HashMap<Arc<str>, Session>, room: &Room, user_id: &str) -> Snapshot {
     Snapshot {
         users: room
             .members
@@ -115,7 +118,7 @@ fn snapshot_for(sessions: &HashMap<String, Session>, room: &Room, user_id: &str)
     }
 }
 
-fn room_info(sessions: &HashMap<String, Session>, room_id: &str, room: &Room) -> RoomInfo {
+fn room_info(sessions: &HashMap<Arc<str>, Session>, room_id: &str, room: &Room) -> RoomInfo {
     RoomInfo {
         room_id: room_id.to_string(),
         room_session_id: room.room_session_id.clone(),
@@ -155,20 +158,20 @@ fn stream_pairs(login: &Login) -> Vec<(String, String)> {
 
 impl State {
     /// The session `conn` holds in `room_id`.
-    fn session_on(&self, conn: ConnId, room_id: &str) -> Option<String> {
+    fn session_on(&self, conn: ConnId, room_id: &str) -> Option<Arc<str>> {
         self.by_conn
             .get(&conn)?
             .iter()
             .find(|sid| {
                 self.sessions
                     .get(*sid)
-                    .is_some_and(|s| s.room_id == room_id)
+                    .is_some_and(|s| &*s.room_id == room_id)
             })
             .cloned()
     }
 
     /// Like [`State::session_on`], answering `Error{ROOM_NOT_LOGGED_IN}` on `conn` if there is none.
-    fn session_or_error(&self, conn: &ConnHandle, room_id: &str) -> Option<String> {
+    fn session_or_error(&self, conn: &ConnHandle, room_id: &str) -> Option<Arc<str>> {
         let sid = self.session_on(conn.id, room_id);
         if sid.is_none() {
             error(
@@ -215,13 +218,13 @@ impl State {
             );
             if let Some(conn) = &sess.conn {
                 conn.send(ServerFrame::Kicked {
-                    room_id: sess.room_id.clone(),
+                    room_id: sess.room_id.to_string(),
                     code,
                     reason: reason.clone(),
                 });
             }
             let record = KickRecord {
-                room_id: sess.room_id.clone(),
+                room_id: sess.room_id.to_string(),
                 code,
                 reason,
             };
@@ -249,7 +252,7 @@ impl State {
             .cloned()
             .collect();
         room.streams.retain(|_, s| !leaving(s));
-        if !replaced && room.members.get(&uid).map(String::as_str) == Some(sid) {
+        if !replaced && room.members.get(&uid).map(|s| &**s) == Some(sid) {
             room.members.remove(&uid);
         }
         let room = &*room;
@@ -429,10 +432,14 @@ impl MemoryRegistry {
         let Some(resume) = login.resume.as_ref() else {
             return;
         };
-        let sid = resume.session_id.clone();
+        // The session's own ID allocation, shared rather than copied into the connection's set.
+        let sid: Arc<str> = match st.sessions.get_key_value(resume.session_id.as_str()) {
+            Some((k, _)) => k.clone(),
+            None => resume.session_id.as_str().into(),
+        };
         let Some(room_session_id) = st
             .rooms
-            .get(&login.room_id)
+            .get(login.room_id.as_str())
             .map(|r| r.room_session_id.clone())
         else {
             return;
@@ -447,7 +454,7 @@ impl MemoryRegistry {
         st.by_conn.entry(conn.id).or_default().insert(sid.clone());
         let snapshot = st
             .rooms
-            .get(&login.room_id)
+            .get(login.room_id.as_str())
             .map(|r| snapshot_for(&st.sessions, r, &login.user.user_id));
         let Some(sess) = st.sessions.get_mut(&sid) else {
             return;
@@ -470,7 +477,7 @@ impl MemoryRegistry {
         );
         conn.send(ServerFrame::Resumed {
             room_id: login.room_id.clone(),
-            session_id: sid.clone(),
+            session_id: sid.to_string(),
             room_session_id,
             events,
             snapshot,
@@ -498,9 +505,9 @@ impl MemoryRegistry {
         };
         let existing = st
             .rooms
-            .get(&room_id)
+            .get(room_id.as_str())
             .and_then(|r| r.members.get(&uid).cloned());
-        if let Some(room) = st.rooms.get(&room_id) {
+        if let Some(room) = st.rooms.get(room_id.as_str()) {
             if existing.is_none() && room.members.len() >= cfg.room_capacity {
                 return login_failed(conn, &room_id, ErrorCode::ROOM_FULL, "room is full");
             }
@@ -527,8 +534,13 @@ impl MemoryRegistry {
             let how = Self::replacement(st, old, conn, &login);
             st.remove_session(old, how);
         }
-        let sid = random_id();
-        let room = st.rooms.entry(room_id.clone()).or_insert_with(|| {
+        let sid: Arc<str> = random_id().into();
+        // The room's key is shared with its sessions' `room_id`.
+        let room_key: Arc<str> = match st.rooms.get_key_value(room_id.as_str()) {
+            Some((k, _)) => k.clone(),
+            None => room_id.as_str().into(),
+        };
+        let room = st.rooms.entry(room_key.clone()).or_insert_with(|| {
             let room_session_id = random_id();
             log::info!("room {room_id} created ({room_session_id})");
             Room {
@@ -543,7 +555,7 @@ impl MemoryRegistry {
 
         let mut sess = Session::new(
             sid.clone(),
-            room_id.clone(),
+            room_key,
             login.user.clone(),
             login.user_update,
             cfg.replay_buffer,
@@ -556,7 +568,7 @@ impl MemoryRegistry {
         log::info!("session {sid}: {uid} joined {room_id} on conn {}", conn.id);
         conn.send(ServerFrame::Joined {
             room_id: room_id.clone(),
-            session_id: sid.clone(),
+            session_id: sid.to_string(),
             room_session_id,
             seq: 0,
             snapshot,
@@ -576,7 +588,7 @@ impl MemoryRegistry {
             ],
             Some(_) => Vec::new(),
         };
-        if let Some(room) = st.rooms.get(&room_id) {
+        if let Some(room) = st.rooms.get(room_id.as_str()) {
             for event in user_events {
                 broadcast(&mut st.sessions, room, Some(&sid), event);
             }
@@ -595,7 +607,7 @@ impl MemoryRegistry {
         if sess.conn.as_ref().is_none_or(|c| c.id != conn.id) {
             return Leave::Replaced;
         }
-        let keep = match st.rooms.get(&login.room_id) {
+        let keep = match st.rooms.get(login.room_id.as_str()) {
             // A renamed user's streams carry the old name: they all go and come back renamed.
             Some(room) if sess.user == login.user => login
                 .streams
@@ -679,8 +691,8 @@ impl RoomRegistry for MemoryRegistry {
             }
             let alive = st
                 .sessions
-                .get(&resume.session_id)
-                .is_some_and(|s| s.room_id == room_id && s.user.user_id == login.user.user_id);
+                .get(resume.session_id.as_str())
+                .is_some_and(|s| *s.room_id == *room_id && s.user.user_id == login.user.user_id);
             if alive {
                 return match self.verify(&login.token, &login.user.user_id, &room_id, now_ms) {
                     Ok(claims) => {
@@ -715,7 +727,7 @@ impl RoomRegistry for MemoryRegistry {
         // The session ID is the secret resume handle, so naming it proves ownership. No answer
         // when it is gone: it may have expired already, and an error naming the room could be
         // mistaken for one about the client's newer session there.
-        if st.sessions.get(sid).is_some_and(|s| s.room_id == room_id) {
+        if st.sessions.get(sid).is_some_and(|s| &*s.room_id == room_id) {
             log::info!(
                 "session {sid} logged out of {room_id} by ID (from conn {})",
                 conn.id

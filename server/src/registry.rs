@@ -5,46 +5,123 @@
 //! [`ConnHandle`], while it holds whatever makes its state consistent. That keeps a session's
 //! frames in order (a login's reply before any event for it, a kick after the events before it).
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use roomlink::protocol::{Login, ServerFrame};
 use roomlink::{StreamInfo, User};
 use serde::Serialize;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 /// Identifies one WebSocket connection for the lifetime of the process.
 pub type ConnId = u64;
 
-/// How the registry reaches one connection: its outbound queue and a way to close it when it
-/// cannot keep up.
+/// Frames queued for one connection before it counts as not keeping up (see [`ConnHandle::send`]).
+const OUTBOUND_QUEUE: usize = 1024;
+/// One connection's outbound queue. A plain locked deque plus a [`Notify`] rather than a tokio
+/// mpsc channel: the channel allocates a 32-slot block and its own bookkeeping up front for
+/// every connection, while this allocates nothing until a frame is queued.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    state: Mutex<OutboxState>,
+    /// Wakes the connection task: a frame was queued or the connection must close.
+    wake: Notify,
+}
+
+#[derive(Debug, Default)]
+struct OutboxState {
+    /// Boxed so an idle queue's slots are a pointer each.
+    frames: VecDeque<Box<ServerFrame>>,
+    /// The queue overflowed: the connection must close.
+    killed: bool,
+    /// The connection task is gone: frames are dropped.
+    closed: bool,
+}
+
+/// What the connection task finds in its [`Outbox`].
+#[derive(Debug)]
+pub enum Outbound {
+    Frame(Box<ServerFrame>),
+    /// The queue overflowed; close the connection.
+    Kill,
+    Empty,
+}
+
+impl Outbox {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OutboxState> {
+        // No code panics while holding this lock, but a poisoned deque is still a valid deque.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The next thing for the connection task to do, oldest frame first.
+    pub fn take(&self) -> Outbound {
+        let mut st = self.lock();
+        if st.killed {
+            return Outbound::Kill;
+        }
+        match st.frames.pop_front() {
+            Some(f) => {
+                // An idle connection keeps no queue memory (a small queue is cheap to regrow).
+                if st.frames.is_empty() {
+                    st.frames = VecDeque::new();
+                }
+                Outbound::Frame(f)
+            }
+            None => Outbound::Empty,
+        }
+    }
+
+    /// Resolves once something may have been queued since the last [`Outbox::take`] that found
+    /// the queue empty (a wake-up sent while nobody waits is kept for the next wait).
+    pub async fn changed(&self) {
+        self.wake.notified().await
+    }
+
+    /// The connection task is ending: later frames are dropped and queued ones freed.
+    pub fn close(&self) {
+        let mut st = self.lock();
+        st.closed = true;
+        st.frames = VecDeque::new();
+    }
+}
+
+/// How the registry reaches one connection: its outbound queue, which also tells it to close
+/// when it cannot keep up.
 #[derive(Debug, Clone)]
 pub struct ConnHandle {
     pub id: ConnId,
-    /// Boxed so the queue's slots are a pointer each: tokio allocates them 32 at a time per
-    /// connection, and 32 inline frames would be 5 KiB resident for every idle connection.
-    tx: mpsc::Sender<Box<ServerFrame>>,
-    kill: Arc<Notify>,
+    out: Arc<Outbox>,
 }
 
 impl ConnHandle {
-    pub fn new(id: ConnId, tx: mpsc::Sender<Box<ServerFrame>>, kill: Arc<Notify>) -> Self {
-        ConnHandle { id, tx, kill }
+    pub fn new(id: ConnId, out: Arc<Outbox>) -> Self {
+        ConnHandle { id, out }
+    }
+
+    /// The queue the connection task drains.
+    pub fn outbox(&self) -> &Outbox {
+        &self.out
     }
 
     /// Queues `frame`. A connection whose queue is full is not keeping up (or is half-dead): it is
     /// told to close, which detaches its sessions so the client can resume and be replayed what
     /// it missed, instead of the server buffering without bound.
     pub fn send(&self, frame: ServerFrame) {
-        match self.tx.try_send(Box::new(frame)) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                log::warn!("conn {}: outbound queue full, closing", self.id);
-                self.kill.notify_one();
-            }
-            // The connection task is gone; its close is being processed.
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        let mut st = self.out.lock();
+        // The connection task is gone (its close is being processed) or already told to close.
+        if st.closed || st.killed {
+            return;
         }
+        if st.frames.len() >= OUTBOUND_QUEUE {
+            log::warn!("conn {}: outbound queue full, closing", self.id);
+            st.killed = true;
+            st.frames = VecDeque::new();
+        } else {
+            st.frames.push_back(Box::new(frame));
+        }
+        drop(st);
+        self.out.wake.notify_one();
     }
 }
 
@@ -95,4 +172,75 @@ pub trait RoomRegistry: Send + Sync + 'static {
     fn room(&self, room_id: &str) -> Option<RoomInfo>;
     /// Forget everything (shutdown): no more events, timers or kicks.
     fn clear(&self);
+}
+
+#[cfg(test)]
+mod tests {
+    use roomlink::ErrorCode;
+
+    use super::*;
+
+    fn pong_count(out: &Outbox) -> usize {
+        let mut n = 0;
+        while let Outbound::Frame(f) = out.take() {
+            assert_eq!(*f, ServerFrame::Pong);
+            n += 1;
+        }
+        n
+    }
+
+    #[test]
+    fn outbox_keeps_order_and_kills_a_connection_that_falls_behind() {
+        let out = Arc::new(Outbox::default());
+        let conn = ConnHandle::new(1, out.clone());
+        conn.send(ServerFrame::Pong);
+        conn.send(ServerFrame::Error {
+            room_id: None,
+            code: ErrorCode::INVALID_ARGUMENT,
+            message: "x".into(),
+        });
+        assert!(matches!(out.take(), Outbound::Frame(f) if *f == ServerFrame::Pong));
+        assert!(
+            matches!(out.take(), Outbound::Frame(f) if matches!(*f, ServerFrame::Error { .. }))
+        );
+        assert!(matches!(out.take(), Outbound::Empty));
+
+        for _ in 0..OUTBOUND_QUEUE {
+            conn.send(ServerFrame::Pong);
+        }
+        assert_eq!(
+            pong_count(&out),
+            OUTBOUND_QUEUE,
+            "a full queue is not yet overflowing"
+        );
+        for _ in 0..=OUTBOUND_QUEUE {
+            conn.send(ServerFrame::Pong);
+        }
+        // The frame past the limit kills the connection; nothing queued is sent after that.
+        assert!(matches!(out.take(), Outbound::Kill));
+        conn.send(ServerFrame::Pong);
+        assert!(matches!(out.take(), Outbound::Kill));
+    }
+
+    #[test]
+    fn a_closed_outbox_drops_frames() {
+        let out = Arc::new(Outbox::default());
+        let conn = ConnHandle::new(1, out.clone());
+        conn.send(ServerFrame::Pong);
+        out.close();
+        conn.send(ServerFrame::Pong);
+        assert!(matches!(out.take(), Outbound::Empty));
+    }
+
+    #[tokio::test]
+    async fn a_send_wakes_a_later_wait() {
+        let out = Arc::new(Outbox::default());
+        let conn = ConnHandle::new(1, out.clone());
+        // Queued before anyone waits: the wake-up is kept, so the wait returns at once.
+        conn.send(ServerFrame::Pong);
+        tokio::time::timeout(std::time::Duration::from_secs(5), out.changed())
+            .await
+            .expect("the wake-up was lost");
+        assert_eq!(pong_count(&out), 1);
+    }
 }

@@ -12,8 +12,8 @@ use crate::timers::{TimerKey, Timers};
 /// A session, attached to a connection or detached (waiting to be resumed or to expire).
 #[derive(Debug)]
 pub struct Session {
-    pub session_id: String,
-    pub room_id: String,
+    pub session_id: Arc<str>,
+    pub room_id: Arc<str>,
     pub user: User,
     /// Whether the client wants user join/leave events.
     pub user_update: bool,
@@ -35,8 +35,8 @@ pub struct Session {
 
 impl Session {
     pub fn new(
-        session_id: String,
-        room_id: String,
+        session_id: Arc<str>,
+        room_id: Arc<str>,
         user: User,
         user_update: bool,
         capacity: usize,
@@ -70,7 +70,7 @@ impl Session {
         self.seq += 1;
         if let Some(conn) = &self.conn {
             conn.send(ServerFrame::Event {
-                room_id: self.room_id.clone(),
+                room_id: self.room_id.to_string(),
                 event: SeqEvent {
                     seq: self.seq,
                     event: RoomEvent::clone(event),

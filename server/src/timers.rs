@@ -7,6 +7,7 @@
 //! under the same lock, so a cancelled timer can never fire (no epochs needed).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What happens when a deadline passes.
@@ -28,14 +29,14 @@ pub struct TimerKey {
 
 #[derive(Debug, Default)]
 pub struct Timers {
-    due: BTreeMap<TimerKey, (TimerKind, String)>,
+    due: BTreeMap<TimerKey, (TimerKind, Arc<str>)>,
     next_id: u64,
 }
 
 impl Timers {
     /// Arms a timer for session `sid`. Returns its key and whether it is now the earliest (the
     /// timer task must then be woken to sleep less).
-    pub fn arm(&mut self, at: Instant, kind: TimerKind, sid: String) -> (TimerKey, bool) {
+    pub fn arm(&mut self, at: Instant, kind: TimerKind, sid: Arc<str>) -> (TimerKey, bool) {
         self.next_id += 1;
         let key = TimerKey {
             at,
@@ -52,7 +53,7 @@ impl Timers {
     }
 
     /// Removes and returns one timer whose deadline is at or before `now`.
-    pub fn pop_due(&mut self, now: Instant) -> Option<(TimerKind, String)> {
+    pub fn pop_due(&mut self, now: Instant) -> Option<(TimerKind, Arc<str>)> {
         let entry = self.due.first_entry()?;
         if entry.key().at > now {
             return None;
