@@ -46,6 +46,41 @@ async fn listener() -> (TcpListener, String) {
     (listener, url)
 }
 
+/// Asserts `error` is the fatal 1002030 (retrying cannot help).
+fn assert_connect_failed(error: &LinkError, context: &str) {
+    assert!(
+        matches!(
+            error,
+            LinkError::Fatal {
+                code: ErrorCode::CONNECT_FAILED,
+                ..
+            }
+        ),
+        "{context} {error:?}"
+    );
+}
+
+/// Accepts one connection and refuses its WebSocket upgrade with `status`.
+async fn refuse_upgrade(listener: TcpListener, status: StatusCode, why: &'static str) {
+    let (tcp, _) = listener.accept().await.unwrap();
+    let _ = tokio_tungstenite::accept_hdr_async(tcp, |_req: &Request, _resp: Response| {
+        let mut refusal = ErrorResponse::new(Some(why.to_owned()));
+        *refusal.status_mut() = status;
+        Err(refusal)
+    })
+    .await;
+}
+
+/// Accepts one connection, reads the request and answers with `response` verbatim (a plain web
+/// server, or plain HTTP where TLS was expected).
+async fn answer_raw(listener: TcpListener, response: &'static [u8]) {
+    let (mut tcp, _) = listener.accept().await.unwrap();
+    let mut buf = [0u8; 2048];
+    let _ = tokio::io::AsyncReadExt::read(&mut tcp, &mut buf).await;
+    let _ = tcp.write_all(response).await;
+    let _ = tcp.shutdown().await;
+}
+
 /// Accepts one WebSocket connection, reports the upgrade request, then runs `script` on it.
 async fn serve_one<F, Fut>(listener: TcpListener, seen: oneshot::Sender<Upgrade>, script: F)
 where
@@ -195,41 +230,24 @@ async fn server_close_ends_the_stream_as_transient() {
 #[tokio::test]
 async fn http_400_on_upgrade_is_fatal_connect_failed() {
     let (listener, url) = listener().await;
-    let server = tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        let _ = tokio_tungstenite::accept_hdr_async(tcp, |_req: &Request, _resp: Response| {
-            let mut refusal = ErrorResponse::new(Some("missing hello".to_owned()));
-            *refusal.status_mut() = StatusCode::BAD_REQUEST;
-            Err(refusal)
-        })
-        .await;
-    });
+    let server = tokio::spawn(refuse_upgrade(
+        listener,
+        StatusCode::BAD_REQUEST,
+        "missing hello",
+    ));
     let error = connect(&url, 1024).await.unwrap_err();
-    assert!(
-        matches!(
-            error,
-            LinkError::Fatal {
-                code: ErrorCode::CONNECT_FAILED,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert_connect_failed(&error, "");
     tokio::time::timeout(LIMIT, server).await.unwrap().unwrap();
 }
 
 #[tokio::test]
 async fn http_503_from_an_overloaded_proxy_is_transient_and_retried() {
     let (listener, url) = listener().await;
-    let server = tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        let _ = tokio_tungstenite::accept_hdr_async(tcp, |_req: &Request, _resp: Response| {
-            let mut refusal = ErrorResponse::new(Some("try later".to_owned()));
-            *refusal.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-            Err(refusal)
-        })
-        .await;
-    });
+    let server = tokio::spawn(refuse_upgrade(
+        listener,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "try later",
+    ));
     let error = connect(&url, 1024).await.unwrap_err();
     assert!(matches!(error, LinkError::Transient(_)), "{error:?}");
     tokio::time::timeout(LIMIT, server).await.unwrap().unwrap();
@@ -238,26 +256,12 @@ async fn http_503_from_an_overloaded_proxy_is_transient_and_retried() {
 #[tokio::test]
 async fn http_404_from_a_plain_web_server_is_fatal_connect_failed() {
     let (listener, url) = listener().await;
-    let server = tokio::spawn(async move {
-        let (mut tcp, _) = listener.accept().await.unwrap();
-        let mut buf = [0u8; 2048];
-        let _ = tokio::io::AsyncReadExt::read(&mut tcp, &mut buf).await;
-        let _ = tcp
-            .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
-            .await;
-        let _ = tcp.shutdown().await;
-    });
+    let server = tokio::spawn(answer_raw(
+        listener,
+        b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n",
+    ));
     let error = connect(&url, 1024).await.unwrap_err();
-    assert!(
-        matches!(
-            error,
-            LinkError::Fatal {
-                code: ErrorCode::CONNECT_FAILED,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert_connect_failed(&error, "");
     tokio::time::timeout(LIMIT, server).await.unwrap().unwrap();
 }
 
@@ -273,16 +277,7 @@ async fn connection_refused_is_transient() {
 async fn invalid_urls_are_fatal_connect_failed() {
     for url in ["http://127.0.0.1:1/v1/ws", "ws://", "not a url"] {
         let error = connect(url, 1024).await.unwrap_err();
-        assert!(
-            matches!(
-                error,
-                LinkError::Fatal {
-                    code: ErrorCode::CONNECT_FAILED,
-                    ..
-                }
-            ),
-            "{url}: {error:?}"
-        );
+        assert_connect_failed(&error, url);
     }
 }
 
@@ -295,25 +290,11 @@ async fn tls_failure_is_fatal_connect_failed() {
         listener.local_addr().unwrap().port(),
         WS_PATH
     );
-    let server = tokio::spawn(async move {
-        let (mut tcp, _) = listener.accept().await.unwrap();
-        let mut buf = [0u8; 2048];
-        let _ = tokio::io::AsyncReadExt::read(&mut tcp, &mut buf).await;
-        let _ = tcp
-            .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
-            .await;
-        let _ = tcp.shutdown().await;
-    });
+    let server = tokio::spawn(answer_raw(
+        listener,
+        b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n",
+    ));
     let error = connect(&url, 1024).await.unwrap_err();
-    assert!(
-        matches!(
-            error,
-            LinkError::Fatal {
-                code: ErrorCode::CONNECT_FAILED,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert_connect_failed(&error, "");
     tokio::time::timeout(LIMIT, server).await.unwrap().unwrap();
 }
