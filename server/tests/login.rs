@@ -303,17 +303,7 @@ async fn publish_unpublish_and_logout_reach_peers() {
         stream_id: "bad id".into(),
         extra_info: String::new(),
     });
-    let f = b.recv().await;
-    assert!(
-        matches!(
-            f,
-            ServerFrame::Error {
-                code: ErrorCode::INVALID_ARGUMENT,
-                ..
-            }
-        ),
-        "{f:?}"
-    );
+    b.expect_error(ErrorCode::INVALID_ARGUMENT).await;
     b.send(ClientFrame::PublishStream {
         room_id: "r1".into(),
         stream_id: "b1".into(),
@@ -373,17 +363,7 @@ async fn publish_unpublish_and_logout_reach_peers() {
         room_id: "r1".into(),
         session_id: None,
     });
-    let f = b.recv().await;
-    assert!(
-        matches!(
-            f,
-            ServerFrame::Error {
-                code: ErrorCode::ROOM_NOT_LOGGED_IN,
-                ..
-            }
-        ),
-        "{f:?}"
-    );
+    b.expect_error(ErrorCode::ROOM_NOT_LOGGED_IN).await;
     s.shutdown().await;
 }
 

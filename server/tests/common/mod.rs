@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use roomlink::User;
 use roomlink::protocol::{
     ClientFrame, HELLO_HEADER, Hello, Login, Resume, ServerFrame, VERSION_HEADER,
 };
+use roomlink::{ErrorCode, User};
 use roomlink_server::token::{self, Claims};
 use roomlink_server::{ServerConfig, ServerHandle};
 use tokio::sync::mpsc;
@@ -155,6 +155,15 @@ impl Client {
     }
 
     /// Waits for the link to close, returning the frames that came before.
+    /// The next frame must be an `Error` with `code`.
+    pub async fn expect_error(&mut self, code: ErrorCode) {
+        let f = self.recv().await;
+        assert!(
+            matches!(&f, ServerFrame::Error { code: c, .. } if *c == code),
+            "expected Error {code:?}, got {f:?}"
+        );
+    }
+
     pub async fn closed(&mut self) -> Vec<ServerFrame> {
         let mut frames = Vec::new();
         loop {
