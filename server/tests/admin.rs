@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use roomlink::protocol::{PublishedStream, RoomEvent, ServerFrame};
+use roomlink::protocol::{RoomEvent, ServerFrame};
 use roomlink::{ErrorCode, StreamDeleteReason, User};
 use roomlink_server::admin::request;
 
@@ -104,11 +104,7 @@ async fn an_empty_admin_secret_is_refused_at_start() {
 #[tokio::test]
 async fn admin_lists_rooms_with_users_and_streams() {
     let s = server(2000).await;
-    let mut l = login("b", "r1");
-    l.streams = vec![PublishedStream {
-        stream_id: "b1".into(),
-        extra_info: "e".into(),
-    }];
+    let l = login_publishing("b", "r1", "b1", "e");
     let (_b, _) = Client::join(&s.ws_url(), l).await;
     let (_a, _) = Client::join(&s.ws_url(), login("a", "r1")).await;
     let (status, body) = request(
@@ -145,11 +141,7 @@ async fn admin_lists_rooms_with_users_and_streams() {
 async fn admin_kick_sends_kicked_with_reason_and_peers_see_the_user_leave() {
     let s = server(2000).await;
     let url = s.ws_url();
-    let mut l = login("a", "r1");
-    l.streams = vec![PublishedStream {
-        stream_id: "a1".into(),
-        extra_info: String::new(),
-    }];
+    let l = login_publishing("a", "r1", "a1", "");
     let (mut a, _) = Client::join(&url, l).await;
     let (mut peer, _) = Client::join(&url, login("p", "r1")).await;
     assert!(matches!(event(a.recv().await).1, RoomEvent::UserAdd { .. }));

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use roomlink::protocol::{ClientFrame, PublishedStream, RoomEvent, ServerFrame};
+use roomlink::protocol::{ClientFrame, RoomEvent, ServerFrame};
 use roomlink::{ErrorCode, StreamDeleteReason, StreamInfo, User};
 
 #[tokio::test]
@@ -11,11 +11,7 @@ async fn joined_is_the_first_frame_with_a_sorted_snapshot_and_peers_see_user_add
     let s = server(2000).await;
     let url = s.ws_url();
     let (mut b, _) = Client::join(&url, login("b", "r1")).await;
-    let mut with_stream = login("c", "r1");
-    with_stream.streams = vec![PublishedStream {
-        stream_id: "c-cam".into(),
-        extra_info: "x".into(),
-    }];
+    let with_stream = login_publishing("c", "r1", "c-cam", "x");
     let (_c, _) = Client::join(&url, with_stream).await;
     assert_eq!(
         event(b.recv().await),
@@ -227,18 +223,10 @@ async fn a_full_room_refuses_with_room_full() {
 async fn duplicate_login_kicks_the_older_session_and_peers_see_no_leave() {
     let s = server(2000).await;
     let url = s.ws_url();
-    let mut first = login("a", "r1");
-    first.streams = vec![PublishedStream {
-        stream_id: "s1".into(),
-        extra_info: String::new(),
-    }];
+    let first = login_publishing("a", "r1", "s1", "");
     let (mut old, _) = Client::join(&url, first).await;
     let (mut peer, _) = Client::join(&url, login("p", "r1")).await;
-    let mut second = login("a", "r1");
-    second.streams = vec![PublishedStream {
-        stream_id: "s2".into(),
-        extra_info: String::new(),
-    }];
+    let second = login_publishing("a", "r1", "s2", "");
     let (_new, joined) = Client::join(&url, second).await;
     let ServerFrame::Joined { snapshot, .. } = joined else {
         unreachable!()

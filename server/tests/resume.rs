@@ -5,7 +5,7 @@ mod common;
 use std::time::Instant;
 
 use common::*;
-use roomlink::protocol::{ClientFrame, PublishedStream, RoomEvent, ServerFrame};
+use roomlink::protocol::{ClientFrame, RoomEvent, ServerFrame};
 use roomlink::{ErrorCode, StreamDeleteReason, User};
 
 #[tokio::test]
@@ -77,11 +77,7 @@ async fn resume_beyond_the_replay_ring_gets_a_snapshot() {
     let (a, joined) = Client::join(&url, login("a", "r1")).await;
     let sid = session_id(&joined);
     a.drop_link();
-    let mut with_stream = login("p", "r1");
-    with_stream.streams = vec![PublishedStream {
-        stream_id: "p1".into(),
-        extra_info: String::new(),
-    }];
+    let with_stream = login_publishing("p", "r1", "p1", "");
     let (peer, _) = Client::join(&url, with_stream).await; // a's seq 1 (UserAdd) and 2 (StreamAdd)
     peer.send(ClientFrame::Ping);
     let mut a2 = Client::connect(&url, vec![resume(login("a", "r1"), &sid, 0)], true).await;
@@ -125,11 +121,7 @@ async fn resume_moves_a_session_off_a_half_dead_connection() {
 async fn resume_after_the_timeout_is_a_fresh_join_and_peers_see_leave_then_join() {
     let s = server(400).await;
     let url = s.ws_url();
-    let mut with_stream = login("a", "r1");
-    with_stream.streams = vec![PublishedStream {
-        stream_id: "a1".into(),
-        extra_info: String::new(),
-    }];
+    let with_stream = login_publishing("a", "r1", "a1", "");
     let (a, joined) = Client::join(&url, with_stream).await;
     let sid = session_id(&joined);
     let (mut peer, _) = Client::join(&url, login("p", "r1")).await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use roomlink::protocol::{
-    ClientFrame, HELLO_HEADER, Hello, Login, Resume, ServerFrame, VERSION_HEADER,
+    ClientFrame, HELLO_HEADER, Hello, Login, PublishedStream, Resume, ServerFrame, VERSION_HEADER,
 };
 use roomlink::{ErrorCode, User};
 use roomlink_server::token::{self, Claims};
@@ -59,6 +59,16 @@ pub fn login(user: &str, room: &str) -> Login {
         resume: None,
         streams: vec![],
     }
+}
+
+/// A login that publishes one stream as it joins.
+pub fn login_publishing(user: &str, room: &str, stream_id: &str, extra_info: &str) -> Login {
+    let mut l = login(user, room);
+    l.streams = vec![PublishedStream {
+        stream_id: stream_id.into(),
+        extra_info: extra_info.into(),
+    }];
+    l
 }
 
 pub fn resume(mut l: Login, session_id: &str, last_seq: u64) -> Login {
