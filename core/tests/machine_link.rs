@@ -46,6 +46,14 @@ fn logged_in(t0: Instant) -> (Machine, ConnId) {
     )
 }
 
+/// Event `seq` of room "r", as the server sends it.
+fn ev(seq: u64, event: RoomEvent) -> ServerFrame {
+    ServerFrame::Event {
+        room_id: "r".into(),
+        event: SeqEvent { seq, event },
+    }
+}
+
 #[test]
 fn logined_is_followed_by_adds_sorted_then_count_and_never_self() {
     let t0 = Instant::now();
@@ -100,10 +108,6 @@ fn logined_is_followed_by_adds_sorted_then_count_and_never_self() {
 fn duplicate_events_are_ignored_and_each_event_is_update_then_count() {
     let t0 = Instant::now();
     let (mut m, conn) = logged_in(t0);
-    let ev = |seq, event| ServerFrame::Event {
-        room_id: "r".into(),
-        event: SeqEvent { seq, event },
-    };
     m.handle_frame(
         t0,
         conn,
@@ -372,15 +376,12 @@ fn resume_snapshot_diff_deletes_with_resync_reason() {
     m.handle_frame(
         t0,
         conn,
-        ServerFrame::Event {
-            room_id: "r".into(),
-            event: SeqEvent {
-                seq: 4,
-                event: RoomEvent::StreamAdd {
-                    streams: vec![stream("s", "b")],
-                },
+        ev(
+            4,
+            RoomEvent::StreamAdd {
+                streams: vec![stream("s", "b")],
             },
-        },
+        ),
     );
     m.handle_link_down(t0, conn, LinkError::Transient("reset".into()));
     drain(&mut m);
@@ -632,10 +633,6 @@ fn attempt_that_never_connects_is_closed_after_ping_timeout() {
 fn a_gap_in_event_seqs_reconnects_and_resumes_from_the_last_applied() {
     let t0 = Instant::now();
     let (mut m, conn) = logged_in(t0);
-    let ev = |seq, event| ServerFrame::Event {
-        room_id: "r".into(),
-        event: SeqEvent { seq, event },
-    };
     m.handle_frame(
         t0,
         conn,
