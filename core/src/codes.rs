@@ -2,7 +2,8 @@
 //!
 //! Where ZEGO Express defines a case we use ZEGO's number, so an app ported from ZEGO keeps its
 //! `if (errorCode == 1002050)` branches. Cases ZEGO has no code for live in roomlink's own range
-//! `1900001..=1900099`, far from anything ZEGO uses (ZEGO's room codes are `1002xxx`).
+//! `1900001..=1900099`, far from anything ZEGO uses (ZEGO's room codes are `1002xxx`); misuse of the
+//! foreign-function layer (`ffi/`: NULL pointers, bad UTF-8, unknown handles) has `1900101..=1900199`.
 //!
 //! The README's error-code table and `docs/` are generated from [`ErrorCode::ALL`]; a test fails
 //! when they drift.
@@ -78,6 +79,11 @@ error_codes! {
     INTERNAL_ERROR = 1900003, Roomlink, "An internal error (a bug); the operation did not happen.";
     INVALID_ARGUMENT = 1900004, Roomlink, "An argument is out of range (e.g. an engine config value, a stream ID).";
     ENGINE_DESTROYED = 1900005, Roomlink, "The engine was destroyed; nothing more can be done with it.";
+    NULL_POINTER = 1900101, Roomlink, "FFI: a required pointer argument was NULL; nothing happened.";
+    INVALID_UTF8 = 1900102, Roomlink, "FFI: a string argument is not valid UTF-8; nothing happened.";
+    UNKNOWN_ENGINE = 1900103, Roomlink, "FFI: the engine handle was never issued by this library (0 or a made-up value); nothing happened.";
+    PANICKED = 1900104, Roomlink, "FFI: a bug inside the library panicked; the call did not complete (the panic is logged).";
+    CALLED_FROM_CALLBACK = 1900105, Roomlink, "FFI: this call is not allowed from inside a roomlink callback on the same thread (it would deadlock); nothing happened.";
 }
 
 impl ErrorCode {
@@ -148,7 +154,9 @@ mod tests {
             .iter()
             .filter(|c| c.origin == Origin::Roomlink)
         {
-            assert!((1_900_001..=1_900_099).contains(&c.code.0), "{}", c.name);
+            let core = (1_900_001..=1_900_099).contains(&c.code.0);
+            let ffi = (1_900_101..=1_900_199).contains(&c.code.0);
+            assert!(core || ffi, "{}", c.name);
         }
     }
 

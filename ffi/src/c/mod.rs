@@ -1,0 +1,1 @@
+//! The C ABI (`roomlink_*`). Every export goes through one panic boundary.
