@@ -3,6 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Installs the drivers' toolchains (mono, kotlinc, the Swift chroot, ...) when missing. A failure
+# here is not fatal by itself: the drivers it concerns are then skipped, which CI counts as failures.
+echo "== setup (scripts/setup.sh)"
+bash scripts/setup.sh || echo "setup: incomplete, see above"
+
 echo "== format"
 cargo fmt --all --check
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Launcher for the Rust reference driver: check | build | run (see conformance/README.md).
+# Launcher for the Rust reference driver: setup | check | build | run (see conformance/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 
@@ -11,6 +11,7 @@ binary() {
 }
 
 case "${1:-}" in
+  setup) ;; # cargo is the project's own toolchain
   check)
     if ! command -v cargo >/dev/null 2>&1; then
       echo "cargo is not installed"
@@ -20,7 +21,7 @@ case "${1:-}" in
   build) cargo build --quiet -p roomlink-conformance-driver ;;
   run) exec "$(binary)" ;;
   *)
-    echo "usage: $0 check|build|run" >&2
+    echo "usage: $0 setup|check|build|run" >&2
     exit 2
     ;;
 esac

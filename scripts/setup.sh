@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh machine: every conformance driver's toolchain (each
+# launcher's `setup`, idempotent and quick when everything is present). Called by scripts/test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+status=0
+for launcher in conformance/drivers/*/driver.sh; do
+  name="$(basename "$(dirname "$launcher")")"
+  if ! bash "$launcher" setup; then
+    echo "setup: the $name driver's toolchain could not be installed (its scenarios will be skipped)" >&2
+    status=1
+  fi
+done
+exit "$status"
