@@ -101,7 +101,7 @@ class Driver(private val out: Output) {
                 // Marked first: exit must never destroy it again, even if this destroy is in flight.
                 // The handle stays: later calls on it must return 1900005 (engine destroyed).
                 synchronized(destroyed) { destroyed.add(client) }
-                engine.destroy() // delivers this engine's last events before returning
+                engine.destroyEngine() // delivers this engine's last events before returning
                 reply(0)
             }
             "login" -> {
@@ -157,7 +157,7 @@ class Driver(private val out: Output) {
     fun shutdown() {
         val all = synchronized(engines) { engines.toMap().also { engines.clear() } }
         val done = synchronized(destroyed) { destroyed.toSet() }
-        all.filterKeys { it !in done }.values.forEach { it.destroy() }
+        all.filterKeys { it !in done }.values.forEach { it.destroyEngine() }
         all.values.forEach { it.close() }
     }
 }

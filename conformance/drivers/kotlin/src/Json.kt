@@ -2,7 +2,6 @@
 // never a default: the protocol spells everything out.
 package org.roomlink.conformance
 
-import com.google.gson.JsonElement
 import com.google.gson.JsonObject
 import com.google.gson.JsonPrimitive
 
@@ -32,5 +31,3 @@ fun JsonObject.long(key: String): Long {
     }
     throw BadCommand("missing integer \"$key\"")
 }
-
-fun jsonString(value: String): JsonElement = JsonPrimitive(value)

@@ -3,6 +3,7 @@
 package org.roomlink.conformance
 
 import com.google.gson.JsonArray
+import com.google.gson.JsonNull
 import com.google.gson.JsonObject
 import com.google.gson.JsonPrimitive
 import org.roomlink.ConnectionState
@@ -39,6 +40,14 @@ inline fun roomlinkCall(body: () -> Unit): JsonObject = try {
 } catch (e: RoomlinkException) {
     reply(e.code)
 }
+
+/** The code of the README's table; every case carries one, the sealed base does not expose it. */
+val RoomlinkException.code: Int
+    get() = when (this) {
+        is RoomlinkException.InvalidArgument -> code
+        is RoomlinkException.InvalidState -> code
+        is RoomlinkException.Internal -> code
+    }
 
 fun wireState(state: ConnectionState): Int = state.value.toInt()
 
@@ -88,7 +97,7 @@ fun eventLine(client: String, event: RoomEvent): JsonObject {
                 }
             })
             // The key is always present: null for Add.
-            line.add("reason", event.reason?.let { JsonPrimitive(it.value.toInt()) } ?: com.google.gson.JsonNull.INSTANCE)
+            line.add("reason", event.reason?.let { JsonPrimitive(it.value.toInt()) } ?: JsonNull.INSTANCE)
         }
         is RoomEvent.RoomTokenWillExpire -> {
             line.addProperty("event", "room_token_will_expire")
