@@ -2,15 +2,16 @@
 //
 // N engines log in to one room on a running server (run.sh starts one); once the room is quiet,
 // engine 0 publishes K streams and then unpublishes them, without waiting, and the other N-1
-// engines' listeners count every event until each has seen all K removals. The figure is the
-// events delivered to Kotlin listeners divided by the time from the first publish to the last
-// listener's last removal: the whole path (server fan-out, each engine's socket and event thread,
+// engines' listeners count every event until each has seen all K removals (in batches of 64, the
+// most one engine may publish at once). The figure is the events delivered to Kotlin listeners
+// divided by the time from the first publish to the last listener's last removal: the whole path (server fan-out, each engine's socket and event thread,
 // the UniFFI/JNA call into Kotlin), as an Android app receives it.
 //
-// Usage: java ... org.roomlink.bench.EventRateKt --server URL --room ROOM --streams K
+// Usage: java ... org.roomlink.bench.EventRateKt --server URL --room ROOM --streams K [--keep-attached]
 // with one "USER_ID TOKEN" line per engine on stdin. Prints one JSON line (integers only).
 package org.roomlink.bench
 
+import com.sun.jna.Native
 import java.util.concurrent.CountDownLatch
 import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicLong
@@ -29,7 +30,11 @@ import org.roomlink.User
 /** How long any phase may take before the run counts as broken. */
 const val PATIENCE_S = 60L
 
-class Counter(private val engines: Int, private val streams: Int) : RoomEventListener {
+/** core's limit on one engine's published streams per room (MAX_PUBLISHED_STREAMS). */
+const val MAX_PUBLISHED = 64
+
+class Counter(private val engines: Int, private val streams: Int, private val keepAttached: Boolean) :
+    RoomEventListener {
     val loggedIn = CountDownLatch(1)
     /** Counts down when this engine sees the whole room (count update == engines). */
     val roomFull = CountDownLatch(1)
@@ -38,15 +43,21 @@ class Counter(private val engines: Int, private val streams: Int) : RoomEventLis
     val events = AtomicLong()
     @Volatile var measuring = false
     @Volatile var doneAt = 0L
+    @Volatile var lastCount = 0
     private var removed = 0 // the event thread's only
 
     override fun onEvent(event: RoomEvent) {
+        // JNA attaches the engine's native event thread to the JVM for each callback and detaches
+        // it after (a new java.lang.Thread per event); this keeps it attached until it exits.
+        if (keepAttached) Native.detach(false)
         if (measuring) events.incrementAndGet()
         when (event) {
             is RoomEvent.RoomStateChanged ->
                 if (event.reason == RoomStateChangedReason.LOGINED) loggedIn.countDown()
-            is RoomEvent.RoomOnlineUserCountUpdate ->
-                if (event.count.toInt() == engines) roomFull.countDown()
+            is RoomEvent.RoomOnlineUserCountUpdate -> {
+                lastCount = event.count.toInt()
+                if (lastCount == engines) roomFull.countDown()
+            }
             is RoomEvent.RoomStreamUpdate -> if (event.updateType == UpdateType.DELETE) {
                 removed += event.streams.size
                 if (removed == streams) {
@@ -59,19 +70,20 @@ class Counter(private val engines: Int, private val streams: Int) : RoomEventLis
     }
 }
 
-fun await(what: String, latches: List<CountDownLatch>) {
+fun await(what: String, counters: List<Counter>, latch: (Counter) -> CountDownLatch) {
     val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(PATIENCE_S)
-    for (latch in latches) {
+    for ((i, counter) in counters.withIndex()) {
         val left = deadline - System.nanoTime()
-        if (!latch.await(left.coerceAtLeast(0), TimeUnit.NANOSECONDS)) {
-            System.err.println("event-rate: no $what within ${PATIENCE_S}s")
+        if (!latch(counter).await(left.coerceAtLeast(0), TimeUnit.NANOSECONDS)) {
+            System.err.println("event-rate: no $what within ${PATIENCE_S}s (engine $i, room count ${counter.lastCount})")
             exitProcess(1)
         }
     }
 }
 
 fun main(args: Array<String>) {
-    val opts = args.toList().chunked(2).associate { it[0] to it.getOrElse(1) { "" } }
+    val keepAttached = "--keep-attached" in args
+    val opts = args.filter { it != "--keep-attached" }.chunked(2).associate { it[0] to it.getOrElse(1) { "" } }
     val server = opts["--server"] ?: error("--server URL is required")
     val room = opts["--room"] ?: error("--room ROOM is required")
     val streams = opts["--streams"]?.toIntOrNull()?.takeIf { it > 0 } ?: error("--streams K (> 0) is required")
@@ -83,21 +95,24 @@ fun main(args: Array<String>) {
     RoomlinkLogging.install(Level.WARNING)
 
     val config = EngineConfig(serverUrl = server, roomMode = RoomMode.SINGLE_ROOM)
-    val counters = users.map { Counter(users.size, streams) }
+    val counters = users.map { Counter(users.size, streams, keepAttached) }
     val engines = counters.map { Engine(config, it) }
     users.zip(engines).forEach { (user, engine) ->
-        engine.loginRoom(room, User(user.first, user.first), user.second, userUpdate = false)
+        engine.loginRoom(room, User(user.first, user.first), user.second, userUpdate = true)
     }
-    await("login", counters.map { it.loggedIn })
-    await("full room", counters.map { it.roomFull })
+    await("login", counters) { it.loggedIn }
+    await("full room", counters) { it.roomFull }
 
     val listeners = counters.drop(1)
     listeners.forEach { it.measuring = true }
     val start = System.nanoTime()
     val publisher = engines[0]
-    for (i in 0 until streams) publisher.publishStream(room, "s$i", "")
-    for (i in 0 until streams) publisher.unpublishStream(room, "s$i")
-    await("removal of all $streams streams", listeners.map { it.done })
+    // An engine publishes at most 64 streams at once: publish and unpublish them in batches.
+    for (batch in (0 until streams).chunked(MAX_PUBLISHED)) {
+        for (i in batch) publisher.publishStream(room, "s$i", "")
+        for (i in batch) publisher.unpublishStream(room, "s$i")
+    }
+    await("removal of all $streams streams", listeners) { it.done }
     val end = listeners.maxOf { it.doneAt }
     listeners.forEach { it.measuring = false }
     val events = listeners.sumOf { it.events.get() }
@@ -105,7 +120,7 @@ fun main(args: Array<String>) {
     engines.forEach { it.close() } // destroys: logs out, joins the engine threads
     val elapsedUs = (end - start) / 1000
     println(
-        "{\"engines\":${users.size},\"streams\":$streams,\"events\":$events," +
+        "{\"engines\":${users.size},\"streams\":$streams,\"keep_attached\":$keepAttached,\"events\":$events," +
             "\"elapsed_us\":$elapsedUs,\"events_per_s\":${events * 1_000_000 / elapsedUs.coerceAtLeast(1)}}"
     )
     exitProcess(0)

@@ -2,7 +2,10 @@
 # Events per second through the Kotlin/JNA listener (EventRate.kt beside this file), on a release
 # build of the library and a release `roomlink serve` on loopback. Prints EventRate's JSON line.
 #
-#   bash bench/ffi/kotlin/run.sh [--engines N] [--streams K]     (defaults: 10 engines, 2000 streams)
+#   bash bench/ffi/kotlin/run.sh [--engines N] [--streams K] [--keep-attached]
+#
+# Defaults: 10 engines, 10000 streams. --keep-attached: the listeners keep their native thread
+# attached to the JVM (JNA's Native.detach(false)) instead of JNA's attach/detach per callback.
 #
 # Toolchain: the Kotlin conformance driver's (bash conformance/drivers/kotlin/driver.sh setup).
 set -euo pipefail
@@ -11,11 +14,13 @@ source scripts/lib/apt.sh
 source conformance/drivers/kotlin/toolchain.sh
 
 engines=10
-streams=2000
+streams=10000
+extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --engines) engines="${2:?--engines needs N}"; shift 2 ;;
     --streams) streams="${2:?--streams needs K}"; shift 2 ;;
+    --keep-attached) extra+=(--keep-attached); shift ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -50,4 +55,5 @@ for i in $(seq 0 $((engines - 1))); do
   echo "u$i $("$target/release/roomlink" token --user "u$i" --room "$room")"
 done | java -XX:+UseSerialGC -Djna.library.path="$target/release" \
   -cp "$(run_classpath "$out/event-rate.jar")" \
-  org.roomlink.bench.EventRateKt --server "$url" --room "$room" --streams "$streams"
+  org.roomlink.bench.EventRateKt --server "$url" --room "$room" --streams "$streams" \
+  "${extra[@]}"

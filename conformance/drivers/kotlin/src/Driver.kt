@@ -45,6 +45,9 @@ class Output {
 
 fun reply(code: Int): JsonObject = JsonObject().apply { addProperty("code", code) }
 
+fun describe(e: Exception): String =
+    if (e is BadCommand) e.message ?: "bad command" else "${e.javaClass.name}: ${e.message}"
+
 fun failure(message: String): JsonObject = reply(-1).apply { addProperty("error", message) }
 
 class Driver(private val out: Output) {
@@ -81,8 +84,8 @@ class Driver(private val out: Output) {
         } ?: return
         val result = try {
             call(client, hook.then)
-        } catch (e: BadCommand) {
-            failure(e.message ?: "bad command")
+        } catch (e: Exception) {
+            failure(describe(e))
         }
         result.add("hook", hook.id)
         result.add("cmd", hook.then.get("cmd"))
@@ -104,35 +107,24 @@ class Driver(private val out: Output) {
                 engine.destroyEngine() // delivers this engine's last events before returning
                 reply(0)
             }
-            "login" -> {
+            // A missing field throws BadCommand out of roomlinkCall, which catches only the
+            // binding's RoomlinkException.
+            "login" -> roomlinkCall {
                 val user = User(cmd.str("user_id"), cmd.str("user_name"))
-                val (room, token, userUpdate) = Triple(cmd.str("room"), cmd.str("token"), cmd.bool("user_update"))
-                roomlinkCall { engine.loginRoom(room, user, token, userUpdate) }
+                engine.loginRoom(cmd.str("room"), user, cmd.str("token"), cmd.bool("user_update"))
             }
-            "logout" -> cmd.str("room").let { room -> roomlinkCall { engine.logoutRoom(room) } }
-            "switch_room" -> {
-                val (from, to, token) = Triple(cmd.str("from"), cmd.str("to"), cmd.str("token"))
-                roomlinkCall { engine.switchRoom(from, to, token) }
-            }
-            "renew_token" -> {
-                val (room, token) = cmd.str("room") to cmd.str("token")
-                roomlinkCall { engine.renewToken(room, token) }
-            }
-            "network" -> cmd.bool("available").let { available ->
-                engine.onNetworkChanged(available)
+            "logout" -> roomlinkCall { engine.logoutRoom(cmd.str("room")) }
+            "switch_room" -> roomlinkCall { engine.switchRoom(cmd.str("from"), cmd.str("to"), cmd.str("token")) }
+            "renew_token" -> roomlinkCall { engine.renewToken(cmd.str("room"), cmd.str("token")) }
+            "network" -> {
+                engine.onNetworkChanged(cmd.bool("available"))
                 reply(0)
             }
-            "room_state" -> cmd.str("room").let { room ->
-                reply(0).apply { addProperty("state", wireState(engine.roomState(room))) }
+            "room_state" -> reply(0).apply { addProperty("state", wireState(engine.roomState(cmd.str("room")))) }
+            "publish_stream" -> roomlinkCall {
+                engine.publishStream(cmd.str("room"), cmd.str("stream_id"), cmd.str("extra_info"))
             }
-            "publish_stream" -> {
-                val (room, stream, extra) = Triple(cmd.str("room"), cmd.str("stream_id"), cmd.str("extra_info"))
-                roomlinkCall { engine.publishStream(room, stream, extra) }
-            }
-            "unpublish_stream" -> {
-                val (room, stream) = cmd.str("room") to cmd.str("stream_id")
-                roomlinkCall { engine.unpublishStream(room, stream) }
-            }
+            "unpublish_stream" -> roomlinkCall { engine.unpublishStream(cmd.str("room"), cmd.str("stream_id")) }
             else -> throw BadCommand("unknown cmd \"$name\"")
         }
     }
@@ -189,8 +181,10 @@ fun main() {
         }
         val result = try {
             driver.command(cmd)
-        } catch (e: BadCommand) {
-            failure(e.message ?: "bad command")
+        } catch (e: Exception) {
+            // BadCommand, or anything unexpected (the binding's InternalException): the reply
+            // says what, and the driver stays up for the orchestrator to report it.
+            failure(describe(e))
         }
         result.add("id", cmd.get("id") ?: JsonNull.INSTANCE)
         out.print(result)
