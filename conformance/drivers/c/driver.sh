@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Launcher for the C driver: setup | check | build | run (see conformance/README.md).
+# Launcher for the C driver: setup | check | build | run (see conformance/README.md), and
+# path (where the binary is, for conformance/drivers/c-valgrind).
 # driver.c is compiled with gcc against bindings/c/roomlink.h and linked to the cdylib that
 # `cargo build -p roomlink-ffi` builds (found at run time through the binary's rpath).
 set -euo pipefail
@@ -39,8 +40,9 @@ case "${1:-}" in
       -o "$out/driver"
     ;;
   run) exec "$(target_dir)/c-driver/driver" c ;;
+  path) echo "$(target_dir)/c-driver/driver" ;; # for the valgrind launcher
   *)
-    echo "usage: $0 setup|check|build|run" >&2
+    echo "usage: $0 setup|check|build|run|path" >&2
     exit 2
     ;;
 esac
