@@ -100,3 +100,41 @@ fn c_misuse_is_clean_under_valgrind() {
         .arg(binary);
     run(command);
 }
+
+/// The README's C quick start compiles and links as written (it needs a server to run).
+#[test]
+fn the_readme_c_quick_start_compiles() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let section = readme
+        .split_once("## Quick start: C")
+        .expect("README has a `## Quick start: C` section")
+        .1;
+    let code = section
+        .split_once("```c\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .expect("the section has a ```c block")
+        .0;
+    let dir = deps_dir();
+    let source = dir.join("readme-quickstart.c");
+    std::fs::write(&source, code).expect("writing the example");
+    assert!(
+        have("gcc"),
+        "gcc is missing: run `bash conformance/drivers/c/driver.sh setup`"
+    );
+    let status = Command::new("gcc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
+        .arg("-I")
+        .arg(repo().join("bindings/c"))
+        .arg(&source)
+        .arg("-L")
+        .arg(&dir)
+        .arg("-lroomlink_ffi")
+        .arg("-o")
+        .arg(dir.join("readme-quickstart"))
+        .status()
+        .expect("running gcc");
+    assert!(
+        status.success(),
+        "the README's C quick start does not compile"
+    );
+}
