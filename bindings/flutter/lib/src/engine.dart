@@ -52,7 +52,7 @@ final class RoomlinkEngine {
       switch (message) {
         case RoomEvent event:
           events.add(event);
-        case PumpStarted s:
+        case PumpStarted s when !started.isCompleted:
           started.complete(s);
         case PumpFailed(:final code):
           fail(RoomlinkException(code));
