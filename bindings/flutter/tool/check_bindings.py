@@ -47,6 +47,11 @@ SCALARS = {
 DART_OF_NATIVE = {"Void": "void", "Bool": "bool", "Float": "double", "Double": "double"}
 
 
+def as_dart(native):
+    """The Dart type a native type is passed as: int for the integers, pointers unchanged."""
+    return native if native.startswith("Pointer<") else DART_OF_NATIVE.get(native, "int")
+
+
 def snake(camel):
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", camel).lower()
 
@@ -73,26 +78,26 @@ def squash(t):
 
 
 # ---------------------------------------------------------------------------------------------
-# The header
+# The header (cbindgen's layout: one declaration per statement, functions start a line)
+
+C_DEFINE = re.compile(r"^#define\s+(ROOMLINK_\w+)\s+(-?(?:0x)?[0-9A-Fa-f]+)\s*$", re.M)
+C_ALIAS = re.compile(r"^typedef\s+(\w+)\s+(\w+)\s*;", re.M)
+C_FNPTR = re.compile(r"^typedef\s+([^;{]*?)\(\*\s*(\w+)\)\s*\(([^;]*?)\)\s*;", re.M | re.S)
+C_STRUCT = re.compile(r"^typedef\s+struct\s+(\w+)\s*\{(.*?)\}\s*(\w+)\s*;", re.M | re.S)
+C_FUNCTION = re.compile(
+    r"^(?P<ret>[A-Za-z_][\w ]*?[\s*]+)(?P<name>roomlink_\w+)\s*\((?P<params>[^;]*?)\)\s*;", re.M
+)
 
 
 class Header:
     def __init__(self, text):
         text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
         text = re.sub(r"//[^\n]*", "", text)
-        self.defines = {
-            m[1]: int(m[2], 0)
-            for m in re.finditer(r"^#define\s+(ROOMLINK_\w+)\s+(-?(?:0x)?[0-9A-Fa-f]+)\s*$", text, re.M)
-        }
-        self.aliases = dict(
-            (m[2], m[1]) for m in re.finditer(r"^typedef\s+(\w+)\s+(\w+)\s*;", text, re.M)
-        )
-        self.fnptrs = {
-            m[2]: (m[1].strip(), self._params(m[3]))
-            for m in re.finditer(r"^typedef\s+([^;{]*?)\(\*\s*(\w+)\)\s*\(([^;]*?)\)\s*;", text, re.M | re.S)
-        }
+        self.defines = {m[1]: int(m[2], 0) for m in C_DEFINE.finditer(text)}
+        self.aliases = {m[2]: m[1] for m in C_ALIAS.finditer(text)}
+        self.fnptrs = {m[2]: (m[1].strip(), self._params(m[3])) for m in C_FNPTR.finditer(text)}
         self.structs = {}
-        for m in re.finditer(r"^typedef\s+struct\s+(\w+)\s*\{(.*?)\}\s*(\w+)\s*;", text, re.M | re.S):
+        for m in C_STRUCT.finditer(text):
             fields = []
             for decl in m[2].split(";"):
                 decl = decl.strip()
@@ -101,11 +106,7 @@ class Header:
             self.structs[m[1]] = fields
         self.functions = {
             m["name"]: (m["ret"].strip(), self._params(m["params"]))
-            for m in re.finditer(
-                r"^(?P<ret>[A-Za-z_][\w ]*?[\s*]+)(?P<name>roomlink_\w+)\s*\((?P<params>[^;]*?)\)\s*;",
-                text,
-                re.M,
-            )
+            for m in C_FUNCTION.finditer(text)
         }
 
     @staticmethod
@@ -121,7 +122,7 @@ class Header:
         return [self._decl(p) for p in text.split(",")]
 
     def ffi_type(self, ctype, dart_structs):
-        """The dart:ffi type of a C type, e.g. 'const struct roomlink_kv *' -> Pointer<RoomlinkKvC>."""
+        """The dart:ffi type of a C type: 'const struct roomlink_kv *' -> Pointer<RoomlinkKvC>."""
         t = re.sub(r"\b(const|struct)\b", "", ctype)
         stars = t.count("*")
         base = t.replace("*", "").strip()
@@ -146,7 +147,19 @@ class Header:
 
 
 # ---------------------------------------------------------------------------------------------
-# The Dart files
+# The Dart files (the layout lib/src/bindings.dart and lib/src/types.dart follow)
+
+DOC = r"(?P<doc>(?:^[ \t]*///[^\n]*\n)+)"  # a doc comment, then the declaration
+DART_STRUCT = re.compile(
+    DOC + r"^final class (?P<cls>\w+) extends (?P<kind>Struct|Opaque) (?:\{\}|\{(?P<body>.*?)^\})",
+    re.M | re.S,
+)
+DART_FIELD = re.compile(r"(?:@(\w+)\(\)\s*)?external\s+([\w<>, ]+?)\s+(\w+)\s*;")
+DART_ENUM = re.compile(
+    DOC + r"^enum (?P<enum>\w+) implements CEnum \{(?P<body>.*?)^\}", re.M | re.S
+)
+DART_ENUM_VALUE = re.compile(r"^\s*(\w+)\((-?\d+)\)\s*[,;]", re.M)
+DART_CONST = re.compile(r"\bconst int (roomlink\w+) = (-?(?:0x)?[0-9A-Fa-f]+);")
 
 
 def matching_angle(text, start):
@@ -191,31 +204,24 @@ class Dart:
             if not sym:
                 raise ValueError(f"{name}: lookupFunction without a literal symbol name")
             self.lookups[sym[1]] = (native, dart, name)
-        doc = r"(?P<doc>(?:^[ \t]*///[^\n]*\n)+)"
-        for m in re.finditer(
-            doc + r"^final class (?P<cls>\w+) extends (?P<kind>Struct|Opaque) (?:\{\}|\{(?P<body>.*?)^\})",
-            text,
-            re.M | re.S,
-        ):
+        for m in DART_STRUCT.finditer(text):
             c = re.search(r"\bstruct (roomlink_\w+)", m["doc"])
             if not c:
                 continue
             if m["kind"] == "Opaque":
                 self.opaque[m["cls"]] = c[1]
                 continue
-            fields = [
-                (f[1] or squash(f[2]), f[3])
-                for f in re.finditer(r"(?:@(\w+)\(\)\s*)?external\s+([\w<>, ]+?)\s+(\w+)\s*;", m["body"])
-            ]
+            # The native type: the annotation (@Uint32()) or the declared type (Pointer<...>).
+            fields = [(f[1] or squash(f[2]), f[3]) for f in DART_FIELD.finditer(m["body"])]
             self.structs[m["cls"]] = (c[1], fields)
-        for m in re.finditer(doc + r"^enum (?P<enum>\w+) implements CEnum \{(?P<body>.*?)^\}", text, re.M | re.S):
+        for m in DART_ENUM.finditer(text):
             prefix = re.search(r"`(ROOMLINK_[A-Z0-9_]*_)\*`", m["doc"])
             if not prefix:
                 raise ValueError(f"{name}: enum {m['enum']} does not name its ROOMLINK_..._* group")
             named = set(re.findall(r"\b(ROOMLINK_[A-Z0-9_]*[A-Z0-9])\b", m["doc"]))
-            values = [(v[1], int(v[2])) for v in re.finditer(r"^\s*(\w+)\((-?\d+)\)\s*[,;]", m["body"], re.M)]
+            values = [(v[1], int(v[2])) for v in DART_ENUM_VALUE.finditer(m["body"])]
             self.enums[m["enum"]] = (prefix[1], values, named)
-        for m in re.finditer(r"\bconst int (roomlink\w+) = (-?(?:0x)?[0-9A-Fa-f]+);", text):
+        for m in DART_CONST.finditer(text):
             self.consts[m[1]] = int(m[2], 0)
 
 
@@ -262,10 +268,9 @@ def check(header_text, dart_files):
         for i, ((ctype, pname), got) in enumerate(zip(params, n_params)):
             want = h.ffi_type(ctype, dart_structs)
             if got != want:
-                errors.append(f"{sym}: parameter {i} ({pname}) is {got} in Dart, {want} in the header")
-        as_dart = lambda t: t if t.startswith("Pointer<") else DART_OF_NATIVE.get(t, "int")
+                errors.append(f"{sym}: parameter {i} ({pname}) is {got} in Dart, {want} in C")
         if [as_dart(t) for t in [n_ret, *n_params]] != [d_ret, *d_params]:
-            errors.append(f"{sym}: the Dart signature {squash(dart)} does not match {squash(native)}")
+            errors.append(f"{sym}: Dart signature {squash(dart)} does not match {squash(native)}")
 
     for enum, (prefix, values, named) in d.enums.items():
         group = {k: v for k, v in h.defines.items() if k.startswith(prefix)}
@@ -299,28 +304,51 @@ def check(header_text, dart_files):
 
 
 def dart_sources():
-    return {str(p.relative_to(PLUGIN)): p.read_text() for p in sorted((PLUGIN / "lib").rglob("*.dart"))}
+    files = sorted((PLUGIN / "lib").rglob("*.dart"))
+    return {str(p.relative_to(PLUGIN)): p.read_text() for p in files}
 
 
 # Each: (what it breaks, "header" or a Dart file, text to replace, replacement, a name the error
 # must mention).
+LOGIN_TAIL = ",\n                            uint32_t user_update)"
+WAIT_OUT = "timeout_ms,\n                            struct roomlink_event **out);"
+TOKEN_KIND = "#define ROOMLINK_EVENT_ROOM_TOKEN_WILL_EXPIRE 4"
+NETWORK_DART = "int Function(int, int)>('roomlink_on_network_changed')"
 MUTATIONS = [
-    ("a parameter removed", "header", ",\n                            uint32_t user_update)", ")", "roomlink_login_room"),
-    ("a field's type changed", "header", "  uint32_t count;", "  uint64_t count;", "RoomlinkEventC"),
-    ("two fields swapped", "header", "  const char *user_id;\n  const char *user_name;",
-     "  const char *user_name;\n  const char *user_id;", "RoomlinkUserC"),
-    ("a function renamed", "header", "int32_t roomlink_event_free(", "int32_t roomlink_event_release(", "roomlink_event_free"),
-    ("a pointer level removed", "header", "timeout_ms,\n                            struct roomlink_event **out);",
-     "timeout_ms,\n                            struct roomlink_event *out);", "roomlink_wait_event"),
-    ("a constant renumbered", "header", "#define ROOMLINK_REASON_LOGOUT 7", "#define ROOMLINK_REASON_LOGOUT 9", "logout"),
-    ("a constant added", "header", "#define ROOMLINK_EVENT_ROOM_TOKEN_WILL_EXPIRE 4",
-     "#define ROOMLINK_EVENT_ROOM_TOKEN_WILL_EXPIRE 4\n#define ROOMLINK_EVENT_ROOM_EXTRA_INFO_UPDATE 5",
-     "ROOMLINK_EVENT_ROOM_EXTRA_INFO_UPDATE"),
-    ("the ABI version bumped", "header", "#define ROOMLINK_ABI_VERSION 1", "#define ROOMLINK_ABI_VERSION 2", "roomlinkAbiVersion"),
-    ("a Dart parameter type wrong", "lib/src/bindings.dart", "Int32 Function(Uint64, Uint32),",
-     "Int32 Function(Uint64, Int32),", "roomlink_on_network_changed"),
-    ("a Dart signature disagreeing", "lib/src/bindings.dart", "int Function(int, int)>('roomlink_on_network_changed')",
-     "int Function(int, bool)>('roomlink_on_network_changed')", "roomlink_on_network_changed"),
+    ("a parameter removed", "header", LOGIN_TAIL, ")", "roomlink_login_room"),
+    ("a field's type changed", "header", "  uint32_t count;", "  uint64_t count;", "EventC"),
+    (
+        "two fields swapped",
+        "header",
+        "  const char *user_id;\n  const char *user_name;",
+        "  const char *user_name;\n  const char *user_id;",
+        "RoomlinkUserC",
+    ),
+    ("a function renamed", "header", "t roomlink_event_free(", "t roomlink_event_gone(", "roomlink_event_free"),
+    ("a pointer level removed", "header", WAIT_OUT, WAIT_OUT.replace("**", "*"), "wait_event"),
+    ("a constant renumbered", "header", "REASON_LOGOUT 7", "REASON_LOGOUT 9", "logout"),
+    (
+        "a constant added",
+        "header",
+        TOKEN_KIND,
+        TOKEN_KIND + "\n#define ROOMLINK_EVENT_ROOM_EXTRA_INFO_UPDATE 5",
+        "ROOMLINK_EVENT_ROOM_EXTRA_INFO_UPDATE",
+    ),
+    ("the ABI version bumped", "header", "ABI_VERSION 1", "ABI_VERSION 2", "roomlinkAbiVersion"),
+    (
+        "a Dart parameter type wrong",
+        "lib/src/bindings.dart",
+        "Int32 Function(Uint64, Uint32),",
+        "Int32 Function(Uint64, Int32),",
+        "roomlink_on_network_changed",
+    ),
+    (
+        "a Dart signature disagreeing",
+        "lib/src/bindings.dart",
+        NETWORK_DART,
+        NETWORK_DART.replace("int, int", "int, bool"),
+        "roomlink_on_network_changed",
+    ),
 ]
 
 
@@ -360,7 +388,11 @@ def main(argv):
     for e in errors:
         print(f"check_bindings: {e}", file=sys.stderr)
     if errors:
-        print(f"check_bindings: bindings/flutter does not match bindings/c/roomlink.h ({len(errors)} problems)", file=sys.stderr)
+        print(
+            f"check_bindings: bindings/flutter does not match bindings/c/roomlink.h "
+            f"({len(errors)} problems)",
+            file=sys.stderr,
+        )
         return 1
     print(f"check_bindings: bindings/flutter matches bindings/c/roomlink.h ({summary})")
     return 0
