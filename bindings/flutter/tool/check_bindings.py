@@ -197,6 +197,12 @@ class Dart:
             self._scan(name, text)
 
     def _scan(self, name, text):
+        # Every declaration of a kind must be understood below, or it would go unchecked.
+        declared = {
+            "Struct/Opaque classes": len(re.findall(r"\bextends (?:Struct|Opaque)\b", text)),
+            "CEnum enums": len(re.findall(r"\bimplements CEnum\b", text)),
+        }
+        before = (len(self.structs) + len(self.opaque), len(self.enums))
         for m in re.finditer(r"lookupFunction<", text):
             end = matching_angle(text, m.end() - 1)
             native, dart = split_top(text[m.end() : end])
@@ -223,6 +229,10 @@ class Dart:
             self.enums[m["enum"]] = (prefix[1], values, named)
         for m in DART_CONST.finditer(text):
             self.consts[m[1]] = int(m[2], 0)
+        found = (len(self.structs) + len(self.opaque) - before[0], len(self.enums) - before[1])
+        for (what, n), got in zip(declared.items(), found):
+            if n != got:
+                raise ValueError(f"{name}: {n} {what}, {got} understood (a doc comment missing?)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,7 +241,11 @@ class Dart:
 
 def check(header_text, dart_files):
     """Returns (errors, summary)."""
-    h, d = Header(header_text), Dart(dart_files)
+    h = Header(header_text)
+    try:
+        d = Dart(dart_files)
+    except ValueError as e:  # a declaration the checker cannot read
+        return [str(e)], "nothing checked"
     errors = []
     dart_structs = {c: cls for cls, (c, _) in d.structs.items()}
     dart_structs.update({c: cls for cls, c in d.opaque.items()})
@@ -341,6 +355,13 @@ MUTATIONS = [
         "Int32 Function(Uint64, Uint32),",
         "Int32 Function(Uint64, Int32),",
         "roomlink_on_network_changed",
+    ),
+    (
+        "a struct's doc comment lost",
+        "lib/src/bindings.dart",
+        "/// C: `struct roomlink_kv`.\n",
+        "",
+        "understood",
     ),
     (
         "a Dart signature disagreeing",
