@@ -7,7 +7,7 @@
  *  - the destroyed engine's last events (a Logout per room) are still taken;
  *  - while destroy is still running, wait returns NULL at once: the pump then waits for "destroy
  *    returned" instead of calling again (at most one such NULL), and its next wait returns
- *    ROOMLINK_CODE_ENGINE_DESTROYED (which releases the handle).
+ *    ROOMLINK_CODE_ENGINE_DESTROYED once no event is left.
  * The "naive" case counts how often a loop that does not wait for "destroy returned" calls
  * roomlink_wait_event in vain during destroy (the figure behind the pump's design).
  *
@@ -160,7 +160,7 @@ static void run_case(const char *name, int rooms, int naive) {
   CHECK(p.final_code == ROOMLINK_CODE_ENGINE_DESTROYED);
   CHECK(p.logining == rooms && p.logout == rooms && p.other == 0);
   if (!naive) CHECK(p.early_nulls <= 1);
-  /* The handle was released by the pump's last call. */
+  /* Nothing is left behind the handle. */
   roomlink_event *ev = NULL;
   CHECK(roomlink_poll_event(p.engine, &ev) == ROOMLINK_CODE_ENGINE_DESTROYED && ev == NULL);
   printf("pump_model: %-34s %d Logout(s); destroy %.1f ms, pump done %.1f ms after it started; "

@@ -7,7 +7,7 @@
 // are taken as usual; then, while destroy is still joining the engine's threads (up to about a
 // second), `roomlink_wait_event` returns NULL immediately on every call. Instead of spinning
 // through that, the pump waits for `dispose`'s "destroy returned" message; the next wait then
-// returns ROOMLINK_CODE_ENGINE_DESTROYED, which also releases the handle, and the isolate exits.
+// returns ROOMLINK_CODE_ENGINE_DESTROYED (no event is left), and the isolate exits.
 
 import 'dart:async';
 import 'dart:ffi';
