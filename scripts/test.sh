@@ -11,6 +11,17 @@ bash scripts/setup.sh || echo "setup: incomplete, see above"
 echo "== format"
 cargo fmt --all --check
 
+# Every script, including the packaging scripts that cannot run here (Android NDK, Xcode).
+echo "== shell scripts (shellcheck)"
+if command -v shellcheck >/dev/null 2>&1; then
+  shellcheck -x scripts/*.sh scripts/lib/*.sh conformance/drivers/*/driver.sh
+elif [ "${CI:-}" = "true" ]; then
+  echo "shellcheck is not installed (scripts/setup.sh installs it)" >&2
+  exit 1
+else
+  echo "shellcheck is not installed: skipped (scripts/setup.sh installs it)"
+fi
+
 echo "== doctests (the README's Rust example is one)"
 cargo test --workspace --doc --quiet
 
