@@ -22,7 +22,8 @@ triples=(aarch64-linux-android armv7-linux-androideabi x86_64-linux-android)
 min_sdk=24 # same as minSdk in bindings/kotlin/build.gradle.kts
 module=bindings/kotlin
 jni_libs="$module/src/main/jniLibs"
-generated="$module/src/main/kotlin/generated"
+# Outside src/main/kotlin, which the JVM conformance driver compiles as the binding's own sources.
+generated="$module/generated"
 target_dir="${CARGO_TARGET_DIR:-target}"
 
 run() {

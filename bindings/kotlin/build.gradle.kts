@@ -16,9 +16,10 @@ android {
         consumerProguardFiles("consumer-rules.pro")
     }
 
-    // Sources: src/main/kotlin (org/roomlink/RoomlinkLogging.kt, checked in) and
-    // src/main/kotlin/generated (UniFFI's output, git-ignored). Native libraries:
-    // src/main/jniLibs/<abi>/libroomlink_ffi.so (git-ignored). Both are Gradle's default folders.
+    // Kotlin: src/main/kotlin (org/roomlink/RoomlinkLogging.kt, checked in) and generated/
+    // (UniFFI's output, git-ignored). Native libraries: src/main/jniLibs/<abi>/libroomlink_ffi.so
+    // (git-ignored, Gradle's default folder).
+    sourceSets["main"].java.srcDir("generated") // the Kotlin plugin compiles .kt files found there
 
     compileOptions {
         sourceCompatibility = JavaVersion.VERSION_17

@@ -1,5 +1,5 @@
 // The Android library module of the Kotlin binding, a build of its own: scripts/build-aar.sh fills
-// src/main/jniLibs and src/main/kotlin/generated, then runs `gradle -p bindings/kotlin assembleRelease`.
+// src/main/jniLibs and generated/, then runs `gradle -p bindings/kotlin assembleRelease`.
 pluginManagement {
     repositories {
         google()

@@ -69,7 +69,7 @@ fn aar_plan_builds_every_abi_generates_unstripped_then_strips_and_assembles() {
     let generate = find(
         &plan,
         &[
-            "scripts/uniffi-generate.sh --lang kotlin --out bindings/kotlin/src/main/kotlin/generated",
+            "scripts/uniffi-generate.sh --lang kotlin --out bindings/kotlin/generated",
             &format!("--lib {TARGET_DIR}/aarch64-linux-android/release/libroomlink_ffi.so"),
         ],
     );
