@@ -50,17 +50,20 @@ ndk="${ANDROID_NDK_HOME:-${ANDROID_NDK_ROOT:-}}"
 if [ -z "$ndk" ]; then
   sdk="${ANDROID_HOME:-${ANDROID_SDK_ROOT:-}}"
   if [ -n "$sdk" ] && [ -d "$sdk/ndk" ]; then
-    ndk="$(find "$sdk/ndk" -mindepth 1 -maxdepth 1 -type d | sort -V | tail -n 1)"
+    ndk="$(find "$sdk/ndk" -mindepth 1 -maxdepth 1 -type d | sort -V | tail -n 1 || true)"
   fi
 fi
 strip_tool=""
 if [ -n "$ndk" ]; then
-  strip_tool="$(find "$ndk/toolchains/llvm/prebuilt" -path '*/bin/llvm-strip' 2>/dev/null | head -n 1)"
+  strip_tool="$(find "$ndk/toolchains/llvm/prebuilt" -path '*/bin/llvm-strip' 2>/dev/null | head -n 1 || true)"
 fi
 if [ -z "$strip_tool" ]; then
   missing+=("Android NDK (r25+): install it with the SDK manager and set ANDROID_NDK_HOME")
   # shellcheck disable=SC2016 # a placeholder printed in the plan, not expanded
   strip_tool='$ANDROID_NDK_HOME/toolchains/llvm/prebuilt/<host>/bin/llvm-strip'
+fi
+if [ -z "${ANDROID_HOME:-${ANDROID_SDK_ROOT:-}}" ] && [ ! -f "$module/local.properties" ]; then
+  missing+=("Android SDK (platform 35) for Gradle: set ANDROID_HOME, or sdk.dir in $module/local.properties")
 fi
 if [ -x "$module/gradlew" ]; then
   gradle="$module/gradlew"

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
-# shellcheck source=scripts/lib/apt.sh
+# shellcheck source=lib/apt.sh
 source scripts/lib/apt.sh
 if ! apt_install shellcheck; then
   echo "setup: shellcheck could not be installed (the shell script check will fail in CI)" >&2

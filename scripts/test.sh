@@ -14,7 +14,8 @@ cargo fmt --all --check
 # Every script, including the packaging scripts that cannot run here (Android NDK, Xcode).
 echo "== shell scripts (shellcheck)"
 if command -v shellcheck >/dev/null 2>&1; then
-  shellcheck -x scripts/*.sh scripts/lib/*.sh conformance/drivers/*/driver.sh
+  # -x follows `source`; a `# shellcheck source=` path is relative to the script's own folder.
+  shellcheck -x -P SCRIPTDIR scripts/*.sh scripts/lib/*.sh conformance/drivers/*/driver.sh
 elif [ "${CI:-}" = "true" ]; then
   echo "shellcheck is not installed (scripts/setup.sh installs it)" >&2
   exit 1
