@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# The check functions below are invoked indirectly, through `step`:
+# shellcheck disable=SC2317
 # Runs every test. This is the README's test command and what CI runs.
 #
 # Every step runs even when an earlier one failed; the script fails at the end if any did. The
