@@ -20,6 +20,10 @@ echo "== conformance (conformance/README.md)"
 conformance=0
 bash scripts/conformance.sh || conformance=$?
 
+echo "== unity package tests (bindings/unity/Tests~)"
+unity=0
+bash "bindings/unity/Tests~/run.sh" || unity=$?
+
 echo "== tests"
 tests=0
 if cargo nextest --version >/dev/null 2>&1; then
@@ -29,5 +33,8 @@ else
 fi
 if [ "$conformance" -ne 0 ]; then
   exit "$conformance"
+fi
+if [ "$unity" -ne 0 ]; then
+  exit "$unity"
 fi
 exit "$tests"

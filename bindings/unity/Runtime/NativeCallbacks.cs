@@ -159,7 +159,7 @@ namespace Roomlink
         {
             try
             {
-                GCHandle.FromIntPtr(userData).Free();
+                RoomlinkEngine.FreeHandle(GCHandle.FromIntPtr(userData));
             }
             catch (Exception e)
             {

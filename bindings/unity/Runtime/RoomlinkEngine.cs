@@ -16,6 +16,8 @@ namespace Roomlink
         // DisposeAll when Unity leaves play mode.
         static readonly HashSet<RoomlinkEngine> Live = new HashSet<RoomlinkEngine>();
         static int abiChecked;
+        static readonly object HandleGate = new object();
+        static int handlesHeld;
 
         readonly ulong handle;
         readonly EventDelivery delivery;
@@ -57,6 +59,10 @@ namespace Roomlink
             // Strong: the engine object lives while native code may call back into it. Freed by
             // the on_released callback, or here if no engine was made.
             var self = GCHandle.Alloc(this);
+            lock (HandleGate)
+            {
+                handlesHeld++;
+            }
             bool created = false;
             try
             {
@@ -73,12 +79,54 @@ namespace Roomlink
                 }
                 if (!created)
                 {
-                    self.Free(); // on_released is never called for a failed create
+                    FreeHandle(self); // on_released is never called for a failed create
                 }
             }
             lock (LiveGate)
             {
                 Live.Add(this);
+            }
+        }
+
+        /// <summary>Frees an engine's user_data handle (once: on_released, or a failed create).</summary>
+        internal static void FreeHandle(GCHandle handle)
+        {
+            handle.Free();
+            lock (HandleGate)
+            {
+                handlesHeld--;
+                Monitor.PulseAll(HandleGate);
+            }
+        }
+
+        /// <summary>GCHandles of engines native code may still call (tests check none leaks).</summary>
+        internal static int HandlesHeld
+        {
+            get
+            {
+                lock (HandleGate)
+                {
+                    return handlesHeld;
+                }
+            }
+        }
+
+        /// <summary>Waits until <see cref="HandlesHeld"/> is <paramref name="count"/> (true) or
+        /// the timeout passed (false): on_released runs on the engine's thread, unsignalled.</summary>
+        internal static bool WaitHandlesHeld(int count, int timeoutMs)
+        {
+            var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
+            lock (HandleGate)
+            {
+                while (handlesHeld != count)
+                {
+                    int left = (int)(deadline - DateTime.UtcNow).TotalMilliseconds;
+                    if (left <= 0 || !Monitor.Wait(HandleGate, left))
+                    {
+                        return handlesHeld == count;
+                    }
+                }
+                return true;
             }
         }
 
