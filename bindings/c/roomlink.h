@@ -699,8 +699,8 @@ int32_t roomlink_set_log_callback(roomlink_log_callback callback,
  * (free it with `roomlink_event_free`), or NULL when none is queued.
  *
  * After `roomlink_engine_destroy`, the engine's last events (its `Logout`s) are still returned;
- * once they are all taken, it returns `ROOMLINK_CODE_ENGINE_DESTROYED` (and the handle's memory
- * is released).
+ * once they are all taken, it returns `ROOMLINK_CODE_ENGINE_DESTROYED` (destroy itself released
+ * the engine; only those events wait here).
  *
  * Returns 0; `ROOMLINK_CODE_NULL_POINTER` (`out`), `ROOMLINK_CODE_INVALID_ARGUMENT` (the engine
  * has a handler), `ROOMLINK_CODE_UNKNOWN_ENGINE`, `ROOMLINK_CODE_ENGINE_DESTROYED`,

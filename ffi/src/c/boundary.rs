@@ -39,8 +39,8 @@ pub(crate) fn guard<R: OnPanic>(export: &'static str, body: impl FnOnce() -> R) 
                 .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
                 .unwrap_or("(no message)");
             log::error!("{export} panicked: {what}");
-            // Dropping an exotic payload could panic again; it is not worth that risk here.
-            std::mem::forget(payload);
+            // Dropping an exotic payload could itself panic: contain that too.
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
             R::on_panic()
         }
     }

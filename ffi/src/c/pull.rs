@@ -15,7 +15,7 @@ use super::boundary;
 use super::callbacks;
 use super::engine::roomlink_engine;
 use super::events::{CEvent, roomlink_event};
-use super::registry::{self, Phase};
+use super::registry::{self, Events};
 
 /// Addresses of the events C owns now.
 static OUTSTANDING: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
@@ -37,19 +37,16 @@ fn next_event(
     out: *mut *mut roomlink_event,
     next: impl FnOnce(&roomlink::Engine) -> Option<Event>,
 ) -> Result<(), ErrorCode> {
-    let (core, pull, phase) = registry::readable(engine)?;
+    let events = registry::events(engine)?;
     if out.is_null() {
         return Err(ErrorCode::NULL_POINTER);
     }
-    if !pull {
+    let event = match events {
         // Events of an engine with a handler go to its callbacks; polling it is a host bug.
-        return Err(ErrorCode::INVALID_ARGUMENT);
-    }
-    let event = next(&core);
-    if event.is_none() && phase == Phase::Draining {
-        registry::drained(engine);
-        return Err(ErrorCode::ENGINE_DESTROYED);
-    }
+        Events::Callbacks => return Err(ErrorCode::INVALID_ARGUMENT),
+        Events::Queue(core) => next(&core),
+        Events::Leftover => Some(registry::pop_leftover(engine)?),
+    };
     let ptr = event.map_or(std::ptr::null_mut(), hand_out);
     // SAFETY: checked non-NULL; the caller passes writable memory for one pointer.
     unsafe { out.write(ptr) };
@@ -60,8 +57,8 @@ fn next_event(
 /// (free it with `roomlink_event_free`), or NULL when none is queued.
 ///
 /// After `roomlink_engine_destroy`, the engine's last events (its `Logout`s) are still returned;
-/// once they are all taken, it returns `ROOMLINK_CODE_ENGINE_DESTROYED` (and the handle's memory
-/// is released).
+/// once they are all taken, it returns `ROOMLINK_CODE_ENGINE_DESTROYED` (destroy itself released
+/// the engine; only those events wait here).
 ///
 /// Returns 0; `ROOMLINK_CODE_NULL_POINTER` (`out`), `ROOMLINK_CODE_INVALID_ARGUMENT` (the engine
 /// has a handler), `ROOMLINK_CODE_UNKNOWN_ENGINE`, `ROOMLINK_CODE_ENGINE_DESTROYED`,

@@ -5,28 +5,38 @@
 //! The lock guards only the map: calls clone the engine's `Arc` out and run without it, so a call
 //! from inside a callback, a destroy from inside a callback and many threads at once all work.
 //!
-//! A pull-mode engine stays listed after destroy until its last queued events (its `Logout`s) have
-//! been polled, so a host can drain them; a callback engine leaves the map at destroy.
+//! A pull-mode engine's last events (its `Logout`s) outlive it: destroy frees the engine and keeps
+//! only the events not polled yet, until `roomlink_poll_event` has taken them all; a callback
+//! engine leaves the map at destroy.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use roomlink::{Engine, ErrorCode};
+use roomlink::{Engine, ErrorCode, Event};
 
-/// Where an engine is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Phase {
-    Live,
-    /// Destroy is running (pull mode only): events may still be added.
-    Closing,
-    /// Destroyed (pull mode only): the queue only shrinks; removed once polled empty.
-    Draining,
+enum Entry {
+    Live {
+        engine: Arc<Engine>,
+        pull: bool,
+    },
+    /// Destroy is running (pull mode only): events may still be added to its queue.
+    Closing {
+        engine: Arc<Engine>,
+    },
+    /// Destroyed (pull mode only): the events nobody polled yet; the entry goes once empty.
+    Drained {
+        events: VecDeque<Event>,
+    },
 }
 
-struct Entry {
-    engine: Arc<Engine>,
-    pull: bool,
-    phase: Phase,
+/// Where `roomlink_poll_event` finds a handle's events.
+pub(crate) enum Events {
+    /// The engine's own queue (live, or being destroyed).
+    Queue(Arc<Engine>),
+    /// Destroyed: what was left; take it with [`pop_leftover`].
+    Leftover,
+    /// The engine has a handler: its events go to the callbacks.
+    Callbacks,
 }
 
 struct Registry {
@@ -61,12 +71,8 @@ pub(crate) fn insert(engine: Engine, pull: bool) -> Result<u64, ErrorCode> {
     let id = registry.next;
     // 2^64 engines will not be created; refusing beats wrapping to a reused ID.
     registry.next = id.checked_add(1).ok_or(ErrorCode::INTERNAL_ERROR)?;
-    let entry = Entry {
-        engine: Arc::new(engine),
-        pull,
-        phase: Phase::Live,
-    };
-    registry.entries.insert(id, entry);
+    let engine = Arc::new(engine);
+    registry.entries.insert(id, Entry::Live { engine, pull });
     Ok(id)
 }
 
@@ -74,19 +80,36 @@ pub(crate) fn insert(engine: Engine, pull: bool) -> Result<u64, ErrorCode> {
 pub(crate) fn live(id: u64) -> Result<Arc<Engine>, ErrorCode> {
     let registry = lock();
     match registry.entries.get(&id) {
-        Some(e) if e.phase == Phase::Live => Ok(e.engine.clone()),
+        Some(Entry::Live { engine, .. }) => Ok(engine.clone()),
         Some(_) => Err(ErrorCode::ENGINE_DESTROYED),
         None => Err(registry.missing(id)),
     }
 }
 
-/// An engine whose events can still be read: (engine, pull mode, phase).
-pub(crate) fn readable(id: u64) -> Result<(Arc<Engine>, bool, Phase), ErrorCode> {
+/// Where the handle's events are, for the pull API.
+pub(crate) fn events(id: u64) -> Result<Events, ErrorCode> {
     let registry = lock();
     match registry.entries.get(&id) {
-        Some(e) => Ok((e.engine.clone(), e.pull, e.phase)),
+        Some(Entry::Live { pull: false, .. }) => Ok(Events::Callbacks),
+        Some(Entry::Live { engine, .. } | Entry::Closing { engine }) => {
+            Ok(Events::Queue(engine.clone()))
+        }
+        Some(Entry::Drained { .. }) => Ok(Events::Leftover),
         None => Err(registry.missing(id)),
     }
+}
+
+/// The next event left by a destroyed pull engine; `ENGINE_DESTROYED` (and the entry is gone)
+/// once none is left.
+pub(crate) fn pop_leftover(id: u64) -> Result<Event, ErrorCode> {
+    let mut registry = lock();
+    if let Some(Entry::Drained { events }) = registry.entries.get_mut(&id) {
+        if let Some(event) = events.pop_front() {
+            return Ok(event);
+        }
+        registry.entries.remove(&id);
+    }
+    Err(registry.missing(id))
 }
 
 /// Starts destroying a live engine: a callback engine leaves the map now; a pull engine stays
@@ -94,40 +117,43 @@ pub(crate) fn readable(id: u64) -> Result<(Arc<Engine>, bool, Phase), ErrorCode>
 /// `ENGINE_DESTROYED`.
 pub(crate) fn begin_destroy(id: u64) -> Result<Arc<Engine>, ErrorCode> {
     let mut registry = lock();
+    let missing = registry.missing(id);
     let Some(entry) = registry.entries.get_mut(&id) else {
-        return Err(registry.missing(id));
+        return Err(missing);
     };
-    if entry.phase != Phase::Live {
+    let Entry::Live { engine, pull } = entry else {
         return Err(ErrorCode::ENGINE_DESTROYED);
+    };
+    let engine = engine.clone();
+    if *pull {
+        *entry = Entry::Closing {
+            engine: engine.clone(),
+        };
+    } else {
+        registry.entries.remove(&id);
     }
-    if entry.pull {
-        entry.phase = Phase::Closing;
-        return Ok(entry.engine.clone());
-    }
-    let engine = entry.engine.clone();
-    registry.entries.remove(&id);
     Ok(engine)
 }
 
-/// Destroy has returned: no event will be added to a pull engine's queue any more.
+/// Destroy has returned (no event will be queued any more): a pull engine's unpolled events move
+/// out of it, and the engine itself is released.
 pub(crate) fn end_destroy(id: u64) {
-    if let Some(entry) = lock().entries.get_mut(&id) {
-        entry.phase = Phase::Draining;
-    }
-}
-
-/// A destroyed pull engine's queue was found empty: forget it (it frees when the last call
-/// holding it returns).
-pub(crate) fn drained(id: u64) {
     let mut registry = lock();
-    if registry
-        .entries
-        .get(&id)
-        .is_some_and(|e| e.phase == Phase::Draining)
-    {
-        let entry = registry.entries.remove(&id);
-        drop(registry);
-        // Dropped outside the lock: if this was the last reference, dropping the engine logs.
-        drop(entry);
-    }
+    let Some(entry) = registry.entries.get_mut(&id) else {
+        return;
+    };
+    let Entry::Closing { engine } = entry else {
+        return;
+    };
+    let engine = engine.clone();
+    let events: VecDeque<Event> = std::iter::from_fn(|| engine.poll_event()).collect();
+    let old = if events.is_empty() {
+        registry.entries.remove(&id)
+    } else {
+        Some(std::mem::replace(entry, Entry::Drained { events }))
+    };
+    drop(registry);
+    // Outside the lock: dropping the last reference to an engine logs.
+    drop(old);
+    drop(engine);
 }
