@@ -31,7 +31,8 @@ case "${1:-}" in
     ;;
   build) bash bindings/python/build.sh --out "$(staged)" >/dev/null ;;
   run)
-    export PYTHONPATH="$(staged)${PYTHONPATH:+:$PYTHONPATH}"
+    PYTHONPATH="$(staged)${PYTHONPATH:+:$PYTHONPATH}"
+    export PYTHONPATH
     exec python3 -u conformance/drivers/python/driver.py
     ;;
   *)
