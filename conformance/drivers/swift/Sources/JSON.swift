@@ -1,5 +1,6 @@
 // A JSON value as the driver protocol uses it (conformance/README.md): numbers are integers only,
-// so a value decodes to `.int` or is rejected, and encodes without a fraction or exponent.
+// so a number decodes to `.int` (one with a fraction is rejected) and encodes without a fraction
+// or exponent.
 
 import Foundation
 
