@@ -30,9 +30,9 @@ set -e
 cd "$1"
 rm -rf build && mkdir build
 swiftc -parse-as-library -emit-library -static -emit-module -module-name Roomlink \
-  -Xcc -fmodule-map-file=src/gen/roomlinkFFI.modulemap -I src/gen \
+  -Xcc -fmodule-map-file=src/gen/RoomlinkFFI.modulemap -I src/gen \
   -emit-module-path build/Roomlink.swiftmodule -o build/libRoomlink.a src/binding/*.swift
-swiftc -module-name RoomlinkDriver -I build -Xcc -fmodule-map-file=src/gen/roomlinkFFI.modulemap \
+swiftc -module-name RoomlinkDriver -I build -Xcc -fmodule-map-file=src/gen/RoomlinkFFI.modulemap \
   -L build -lRoomlink -L lib -lroomlink_ffi -Xlinker -rpath -Xlinker "$1/lib" \
   -o build/roomlink-driver-swift src/driver/*.swift
 '

@@ -80,6 +80,15 @@ func milliseconds(_ config: [String: JSON], _ key: String) throws -> UInt64 {
     return ms
 }
 
+extension RoomlinkError {
+    /// The code of the README's table, which every case carries.
+    var code: Int32 {
+        switch self {
+        case .InvalidArgument(let code, _), .InvalidState(let code, _), .Internal(let code, _): code
+        }
+    }
+}
+
 /// A binding call's reply fields: code 0, or the roomlink error code it threw.
 func code(_ body: () throws -> Void) -> [String: JSON] {
     do {
@@ -173,7 +182,7 @@ final class Driver: Sendable {
             return code { try engine.logoutRoom(roomId: room) }
         case "switch_room":
             let (from, to, token) = (try string(cmd, "from"), try string(cmd, "to"), try string(cmd, "token"))
-            return code { try engine.switchRoom(from: from, to: to, token: token) }
+            return code { try engine.switchRoom(fromRoomId: from, toRoomId: to, token: token) }
         case "renew_token":
             let (room, token) = (try string(cmd, "room"), try string(cmd, "token"))
             return code { try engine.renewToken(roomId: room, token: token) }
@@ -183,7 +192,7 @@ final class Driver: Sendable {
         case "room_state":
             let room = try string(cmd, "room")
             var reply = code {}
-            reply["state"] = .int(Int64(engine.roomState(roomId: room).number))
+            reply["state"] = .int(Int64(engine.roomState(roomId: room).rawValue))
             return reply
         case "publish_stream":
             let (room, stream, extra) = (try string(cmd, "room"), try string(cmd, "stream_id"), try string(cmd, "extra_info"))
