@@ -23,18 +23,20 @@ target_dir() {
 work_dir() { echo "/opt/roomlink/$(target_dir | sha256sum | cut -c1-12)"; }
 
 # Compiles the binding's Swift (generated code + bindings/swift) as module Roomlink, then the
-# driver against it. Runs inside the chroot, in the work directory; $1 = that directory.
+# driver against it. Runs inside the chroot; $1 = the work directory. Builds into build.new and
+# swaps it in whole, so a failed build never leaves a half-built driver to run.
 # shellcheck disable=SC2016 # expanded by the chroot's shell
 compile_script='
 set -e
 cd "$1"
-rm -rf build && mkdir build
+rm -rf build.new && mkdir build.new
 swiftc -parse-as-library -emit-library -static -emit-module -module-name Roomlink \
   -Xcc -fmodule-map-file=src/gen/RoomlinkFFI.modulemap -I src/gen \
-  -emit-module-path build/Roomlink.swiftmodule -o build/libRoomlink.a src/binding/*.swift
-swiftc -module-name RoomlinkDriver -I build -Xcc -fmodule-map-file=src/gen/RoomlinkFFI.modulemap \
-  -L build -lRoomlink -L lib -lroomlink_ffi -Xlinker -rpath -Xlinker "$1/lib" \
-  -o build/roomlink-driver-swift src/driver/*.swift
+  -emit-module-path build.new/Roomlink.swiftmodule -o build.new/libRoomlink.a src/binding/*.swift
+swiftc -module-name RoomlinkDriver -I build.new -Xcc -fmodule-map-file=src/gen/RoomlinkFFI.modulemap \
+  -L build.new -lRoomlink -L lib -lroomlink_ffi -Xlinker -rpath -Xlinker "$1/lib" \
+  -o build.new/roomlink-driver-swift src/driver/*.swift
+rm -rf build && mv build.new build
 '
 
 build() {
@@ -52,7 +54,11 @@ build() {
   mkdir -p "$stage/lib"
   # The library changes more often than its API: a new copy needs no recompile (the generated
   # Swift checks the API's checksums when it loads).
-  cmp -s "$lib" "$stage/lib/libroomlink_ffi.so" || cp "$lib" "$stage/lib/libroomlink_ffi.so"
+  # Copied next to it and renamed: a driver still running keeps its mapping of the old file.
+  if ! cmp -s "$lib" "$stage/lib/libroomlink_ffi.so"; then
+    cp "$lib" "$stage/lib/libroomlink_ffi.so.new"
+    mv "$stage/lib/libroomlink_ffi.so.new" "$stage/lib/libroomlink_ffi.so"
+  fi
 
   inputs="$( (cat "$gen"/* bindings/swift/Sources/Roomlink/*.swift conformance/drivers/swift/Sources/*.swift
     echo "$compile_script") | sha256sum | cut -d' ' -f1)"
