@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by driver.sh: the Debian trixie chroot that holds the Swift toolchain (Debian 12 has
 # no Swift package; Debian 13 has `swiftlang`). We are root, so `chroot` is enough to enter it.
 #
@@ -62,6 +63,7 @@ swift_chroot_ready() { [ -f "$(swift_stamp)" ] && [ -x "$(swift_root)/usr/bin/sw
 in_chroot() {
   local root
   root="$(swift_root)"
+  # shellcheck disable=SC2016 # expanded by the inner shell
   exec unshare --mount --propagation private -- /bin/sh -c '
     root="$1"; shift
     mount -t proc proc "$root/proc" || exit 1

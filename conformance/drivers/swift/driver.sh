@@ -8,6 +8,7 @@
 # (ROOMLINK_TOOLS) do not overwrite each other's driver.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
+# shellcheck source=chroot.sh
 source conformance/drivers/swift/chroot.sh
 
 target_dir() {
