@@ -55,6 +55,13 @@ clean_stale_mounts() {
     done
 }
 
+# chroot, unshare and debootstrap need root; say so instead of failing halfway.
+swift_needs_root() {
+  [ "$(id -u)" -eq 0 ] && return 0
+  echo "the Swift driver runs in a chroot (Debian 12 has no Swift), which needs root"
+  return 1
+}
+
 swift_chroot_ready() { [ -f "$(swift_stamp)" ] && [ -x "$(swift_root)/usr/bin/swiftc" ]; }
 
 # Runs a command inside the chroot, in a private mount namespace with /proc mounted.
@@ -74,6 +81,7 @@ in_chroot() {
 # Creates the chroot if it is not complete yet. Idempotent; prints progress.
 swift_setup() {
   local root mirror start
+  swift_needs_root >&2 || return 1
   root="$(swift_root)"
   clean_stale_mounts
   if swift_chroot_ready; then

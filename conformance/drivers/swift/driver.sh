@@ -78,6 +78,7 @@ build() {
 case "${1:-}" in
   setup) swift_setup ;;
   check)
+    swift_needs_root || exit 1
     if ! swift_chroot_ready; then
       echo "the Swift chroot $(swift_root) is not set up (run: bash conformance/drivers/swift/driver.sh setup)"
       exit 1
