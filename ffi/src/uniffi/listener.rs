@@ -38,3 +38,53 @@ impl roomlink::EventHandler for Forwarder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use roomlink::{ErrorCode, Event, EventHandler, RoomStateChangedReason};
+
+    use super::*;
+    use crate::uniffi::observe::RoomStateObserver;
+    use crate::uniffi::types::ConnectionState;
+
+    /// Throws (a foreign exception reaches Rust as a panic) on every event.
+    struct Throwing;
+
+    impl RoomEventListener for Throwing {
+        fn on_event(&self, _event: RoomEvent) {
+            panic!("the app's listener threw");
+        }
+    }
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<ConnectionState>>);
+
+    impl RoomStateObserver for Recorder {
+        fn on_state(&self, state: ConnectionState) {
+            self.0.lock().unwrap().push(state);
+        }
+    }
+
+    #[test]
+    fn observers_hear_of_a_change_even_when_the_listener_throws() {
+        let states = Arc::new(RoomStates::default());
+        let forwarder = Forwarder {
+            listener: Arc::new(Throwing),
+            states: states.clone(),
+        };
+        let recorder = Arc::new(Recorder::default());
+        let _handle = states.observe("r1".into(), recorder.clone());
+        forwarder.on_event(Event::RoomStateChanged {
+            room_id: "r1".into(),
+            reason: RoomStateChangedReason::Logining,
+            error_code: ErrorCode::OK,
+            extended_data: Default::default(),
+        });
+        assert_eq!(
+            *recorder.0.lock().unwrap(),
+            [ConnectionState::Disconnected, ConnectionState::Connecting]
+        );
+    }
+}

@@ -223,3 +223,200 @@ impl Drop for ObservationHandle {
         self.cancel();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use roomlink::RoomStateChangedReason as R;
+
+    use super::ConnectionState as S;
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<S>>);
+
+    impl RoomStateObserver for Recorder {
+        fn on_state(&self, state: S) {
+            lock(&self.0).push(state);
+        }
+    }
+
+    impl Recorder {
+        fn seen(&self) -> Vec<S> {
+            lock(&self.0).clone()
+        }
+    }
+
+    /// What the listener forwarder does for one `RoomStateChanged`.
+    fn deliver(states: &RoomStates, room: &str, reason: R) {
+        if let Some(change) = states.record(room, reason) {
+            RoomStates::notify(change);
+        }
+    }
+
+    fn observe(states: &Arc<RoomStates>, room: &str) -> (Arc<Recorder>, Arc<ObservationHandle>) {
+        let recorder = Arc::new(Recorder::default());
+        let handle = states.observe(room.into(), recorder.clone());
+        (recorder, handle)
+    }
+
+    #[test]
+    fn the_current_state_comes_first_then_every_change_of_that_room() {
+        let states = Arc::new(RoomStates::default());
+        deliver(&states, "r1", R::Logining);
+        let (r1, _h1) = observe(&states, "r1");
+        let (r2, _h2) = observe(&states, "r2");
+        assert_eq!(r1.seen(), [S::Connecting]);
+        for reason in [
+            R::Logined,
+            R::Reconnecting,
+            R::Reconnected,
+            R::LogoutFailed, // changes no state
+            R::Logout,
+        ] {
+            deliver(&states, "r1", reason);
+        }
+        assert_eq!(
+            r1.seen(),
+            [
+                S::Connecting,
+                S::Connected,
+                S::Reconnecting,
+                S::Connected,
+                S::Disconnected
+            ]
+        );
+        assert_eq!(r2.seen(), [S::Disconnected]);
+    }
+
+    #[test]
+    fn a_reason_that_leaves_the_state_as_it_was_is_not_reported() {
+        let states = Arc::new(RoomStates::default());
+        let (seen, _handle) = observe(&states, "r1");
+        assert!(states.record("r1", R::Logout).is_none());
+        deliver(&states, "r1", R::Logining);
+        deliver(&states, "r1", R::KickOut);
+        assert!(states.record("r1", R::Logout).is_none());
+        assert_eq!(
+            seen.seen(),
+            [S::Disconnected, S::Connecting, S::Disconnected]
+        );
+    }
+
+    #[test]
+    fn an_observer_added_while_a_change_is_in_flight_gets_it_once() {
+        let states = Arc::new(RoomStates::default());
+        let (early, _h1) = observe(&states, "r1");
+        // The forwarder recorded the change and is calling the listener when `late` arrives.
+        let change = states.record("r1", R::Logining).unwrap();
+        let (late, _h2) = observe(&states, "r1");
+        RoomStates::notify(change);
+        assert_eq!(early.seen(), [S::Disconnected, S::Connecting]);
+        assert_eq!(late.seen(), [S::Connecting]);
+    }
+
+    #[test]
+    fn cancel_and_drop_stop_delivery_and_forget_the_observer() {
+        let states = Arc::new(RoomStates::default());
+        let (cancelled, handle) = observe(&states, "r1");
+        let (dropped, dropped_handle) = observe(&states, "r1");
+        let (kept, _kept_handle) = observe(&states, "r1");
+        handle.cancel();
+        handle.cancel(); // idempotent
+        drop(dropped_handle);
+        assert_eq!(states.observer_count(), 1);
+        deliver(&states, "r1", R::Logining);
+        assert_eq!(cancelled.seen(), [S::Disconnected]);
+        assert_eq!(dropped.seen(), [S::Disconnected]);
+        assert_eq!(kept.seen(), [S::Disconnected, S::Connecting]);
+    }
+
+    /// Cancels its own handle on `Connected` and observes another room from inside `on_state`:
+    /// no lock is held while it runs, so neither deadlocks.
+    struct Reentrant {
+        states: Arc<RoomStates>,
+        own: OnceLock<Arc<ObservationHandle>>,
+        other: Mutex<Vec<Arc<ObservationHandle>>>,
+        seen: Recorder,
+    }
+
+    impl RoomStateObserver for Reentrant {
+        fn on_state(&self, state: S) {
+            self.seen.on_state(state);
+            if state == S::Connected {
+                self.own.get().expect("handle stored").cancel();
+                let other = self
+                    .states
+                    .observe("r2".into(), Arc::new(Recorder::default()));
+                lock(&self.other).push(other);
+            }
+        }
+    }
+
+    #[test]
+    fn an_observer_may_cancel_itself_and_observe_again_from_inside_on_state() {
+        let states = Arc::new(RoomStates::default());
+        let observer = Arc::new(Reentrant {
+            states: states.clone(),
+            own: OnceLock::new(),
+            other: Mutex::default(),
+            seen: Recorder::default(),
+        });
+        let handle = states.observe("r1".into(), observer.clone());
+        assert!(observer.own.set(handle).is_ok());
+        for reason in [R::Logining, R::Logined, R::Logout] {
+            deliver(&states, "r1", reason);
+        }
+        assert_eq!(
+            observer.seen.seen(),
+            [S::Disconnected, S::Connecting, S::Connected]
+        );
+        assert_eq!(lock(&observer.other).len(), 1);
+        assert_eq!(states.observer_count(), 1); // the r2 observer only
+    }
+
+    /// Its first call blocks until the test lets it go.
+    struct SlowFirst {
+        entered: Mutex<mpsc::Sender<()>>,
+        go: Mutex<mpsc::Receiver<()>>,
+        seen: Recorder,
+    }
+
+    impl RoomStateObserver for SlowFirst {
+        fn on_state(&self, state: S) {
+            if self.seen.seen().is_empty() {
+                lock(&self.entered).send(()).unwrap();
+                lock(&self.go)
+                    .recv_timeout(Duration::from_secs(10))
+                    .unwrap();
+            }
+            self.seen.on_state(state);
+        }
+    }
+
+    #[test]
+    fn a_change_during_the_first_call_waits_for_it_without_blocking_the_event_thread() {
+        let states = Arc::new(RoomStates::default());
+        let (entered_tx, entered) = mpsc::channel();
+        let (go, go_rx) = mpsc::channel();
+        let observer = Arc::new(SlowFirst {
+            entered: Mutex::new(entered_tx),
+            go: Mutex::new(go_rx),
+            seen: Recorder::default(),
+        });
+        let observing = std::thread::spawn({
+            let (states, observer) = (states.clone(), observer.clone());
+            move || states.observe("r1".into(), observer)
+        });
+        entered.recv_timeout(Duration::from_secs(10)).unwrap();
+        // The "event thread" hands the change over and returns while the first call still runs.
+        deliver(&states, "r1", R::Logining);
+        assert!(observer.seen.seen().is_empty());
+        go.send(()).unwrap();
+        let _handle = observing.join().unwrap();
+        assert_eq!(observer.seen.seen(), [S::Disconnected, S::Connecting]);
+    }
+}
