@@ -11,6 +11,7 @@ mod tokens;
 mod trace;
 mod world;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -45,6 +46,10 @@ struct Cli {
     /// Multiplies every duration of a scenario (for slow drivers).
     #[arg(long, default_value_t = 1.0)]
     time_scale: f64,
+    /// A driver's own factor on top of --time-scale, as NAME=F (e.g. the C driver under
+    /// valgrind). Repeatable.
+    #[arg(long = "driver-time-scale", value_name = "NAME=F")]
+    driver_time_scales: Vec<String>,
     /// Write expected/<scenario>.trace from the (single) driver given.
     #[arg(long)]
     bless: bool,
@@ -78,8 +83,18 @@ fn scenario_names(cli: &Cli) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
+/// A positive, finite time scale.
+fn parse_scale(text: &str, what: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 => Ok(f),
+        _ => Err(format!("{what} must be a positive number, got {text}")),
+    }
+}
+
 struct Settings {
     scale: f64,
+    /// Per driver: a factor on `scale`.
+    driver_scales: HashMap<String, f64>,
     repeat: u32,
     bless: bool,
     expected_dir: PathBuf,
@@ -124,7 +139,8 @@ async fn cell(
         };
         let log = dir.join(format!("{stem}.stderr.log"));
         let started = Instant::now();
-        let outcome = run::run(scenario, command, &log, s.scale).await;
+        let scale = s.scale * s.driver_scales.get(driver_name).copied().unwrap_or(1.0);
+        let outcome = run::run(scenario, command, &log, scale).await;
         let took = run::seconds(started.elapsed());
         let trace_path = dir.join(format!("{stem}.trace"));
         let wrote = std::fs::write(&trace_path, &outcome.trace)
@@ -213,6 +229,12 @@ async fn main_inner(cli: Cli) -> Result<bool, String> {
             cli.time_scale
         ));
     }
+    let driver_scales: HashMap<String, f64> = (cli.driver_time_scales.iter())
+        .map(|arg| {
+            let (name, factor) = split_pair(arg, "driver-time-scale")?;
+            Ok((name, parse_scale(&factor, "--driver-time-scale")?))
+        })
+        .collect::<Result<_, String>>()?;
     if cli.bless && drivers.len() != 1 {
         return Err(format!(
             "--bless needs exactly one driver to run, got {}",
@@ -225,6 +247,7 @@ async fn main_inner(cli: Cli) -> Result<bool, String> {
     }
     let settings = Settings {
         scale: cli.time_scale,
+        driver_scales,
         repeat: cli.repeat,
         bless: cli.bless,
         expected_dir: cli.expected_dir.clone(),

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by setup scripts: installs Debian packages that are missing, once, with the machine's
 # own apt configuration (no host names here). Needs root, or sudo without a password.
 apt_install() {

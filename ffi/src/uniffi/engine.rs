@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use super::error::RoomlinkError;
-use super::listener::{Forwarder, RoomEventListener};
-use super::observe::{ObservationHandle, RoomStateObserver, RoomStates};
+use super::listener::{self, RoomEventListener};
+use super::observe::{self, ObservationHandle, RoomStateObserver};
 use super::types::{ConnectionState, EngineConfig, User};
 
 /// A roomlink engine: one link to one server, any number of rooms (per its room mode). Safe to
@@ -13,7 +13,6 @@ use super::types::{ConnectionState, EngineConfig, User};
 #[derive(uniffi::Object)]
 pub struct Engine {
     inner: roomlink::Engine,
-    states: Arc<RoomStates>,
 }
 
 type Result<T = ()> = std::result::Result<T, RoomlinkError>;
@@ -25,13 +24,8 @@ impl Engine {
     #[uniffi::constructor]
     pub fn new(config: EngineConfig, listener: Arc<dyn RoomEventListener>) -> Result<Arc<Self>> {
         let config = roomlink::EngineConfig::try_from(config)?;
-        let states = Arc::new(RoomStates::default());
-        let forwarder = Forwarder {
-            listener,
-            states: states.clone(),
-        };
-        let inner = roomlink::Engine::new(config, Some(Arc::new(forwarder)))?;
-        Ok(Arc::new(Engine { inner, states }))
+        let inner = roomlink::Engine::new(config, Some(listener::to_core(listener)))?;
+        Ok(Arc::new(Engine { inner }))
     }
 
     /// Starts logging in: `Logining`, then `Logined` or `LoginFailed`. `user_update` receives
@@ -91,7 +85,12 @@ impl Engine {
         room_id: String,
         observer: Arc<dyn RoomStateObserver>,
     ) -> Arc<ObservationHandle> {
-        self.states.observe(room_id, observer)
+        let observed = self
+            .inner
+            .observe_room_state(&room_id, observe::to_core(observer));
+        // Core refuses only pull-mode engines, and this engine has a listener.
+        let observed = observed.inspect_err(|code| log::error!("cannot observe {room_id}: {code}"));
+        ObservationHandle::new(observed.ok())
     }
 
     /// Logs out of every room (`Logout` events are delivered), stops the engine's threads.

@@ -85,3 +85,43 @@ impl From<ErrorCode> for RoomlinkError {
 pub fn error_name(code: i32) -> String {
     ErrorCode(code).name().to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_of_the_table_keeps_its_number_and_names_itself() {
+        for info in ErrorCode::ALL.iter().filter(|info| !info.code.is_ok()) {
+            let error = RoomlinkError::from(info.code);
+            assert_eq!(error.code(), info.code.value(), "{}", info.name);
+            assert!(error.to_string().contains(info.name), "{error}");
+            assert_eq!(error_name(info.code.value()), info.name);
+        }
+    }
+
+    #[test]
+    fn codes_fall_into_the_expected_cases() {
+        let case = |code| match RoomlinkError::from(code) {
+            RoomlinkError::InvalidArgument { .. } => "argument",
+            RoomlinkError::InvalidState { .. } => "state",
+            RoomlinkError::Internal { .. } => "internal",
+        };
+        assert_eq!(case(ErrorCode::USER_ID_EMPTY), "argument");
+        assert_eq!(case(ErrorCode::ROOM_ID_TOO_LONG), "argument");
+        assert_eq!(case(ErrorCode::INVALID_ARGUMENT), "argument");
+        assert_eq!(case(ErrorCode::ALREADY_LOGGED_IN), "state");
+        assert_eq!(case(ErrorCode::ROOM_NOT_LOGGED_IN), "state");
+        assert_eq!(case(ErrorCode::ENGINE_DESTROYED), "state");
+        assert_eq!(case(ErrorCode::INTERNAL_ERROR), "internal");
+        assert_eq!(case(ErrorCode(1_999_999)), "internal");
+    }
+
+    #[test]
+    fn an_unknown_code_is_kept_and_called_unknown() {
+        let error = RoomlinkError::from(ErrorCode(1_999_999));
+        assert_eq!(error.code(), 1_999_999);
+        assert_eq!(error_name(1_999_999), "UNKNOWN");
+        assert_eq!(error_name(0), "OK");
+    }
+}

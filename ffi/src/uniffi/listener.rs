@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use super::observe::RoomStates;
 use super::types::RoomEvent;
 
 /// Receives every event of an engine, in order, on the engine's event thread
@@ -12,29 +11,8 @@ pub trait RoomEventListener: Send + Sync {
     fn on_event(&self, event: RoomEvent);
 }
 
-/// Core's handler for an engine created through UniFFI: converts each event, hands it to the
-/// listener, then tells the room's state observers.
-pub(crate) struct Forwarder {
-    pub(crate) listener: Arc<dyn RoomEventListener>,
-    pub(crate) states: Arc<RoomStates>,
-}
-
-impl roomlink::EventHandler for Forwarder {
-    fn on_event(&self, event: roomlink::Event) {
-        let change = match &event {
-            roomlink::Event::RoomStateChanged {
-                room_id, reason, ..
-            } => self.states.record(room_id, *reason),
-            _ => None,
-        };
-        let listener = &self.listener;
-        let call = || listener.on_event(event.into());
-        // Caught here rather than by core's dispatcher so the observers still hear of the change.
-        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).is_err() {
-            log::error!("the room event listener panicked; continuing with the next event");
-        }
-        if let Some(change) = change {
-            RoomStates::notify(change);
-        }
-    }
+/// Core's handler for a foreign listener: converts each event. (Core's dispatcher catches a
+/// throwing listener and tells the room-state observers after it.)
+pub(crate) fn to_core(listener: Arc<dyn RoomEventListener>) -> Arc<dyn roomlink::EventHandler> {
+    Arc::new(move |event: roomlink::Event| listener.on_event(event.into()))
 }

@@ -302,3 +302,248 @@ impl From<roomlink::Event> for RoomEvent {
 pub fn default_engine_config(server_url: String) -> EngineConfig {
     roomlink::EngineConfig::new(server_url).into()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use roomlink::Event;
+
+    use super::*;
+
+    fn core_user(id: &str) -> roomlink::User {
+        roomlink::User::new(id, id.to_uppercase())
+    }
+
+    fn user(id: &str) -> User {
+        User {
+            user_id: id.into(),
+            user_name: id.to_uppercase(),
+        }
+    }
+
+    #[test]
+    fn every_event_kind_converts_field_for_field() {
+        let cases = [
+            (
+                Event::RoomStateChanged {
+                    room_id: "r1".into(),
+                    reason: roomlink::RoomStateChangedReason::KickOut,
+                    error_code: ErrorCode::KICKED_BY_SERVER,
+                    extended_data: BTreeMap::from([
+                        ("custom_kickout_message".into(), "bye".into()),
+                        ("room_session_id".into(), "s-1".into()),
+                    ]),
+                },
+                RoomEvent::RoomStateChanged {
+                    room_id: "r1".into(),
+                    reason: RoomStateChangedReason::KickOut,
+                    error_code: 1002055,
+                    extended_data: HashMap::from([
+                        ("custom_kickout_message".into(), "bye".into()),
+                        ("room_session_id".into(), "s-1".into()),
+                    ]),
+                },
+            ),
+            (
+                Event::RoomUserUpdate {
+                    room_id: "r2".into(),
+                    update_type: roomlink::UpdateType::Delete,
+                    users: vec![core_user("bob"), core_user("carol")],
+                },
+                RoomEvent::RoomUserUpdate {
+                    room_id: "r2".into(),
+                    update_type: UpdateType::Delete,
+                    users: vec![user("bob"), user("carol")],
+                },
+            ),
+            (
+                Event::RoomOnlineUserCountUpdate {
+                    room_id: "r3".into(),
+                    count: 7,
+                },
+                RoomEvent::RoomOnlineUserCountUpdate {
+                    room_id: "r3".into(),
+                    count: 7,
+                },
+            ),
+            (
+                Event::RoomStreamUpdate {
+                    room_id: "r4".into(),
+                    update_type: roomlink::UpdateType::Delete,
+                    streams: vec![roomlink::StreamInfo {
+                        stream_id: "s1".into(),
+                        user: core_user("bob"),
+                        extra_info: "{\"hd\":1}".into(),
+                    }],
+                    reason: Some(roomlink::StreamDeleteReason::UserTimedOut),
+                },
+                RoomEvent::RoomStreamUpdate {
+                    room_id: "r4".into(),
+                    update_type: UpdateType::Delete,
+                    streams: vec![StreamInfo {
+                        stream_id: "s1".into(),
+                        user: user("bob"),
+                        extra_info: "{\"hd\":1}".into(),
+                    }],
+                    reason: Some(StreamDeleteReason::UserTimedOut),
+                },
+            ),
+            (
+                Event::RoomStreamUpdate {
+                    room_id: "r4".into(),
+                    update_type: roomlink::UpdateType::Add,
+                    streams: vec![],
+                    reason: None,
+                },
+                RoomEvent::RoomStreamUpdate {
+                    room_id: "r4".into(),
+                    update_type: UpdateType::Add,
+                    streams: vec![],
+                    reason: None,
+                },
+            ),
+            (
+                Event::RoomTokenWillExpire {
+                    room_id: "r5".into(),
+                    remaining_seconds: 29,
+                },
+                RoomEvent::RoomTokenWillExpire {
+                    room_id: "r5".into(),
+                    remaining_seconds: 29,
+                },
+            ),
+        ];
+        for (core, ours) in cases {
+            assert_eq!(RoomEvent::from(core), ours);
+        }
+    }
+
+    #[test]
+    fn enums_keep_cores_numbers() {
+        for reason in roomlink::RoomStateChangedReason::ALL {
+            let ours = RoomStateChangedReason::from(reason);
+            assert_eq!(ours as u32, reason as u32, "{reason}");
+            assert_eq!(roomlink::RoomStateChangedReason::from(ours), reason);
+            if let Some(state) = reason.connection_state() {
+                let ours = ConnectionState::from(state);
+                assert_eq!(ours as u32, state as u32, "{state}");
+                assert_eq!(roomlink::ConnectionState::from(ours), state);
+            }
+        }
+        use roomlink::StreamDeleteReason as S;
+        for reason in [
+            S::Stopped,
+            S::UserLeft,
+            S::UserTimedOut,
+            S::UserKicked,
+            S::Resync,
+        ] {
+            assert_eq!(StreamDeleteReason::from(reason) as u32, reason as u32);
+        }
+        for update in [roomlink::UpdateType::Add, roomlink::UpdateType::Delete] {
+            assert_eq!(UpdateType::from(update) as u32, update as u32);
+        }
+        for mode in [
+            roomlink::RoomMode::SingleRoom,
+            roomlink::RoomMode::MultiRoom,
+        ] {
+            assert_eq!(RoomMode::from(mode) as u32, mode as u32);
+            assert_eq!(roomlink::RoomMode::from(RoomMode::from(mode)), mode);
+        }
+    }
+
+    #[test]
+    fn config_round_trips_and_defaults_are_cores() {
+        let core = roomlink::EngineConfig {
+            room_mode: roomlink::RoomMode::MultiRoom,
+            heartbeat_interval: Duration::from_millis(100),
+            ping_timeout: Duration::from_millis(350),
+            max_frame_bytes: 4096,
+            ..roomlink::EngineConfig::new("wss://example.test/v1/ws")
+        };
+        let ours = EngineConfig::from(core.clone());
+        assert_eq!(ours.heartbeat_interval_ms, 100);
+        assert_eq!(ours.room_mode, RoomMode::MultiRoom);
+        assert_eq!(roomlink::EngineConfig::try_from(ours), Ok(core));
+
+        let defaults = default_engine_config("ws://h/v1/ws".into());
+        assert_eq!(
+            roomlink::EngineConfig::try_from(defaults),
+            Ok(roomlink::EngineConfig::new("ws://h/v1/ws"))
+        );
+    }
+
+    /// The record's `#[uniffi(default = N)]` literals (what a Kotlin/Swift/Python caller gets
+    /// when leaving a field out) are written by hand: they must equal core's defaults.
+    #[test]
+    fn record_default_literals_equal_cores_defaults() {
+        let source = include_str!("types.rs");
+        let record = &source[source.find("pub struct EngineConfig {").unwrap()..];
+        let record = &record[..record.find("\n}").unwrap()];
+        let mut literals = HashMap::new();
+        let mut pending = None;
+        for line in record.lines().map(str::trim) {
+            if let Some(value) = line
+                .strip_prefix("#[uniffi(default = ")
+                .and_then(|rest| rest.strip_suffix(")]"))
+            {
+                pending = Some(value.parse::<u64>().unwrap());
+            } else if let Some(field) = line.strip_prefix("pub ") {
+                let name = field.split(':').next().unwrap().to_owned();
+                if let Some(value) = pending.take() {
+                    literals.insert(name, value);
+                }
+            }
+        }
+        let d = EngineConfig::default();
+        let expected = HashMap::from([
+            ("heartbeat_interval_ms".to_owned(), d.heartbeat_interval_ms),
+            ("ping_timeout_ms".to_owned(), d.ping_timeout_ms),
+            ("login_timeout_ms".to_owned(), d.login_timeout_ms),
+            ("retry_window_ms".to_owned(), d.retry_window_ms),
+            ("backoff_base_ms".to_owned(), d.backoff_base_ms),
+            ("backoff_cap_ms".to_owned(), d.backoff_cap_ms),
+            ("token_warning_ms".to_owned(), d.token_warning_ms),
+            ("max_frame_bytes".to_owned(), u64::from(d.max_frame_bytes)),
+        ]);
+        assert_eq!(literals, expected);
+    }
+
+    #[test]
+    fn configs_core_rejects_are_rejected_and_too_large_values_do_not_wrap() {
+        let good = default_engine_config("ws://127.0.0.1:1/v1/ws".into());
+        let bad = [
+            EngineConfig {
+                server_url: "http://127.0.0.1:1/".into(),
+                ..good.clone()
+            },
+            EngineConfig {
+                heartbeat_interval_ms: 0,
+                ..good.clone()
+            },
+            EngineConfig {
+                ping_timeout_ms: good.heartbeat_interval_ms,
+                ..good.clone()
+            },
+            EngineConfig {
+                max_frame_bytes: 1023,
+                ..good.clone()
+            },
+        ];
+        for config in bad {
+            assert_eq!(
+                roomlink::EngineConfig::try_from(config.clone()),
+                Err(ErrorCode::INVALID_ARGUMENT),
+                "{config:?}"
+            );
+        }
+        let huge = EngineConfig {
+            retry_window_ms: u64::MAX,
+            ..good
+        };
+        let core = roomlink::EngineConfig::try_from(huge).unwrap();
+        assert_eq!(core.retry_window, Duration::from_millis(u64::MAX));
+        assert_eq!(EngineConfig::from(core).retry_window_ms, u64::MAX);
+    }
+}

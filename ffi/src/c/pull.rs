@@ -1,0 +1,112 @@
+//! The pull API, for hosts that handle events on their own thread (a game loop, a UI thread):
+//! an engine created without a handler queues its events; `roomlink_poll_event` takes the next
+//! one without blocking, `roomlink_wait_event` blocks up to a timeout (for a worker thread).
+//!
+//! Events handed out are tracked, so `roomlink_event_free` of a pointer that is not an event
+//! currently owned by the caller (freed twice, made up) is refused instead of corrupting memory.
+
+use std::collections::BTreeSet;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use roomlink::{ErrorCode, Event};
+
+use super::boundary;
+use super::callbacks;
+use super::engine::roomlink_engine;
+use super::events::{CEvent, roomlink_event};
+use super::registry::{self, Events};
+
+/// Addresses of the events C owns now.
+static OUTSTANDING: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
+
+fn outstanding() -> MutexGuard<'static, BTreeSet<usize>> {
+    OUTSTANDING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn hand_out(event: Event) -> *mut roomlink_event {
+    let ptr = Box::into_raw(Box::new(CEvent::new(&event)));
+    outstanding().insert(ptr as usize);
+    // `CEvent` is repr(C) with the `roomlink_event` first: the same address.
+    ptr.cast()
+}
+
+/// Shared by poll and wait: `next` reads the engine's queue.
+fn next_event(
+    engine: roomlink_engine,
+    out: *mut *mut roomlink_event,
+    next: impl FnOnce(&roomlink::Engine) -> Option<Event>,
+) -> Result<(), ErrorCode> {
+    let events = registry::events(engine)?;
+    if out.is_null() {
+        return Err(ErrorCode::NULL_POINTER);
+    }
+    let event = match events {
+        // Events of an engine with a handler go to its callbacks; polling it is a host bug.
+        Events::Callbacks => return Err(ErrorCode::INVALID_ARGUMENT),
+        Events::Queue(core) => next(&core),
+        Events::Leftover => Some(registry::pop_leftover(engine)?),
+    };
+    let ptr = event.map_or(std::ptr::null_mut(), hand_out);
+    // SAFETY: checked non-NULL; the caller passes writable memory for one pointer.
+    unsafe { out.write(ptr) };
+    Ok(())
+}
+
+/// Takes the next event of a pull-mode engine without blocking: writes an owned event to `*out`
+/// (free it with `roomlink_event_free`), or NULL when none is queued.
+///
+/// After `roomlink_engine_destroy`, the engine's last events (its `Logout`s) are still returned;
+/// once they are all taken, it returns `ROOMLINK_CODE_ENGINE_DESTROYED` (destroy itself released
+/// the engine; only those events wait here).
+///
+/// Returns 0; `ROOMLINK_CODE_NULL_POINTER` (`out`), `ROOMLINK_CODE_INVALID_ARGUMENT` (the engine
+/// has a handler), `ROOMLINK_CODE_UNKNOWN_ENGINE`, `ROOMLINK_CODE_ENGINE_DESTROYED`,
+/// `ROOMLINK_CODE_CALLED_FROM_CALLBACK` (from the log callback).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn roomlink_poll_event(
+    engine: roomlink_engine,
+    out: *mut *mut roomlink_event,
+) -> i32 {
+    boundary::call("roomlink_poll_event", || {
+        callbacks::refuse_in_log()?;
+        next_event(engine, out, roomlink::Engine::poll_event)
+    })
+}
+
+/// As `roomlink_poll_event`, but waits up to `timeout_ms` for an event (NULL in `*out` if none
+/// came). For a host's worker thread; refused (`ROOMLINK_CODE_CALLED_FROM_CALLBACK`) inside any
+/// roomlink callback, where blocking would stall event delivery. Returns at once when the engine
+/// is destroyed from another thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn roomlink_wait_event(
+    engine: roomlink_engine,
+    timeout_ms: u32,
+    out: *mut *mut roomlink_event,
+) -> i32 {
+    boundary::call("roomlink_wait_event", || {
+        callbacks::refuse_in_any()?;
+        let timeout = Duration::from_millis(timeout_ms.into());
+        next_event(engine, out, |core| core.wait_event(timeout))
+    })
+}
+
+/// Frees an event from `roomlink_poll_event` / `roomlink_wait_event`. NULL is a no-op (returns
+/// 0). A pointer that is not an event the caller owns (already freed, never issued) is refused
+/// with `ROOMLINK_CODE_INVALID_ARGUMENT` and nothing is freed. Allowed from any thread and inside
+/// callbacks.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn roomlink_event_free(event: *mut roomlink_event) -> i32 {
+    boundary::call("roomlink_event_free", || {
+        if event.is_null() {
+            return Ok(());
+        }
+        if !outstanding().remove(&(event as usize)) {
+            return Err(ErrorCode::INVALID_ARGUMENT);
+        }
+        // SAFETY: the address came from `hand_out`'s `Box::into_raw` and was still outstanding
+        // (now removed, so it cannot be freed twice).
+        drop(unsafe { Box::from_raw(event.cast::<CEvent>()) });
+        Ok(())
+    })
+}
