@@ -10,7 +10,9 @@
 # Toolchain: the Kotlin conformance driver's (bash conformance/drivers/kotlin/driver.sh setup).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
+# shellcheck source=../../../scripts/lib/apt.sh
 source scripts/lib/apt.sh
+# shellcheck source=../../../conformance/drivers/kotlin/toolchain.sh
 source conformance/drivers/kotlin/toolchain.sh
 
 engines=10

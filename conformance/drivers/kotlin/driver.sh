@@ -4,7 +4,9 @@
 # Toolchain: toolchain.sh beside this file.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
+# shellcheck source=../../../scripts/lib/apt.sh
 source scripts/lib/apt.sh
+# shellcheck source=toolchain.sh
 source conformance/drivers/kotlin/toolchain.sh
 
 # Builds the library, generates the Kotlin bindings from it and compiles them with the driver
@@ -23,7 +25,8 @@ run() {
   local target
   target="$(target_dir)"
   # roomlink's log records reach stderr through RoomlinkLogging and java.util.logging's console
-  # handler, one line each.
+  # handler, one line each (the format is java.util.Formatter's, not the shell's).
+  # shellcheck disable=SC2016
   exec java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
     -Djna.library.path="$target/debug" \
     -Djava.util.logging.SimpleFormatter.format='%1$tT.%1$tL %4$s %2$s: %5$s%6$s%n' \

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The Kotlin toolchain shared by the conformance driver (driver.sh) and the JNA event-rate bench
 # (bench/ffi/kotlin/run.sh): kotlinc (npm package kotlin-compiler, under $(tools_dir)), JNA and
 # Gson (Debian), a Java runtime (Debian's JDK; installed if missing). Sourced from the repository
