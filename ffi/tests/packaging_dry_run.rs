@@ -209,8 +209,14 @@ fn the_packaging_profile_has_fat_lto_keeps_unwinding_and_symbols() {
     assert!(profile.contains(&"lto = \"fat\""), "{profile:?}");
     assert!(profile.contains(&"codegen-units = 1"), "{profile:?}");
     // The C ABI and UniFFI catch panics at the boundary; UniFFI reads the unstripped library.
-    assert!(!profile.iter().any(|l| l.starts_with("panic")), "{profile:?}");
-    assert!(!profile.iter().any(|l| l.starts_with("strip")), "{profile:?}");
+    assert!(
+        !profile.iter().any(|l| l.starts_with("panic")),
+        "{profile:?}"
+    );
+    assert!(
+        !profile.iter().any(|l| l.starts_with("strip")),
+        "{profile:?}"
+    );
 }
 
 #[test]
