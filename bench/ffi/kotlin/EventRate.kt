@@ -49,6 +49,9 @@ const val WINDOW = 4
 val window = ReentrantLock()
 val windowMoved: Condition = window.newCondition()
 
+/** Whether this native event thread already asked JNA to stay attached (--keep-attached). */
+val attached: ThreadLocal<Boolean> = ThreadLocal.withInitial { false }
+
 class Counter(private val engines: Int, private val streams: Int, private val keepAttached: Boolean) :
     RoomEventListener {
     val loggedIn = CountDownLatch(1)
@@ -67,7 +70,11 @@ class Counter(private val engines: Int, private val streams: Int, private val ke
     override fun onEvent(event: RoomEvent) {
         // JNA attaches the engine's native event thread to the JVM for each callback and detaches
         // it after (a new java.lang.Thread per event); this keeps it attached until it exits.
-        if (keepAttached) Native.detach(false)
+        // Once per thread: Native.detach(false) goes through a map under one global lock.
+        if (keepAttached && !attached.get()) {
+            Native.detach(false)
+            attached.set(true)
+        }
         if (measuring) events.incrementAndGet()
         when (event) {
             is RoomEvent.RoomStateChanged ->
