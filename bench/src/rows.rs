@@ -341,7 +341,13 @@ fn size_rows(size: &Option<CdylibSize>) -> Vec<Row> {
         row.roomlink = "n/a (no --cdylib)".into();
         return vec![row];
     };
-    let mut row = Row::new(format!("client: cdylib size ({})", size.strip));
+    // The profile is the directory cargo built it in (target/<profile>/libroomlink_ffi.so).
+    let profile = std::path::Path::new(&size.library)
+        .parent()
+        .and_then(|d| d.file_name())
+        .map(|d| format!("{}, ", d.to_string_lossy()))
+        .unwrap_or_default();
+    let mut row = Row::new(format!("client: cdylib size ({profile}{})", size.strip));
     row.roomlink = format!(
         "{} (unstripped {})",
         bytes(size.stripped_bytes as f64),
@@ -360,7 +366,7 @@ fn size_rows(size: &Option<CdylibSize>) -> Vec<Row> {
         .map(|(c, b)| format!("{c} {:.0} %", 100.0 * *b as f64 / total))
         .collect::<Vec<_>>()
         .join(" · ");
-    top.floor = format!("symbols: {} of the file", bytes(size.symbol_bytes as f64));
+    top.floor = format!("named symbols: {}", bytes(size.symbol_bytes as f64));
     vec![row, top]
 }
 

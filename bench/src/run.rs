@@ -101,7 +101,6 @@ struct Results {
 }
 
 impl Results {
-    /// Runs one part; records its raw JSON under `key` or its error.
     /// Whether `--only` lets the part with this key run.
     fn wants(&self, key: &str) -> bool {
         self.only
@@ -109,6 +108,7 @@ impl Results {
             .is_none_or(|only| key.contains(only.as_str()))
     }
 
+    /// Runs one part; records its raw JSON under `key` or its error.
     fn part<T: serde::Serialize>(
         &mut self,
         key: &str,
