@@ -456,4 +456,26 @@ mod tests {
         assert_eq!(rows[2].roomlink, "skipped: kotlinc is not installed");
         assert_eq!(rows[2].ratio, "—");
     }
+
+    #[test]
+    fn size_rows_compare_the_stripped_library_with_the_target_and_name_the_profile() {
+        let size = CdylibSize {
+            library: "/t/release-ffi/libroomlink_ffi.so".into(),
+            unstripped_bytes: 3 * 1024 * 1024,
+            stripped_bytes: 2 * 1024 * 1024,
+            strip: "strip --strip-unneeded".into(),
+            sections: vec![],
+            by_crate: vec![("rustls".into(), 750), ("ring".into(), 250)],
+            symbol_bytes: 1000,
+        };
+        let rows = size_rows(&Some(size));
+        assert_eq!(
+            rows[0].figure,
+            "client: cdylib size (release-ffi, strip --strip-unneeded)"
+        );
+        assert_eq!(rows[0].roomlink, "2.00 MiB (unstripped 3.00 MiB)");
+        assert_eq!(rows[0].ratio, "1.33× of target (≤ 1.5 MiB)");
+        assert_eq!(rows[1].roomlink, "rustls 75 % · ring 25 %");
+        assert!(size_rows(&None)[0].roomlink.starts_with("n/a"));
+    }
 }
