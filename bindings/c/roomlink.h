@@ -584,8 +584,9 @@ int32_t roomlink_engine_create(const struct roomlink_engine_config *config,
  * it returns after the last callback of this engine has returned (`on_released` included).
  * Called from inside one of its callbacks, the events already queued (its `Logout`s) are
  * delivered after that callback returns, then `on_released`.
- * A pull-mode engine's last events stay readable with `roomlink_poll_event` until it returns
- * `ROOMLINK_CODE_ENGINE_DESTROYED`.
+ * A pull-mode engine's last events stay readable with `roomlink_poll_event` /
+ * `roomlink_wait_event`; once they are taken, both return `ROOMLINK_CODE_ENGINE_DESTROYED` at
+ * once, already while destroy is still running on another thread (no event can follow).
  *
  * Returns 0; `ROOMLINK_CODE_UNKNOWN_ENGINE`, `ROOMLINK_CODE_ENGINE_DESTROYED`,
  * `ROOMLINK_CODE_CALLED_FROM_CALLBACK` (from the log callback).
@@ -699,8 +700,11 @@ int32_t roomlink_set_log_callback(roomlink_log_callback callback,
  * (free it with `roomlink_event_free`), or NULL when none is queued.
  *
  * After `roomlink_engine_destroy`, the engine's last events (its `Logout`s) are still returned;
- * once they are all taken, it returns `ROOMLINK_CODE_ENGINE_DESTROYED` (destroy itself released
- * the engine; only those events wait here).
+ * once they are all taken, it returns `ROOMLINK_CODE_ENGINE_DESTROYED`, and from then on every
+ * call does. This holds as soon as destroy (on another thread) has logged out, while it is still
+ * closing connections and joining threads (up to about a second): no event can come after that
+ * point, so a reader loop `while (roomlink_wait_event(...) == ROOMLINK_CODE_OK)` ends without
+ * spinning on NULLs.
  *
  * Returns 0; `ROOMLINK_CODE_NULL_POINTER` (`out`), `ROOMLINK_CODE_INVALID_ARGUMENT` (the engine
  * has a handler), `ROOMLINK_CODE_UNKNOWN_ENGINE`, `ROOMLINK_CODE_ENGINE_DESTROYED`,
@@ -710,10 +714,13 @@ int32_t roomlink_poll_event(roomlink_engine engine,
                             struct roomlink_event **out);
 
 /**
- * As `roomlink_poll_event`, but waits up to `timeout_ms` for an event (NULL in `*out` if none
- * came). For a host's worker thread; refused (`ROOMLINK_CODE_CALLED_FROM_CALLBACK`) inside any
- * roomlink callback, where blocking would stall event delivery. Returns at once when the engine
- * is destroyed from another thread.
+ * As `roomlink_poll_event`, but waits up to `timeout_ms` for an event (NULL in `*out` only when
+ * the timeout passed). For a host's worker thread; refused (`ROOMLINK_CODE_CALLED_FROM_CALLBACK`)
+ * inside any roomlink callback, where blocking would stall event delivery. When another thread
+ * destroys the engine, a blocked wait returns at once with destroy's first `Logout` (or
+ * `ROOMLINK_CODE_ENGINE_DESTROYED` if no room was logged in); once the last event is taken,
+ * every call returns `ROOMLINK_CODE_ENGINE_DESTROYED` at once, also while destroy still runs.
+ * So each call returns an event, a timeout's NULL, or the end: a worker loop never spins.
  */
 int32_t roomlink_wait_event(roomlink_engine engine,
                             uint32_t timeout_ms,

@@ -267,6 +267,46 @@ fn pull_api_without_a_handler() {
 }
 
 #[test]
+fn a_pull_reader_learns_the_end_once_destroy_logged_out_and_the_queue_is_taken() {
+    let (transport, _acceptor) = MemoryTransport::new();
+    let engine =
+        Arc::new(Engine::with_transport(multi_room_config(), Arc::new(transport), None).unwrap());
+    for room in ["r1", "r2"] {
+        engine
+            .login_room(room, user(), "tok", RoomConfig::default())
+            .unwrap();
+    }
+    assert!(!engine.is_drained(), "a live engine is never drained");
+    // A reader blocked without a time limit, as a host's worker thread would be: it takes every
+    // event and stops on `is_drained`, counting its calls. Each call returns an event or ends the
+    // loop, however long destroy takes, so the count is bounded by the events, not by time.
+    let reader = {
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            let (mut calls, mut events) = (0, Vec::new());
+            loop {
+                calls += 1;
+                match engine.wait_event(Duration::from_secs(3600)) {
+                    Some(event) => events.push(state(&event).unwrap().1),
+                    None if engine.is_drained() => return (calls, events),
+                    None => {} // a timeout: cannot happen within the hour
+                }
+            }
+        })
+    };
+    engine.destroy();
+    let (calls, events) = reader.join().unwrap();
+    assert_eq!(
+        events,
+        vec![R::Logining, R::Logining, R::Logout, R::Logout],
+        "every event, destroy's Logouts included"
+    );
+    assert!(calls <= events.len() + 1, "{calls} calls for {events:?}");
+    assert!(engine.is_drained());
+    assert_eq!(engine.poll_event(), None);
+}
+
+#[test]
 fn calls_after_destroy_fail_with_engine_destroyed() {
     let (transport, _acceptor) = MemoryTransport::new();
     let engine = Engine::with_transport(config(), Arc::new(transport), None).unwrap();

@@ -73,6 +73,12 @@ impl EventQueue {
         self.lock().queue.pop_front()
     }
 
+    /// Closed (no event will be pushed again) and empty: every reader has seen the last event.
+    pub(crate) fn is_finished(&self) -> bool {
+        let inner = self.lock();
+        inner.closed && inner.queue.is_empty()
+    }
+
     /// Waits up to `timeout` for an event; returns `None` at once when the queue is closed and empty.
     pub(crate) fn pop_timeout(&self, timeout: Duration) -> Option<Event> {
         // A timeout too large to add to now is as good as none.

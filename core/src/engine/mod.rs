@@ -234,6 +234,17 @@ impl Engine {
         self.shared.events.pop_timeout(timeout)
     }
 
+    /// Pull API: true once no event will ever come again, i.e. destroy has logged out (it may
+    /// still be joining the engine's threads) and every event it left has been taken. From then
+    /// on `poll_event`/`wait_event` return `None` at once, so a reader loop stops on this instead
+    /// of calling them in vain until destroy returns. (With a handler: once the dispatcher has
+    /// taken the last event.)
+    pub fn is_drained(&self) -> bool {
+        // Monotonic: the queue is closed under the state lock after destroy's last push, and a
+        // closed queue only shrinks.
+        self.shared.events.is_finished()
+    }
+
     /// Logs out of every room (emitting `Logout` events), stops both threads and joins them.
     /// Idempotent; also done by `Drop`. Later calls return `ENGINE_DESTROYED`.
     ///

@@ -84,8 +84,9 @@ pub unsafe extern "C" fn roomlink_engine_create(
 /// it returns after the last callback of this engine has returned (`on_released` included).
 /// Called from inside one of its callbacks, the events already queued (its `Logout`s) are
 /// delivered after that callback returns, then `on_released`.
-/// A pull-mode engine's last events stay readable with `roomlink_poll_event` until it returns
-/// `ROOMLINK_CODE_ENGINE_DESTROYED`.
+/// A pull-mode engine's last events stay readable with `roomlink_poll_event` /
+/// `roomlink_wait_event`; once they are taken, both return `ROOMLINK_CODE_ENGINE_DESTROYED` at
+/// once, already while destroy is still running on another thread (no event can follow).
 ///
 /// Returns 0; `ROOMLINK_CODE_UNKNOWN_ENGINE`, `ROOMLINK_CODE_ENGINE_DESTROYED`,
 /// `ROOMLINK_CODE_CALLED_FROM_CALLBACK` (from the log callback).

@@ -44,7 +44,14 @@ fn next_event(
     let event = match events {
         // Events of an engine with a handler go to its callbacks; polling it is a host bug.
         Events::Callbacks => return Err(ErrorCode::INVALID_ARGUMENT),
-        Events::Queue(core) => next(&core),
+        Events::Queue(core) => match next(&core) {
+            Some(event) => Some(event),
+            // Destroy has logged out and its last event was taken, though it may still be
+            // joining threads (up to a second): say so now, or a reader loop would spin on
+            // NULLs until destroy returns.
+            None if core.is_drained() => return Err(ErrorCode::ENGINE_DESTROYED),
+            None => None,
+        },
         Events::Leftover => Some(registry::pop_leftover(engine)?),
     };
     let ptr = event.map_or(std::ptr::null_mut(), hand_out);
@@ -57,8 +64,11 @@ fn next_event(
 /// (free it with `roomlink_event_free`), or NULL when none is queued.
 ///
 /// After `roomlink_engine_destroy`, the engine's last events (its `Logout`s) are still returned;
-/// once they are all taken, it returns `ROOMLINK_CODE_ENGINE_DESTROYED` (destroy itself released
-/// the engine; only those events wait here).
+/// once they are all taken, it returns `ROOMLINK_CODE_ENGINE_DESTROYED`, and from then on every
+/// call does. This holds as soon as destroy (on another thread) has logged out, while it is still
+/// closing connections and joining threads (up to about a second): no event can come after that
+/// point, so a reader loop `while (roomlink_wait_event(...) == ROOMLINK_CODE_OK)` ends without
+/// spinning on NULLs.
 ///
 /// Returns 0; `ROOMLINK_CODE_NULL_POINTER` (`out`), `ROOMLINK_CODE_INVALID_ARGUMENT` (the engine
 /// has a handler), `ROOMLINK_CODE_UNKNOWN_ENGINE`, `ROOMLINK_CODE_ENGINE_DESTROYED`,
@@ -74,10 +84,13 @@ pub unsafe extern "C" fn roomlink_poll_event(
     })
 }
 
-/// As `roomlink_poll_event`, but waits up to `timeout_ms` for an event (NULL in `*out` if none
-/// came). For a host's worker thread; refused (`ROOMLINK_CODE_CALLED_FROM_CALLBACK`) inside any
-/// roomlink callback, where blocking would stall event delivery. Returns at once when the engine
-/// is destroyed from another thread.
+/// As `roomlink_poll_event`, but waits up to `timeout_ms` for an event (NULL in `*out` only when
+/// the timeout passed). For a host's worker thread; refused (`ROOMLINK_CODE_CALLED_FROM_CALLBACK`)
+/// inside any roomlink callback, where blocking would stall event delivery. When another thread
+/// destroys the engine, a blocked wait returns at once with destroy's first `Logout` (or
+/// `ROOMLINK_CODE_ENGINE_DESTROYED` if no room was logged in); once the last event is taken,
+/// every call returns `ROOMLINK_CODE_ENGINE_DESTROYED` at once, also while destroy still runs.
+/// So each call returns an event, a timeout's NULL, or the end: a worker loop never spins.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn roomlink_wait_event(
     engine: roomlink_engine,
