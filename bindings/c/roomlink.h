@@ -36,6 +36,9 @@
  *   that very thread).
  * - Pull mode (no handler): events queue until roomlink_poll_event() (never blocks, for a main
  *   thread or game loop) or roomlink_wait_event() (blocks, for a worker thread) takes them.
+ *   roomlink_set_event_ready_callback() adds a call without data when events become ready, for
+ *   a host that takes them on its own thread afterwards (e.g. through Dart's
+ *   NativeCallable.listener); it runs on the engine's "roomlink-events" thread, as above.
  *
  * ABI VERSION
  * - Check roomlink_abi_version() == ROOMLINK_ABI_VERSION at start. The number changes whenever a
@@ -411,6 +414,11 @@ typedef struct roomlink_event {
 } roomlink_event;
 
 /**
+ * `(user_data)`: events wait in the pull queue (see `roomlink_set_event_ready_callback`).
+ */
+typedef void (*roomlink_event_ready_callback)(void *user_data);
+
+/**
  * One room at a time: logging in to a second room fails with `ROOMLINK_CODE_ALREADY_LOGGED_IN`.
  */
 #define ROOMLINK_ROOM_MODE_SINGLE_ROOM 0
@@ -733,6 +741,45 @@ int32_t roomlink_wait_event(roomlink_engine engine,
  * callbacks.
  */
 int32_t roomlink_event_free(struct roomlink_event *event);
+
+/**
+ * Asks a pull-mode engine (created without a handler) to call `callback(user_data)` when events
+ * are ready to be taken. The call carries no data, so the host may act on it later (a Dart
+ * `NativeCallable.listener`, a message to a UI thread) and take the events, which it owns, with
+ * `roomlink_poll_event`.
+ *
+ * When: on the engine's own thread ("roomlink-events"), with no roomlink lock held, each time
+ * the engine's event queue goes from empty to non-empty, and once soon after this call if
+ * events are already waiting.
+ *
+ * The rule (edge-triggered): after every change of the queue from empty to non-empty, a call
+ * starts. A host that, after each call, takes events with `roomlink_poll_event` until it
+ * returns NULL (or `ROOMLINK_CODE_ENGINE_DESTROYED`) therefore never misses one, also when
+ * events arrive while it drains: an event that arrives while the queue is not empty is taken by
+ * the drain that empties it. Events a host leaves in the queue (it stopped before NULL) are not
+ * announced again. One call may stand for several changes, and a call may find the queue empty.
+ *
+ * Inside the callback every engine call works (`roomlink_poll_event` included, on any engine),
+ * except the blocking `roomlink_wait_event`.
+ *
+ * `callback` NULL removes it. When this returns, the previous callback is not running and will
+ * not be called again (its `user_data` may be freed), unless this is called from inside a
+ * roomlink callback, where waiting could deadlock.
+ *
+ * `roomlink_engine_destroy` ends the notifications before it logs out: no call starts after
+ * destroy has begun, and destroy's own `Logout` events are not announced: take them with
+ * `roomlink_poll_event` after destroy returns, until it returns `ROOMLINK_CODE_ENGINE_DESTROYED`.
+ * Once destroy returns (called outside any roomlink callback), the callback is not running and
+ * will never run again: the moment to free `user_data` (or close a `NativeCallable`).
+ *
+ * Returns 0; `ROOMLINK_CODE_INVALID_ARGUMENT` (the engine has a handler),
+ * `ROOMLINK_CODE_UNKNOWN_ENGINE`, `ROOMLINK_CODE_ENGINE_DESTROYED` (also once destroy has
+ * begun), `ROOMLINK_CODE_INTERNAL_ERROR` (the thread could not be started; nothing was set),
+ * `ROOMLINK_CODE_CALLED_FROM_CALLBACK` (from the log callback).
+ */
+int32_t roomlink_set_event_ready_callback(roomlink_engine engine,
+                                          roomlink_event_ready_callback callback,
+                                          void *user_data);
 
 /**
  * The ABI version of the loaded library (compare with `ROOMLINK_ABI_VERSION`).

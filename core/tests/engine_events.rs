@@ -362,3 +362,129 @@ fn a_panicking_handler_does_not_stop_delivery() {
     assert_eq!(next_state(&rx).0, "b");
     assert_eq!(*calls.lock().unwrap(), 2);
 }
+
+/// A host in the shape of a UI thread: the notifier only signals; the host's own thread takes
+/// the events, and only after a signal.
+struct Signals {
+    calls: Mutex<usize>,
+    changed: std::sync::Condvar,
+}
+
+impl Signals {
+    fn new() -> Arc<Signals> {
+        Arc::new(Signals {
+            calls: Mutex::new(0),
+            changed: std::sync::Condvar::new(),
+        })
+    }
+
+    fn notifier(self: &Arc<Signals>) -> roomlink::engine::ReadyNotifier {
+        let signals = self.clone();
+        Arc::new(move || {
+            *signals.calls.lock().unwrap() += 1;
+            signals.changed.notify_all();
+        })
+    }
+
+    fn calls(&self) -> usize {
+        *self.calls.lock().unwrap()
+    }
+
+    /// Waits until at least `n` calls were made; returns the count then.
+    fn wait_for(&self, n: usize) -> usize {
+        let calls = self.calls.lock().unwrap();
+        let (calls, _) = self
+            .changed
+            .wait_timeout_while(calls, LIMIT, |calls| *calls < n)
+            .unwrap();
+        assert!(*calls >= n, "{} notification(s), expected {n}", *calls);
+        *calls
+    }
+}
+
+fn drain_states(engine: &Engine) -> Vec<(String, R)> {
+    std::iter::from_fn(|| engine.poll_event())
+        .map(|e| {
+            let (room, reason, _) = state(&e).unwrap();
+            (room, reason)
+        })
+        .collect()
+}
+
+#[test]
+fn the_ready_notifier_announces_each_change_from_empty_and_stops_at_destroy() {
+    let (transport, _acceptor) = MemoryTransport::new();
+    let signals = Signals::new();
+    let (handler, _rx) = collector();
+    let with_handler =
+        Engine::with_transport(config(), Arc::new(transport.clone()), Some(handler)).unwrap();
+    assert_eq!(
+        with_handler.set_ready_notifier(Some(signals.notifier())),
+        Err(ErrorCode::INVALID_ARGUMENT)
+    );
+
+    let engine = Engine::with_transport(multi_room_config(), Arc::new(transport), None).unwrap();
+    // Events waiting when the notifier is set are announced once.
+    engine
+        .login_room("r1", user(), "tok", RoomConfig::default())
+        .unwrap();
+    engine.set_ready_notifier(Some(signals.notifier())).unwrap();
+    assert_eq!(signals.wait_for(1), 1);
+    // Not drained: later events land in a non-empty queue and are not announced again; the
+    // next drain takes them. Then one new change from empty is announced by exactly one call
+    // (any call for r2/r3 would have come before it: one thread, in order).
+    for room in ["r2", "r3"] {
+        engine
+            .login_room(room, user(), "tok", RoomConfig::default())
+            .unwrap();
+    }
+    assert_eq!(drain_states(&engine).len(), 3);
+    engine
+        .login_room("r4", user(), "tok", RoomConfig::default())
+        .unwrap();
+    assert_eq!(signals.wait_for(2), 2);
+    assert_eq!(drain_states(&engine), vec![("r4".into(), R::Logining)]);
+
+    // Destroy ends the notifications first: its four Logouts are not announced, and no
+    // notifier can be set afterwards. They wait for the host, who takes them after destroy.
+    engine.destroy();
+    assert_eq!(signals.calls(), 2);
+    assert_eq!(
+        engine.set_ready_notifier(Some(signals.notifier())),
+        Err(ErrorCode::ENGINE_DESTROYED)
+    );
+    let logouts = drain_states(&engine);
+    assert_eq!(logouts.len(), 4);
+    assert!(logouts.iter().all(|(_, reason)| *reason == R::Logout));
+    assert!(engine.is_drained());
+}
+
+#[test]
+fn the_ready_notifier_runs_on_the_events_thread_and_may_destroy_its_engine() {
+    let (transport, _acceptor) = MemoryTransport::new();
+    let engine = Arc::new(Engine::with_transport(config(), Arc::new(transport), None).unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let weak: Weak<Engine> = Arc::downgrade(&engine);
+    engine
+        .set_ready_notifier(Some(Arc::new(move || {
+            let name = std::thread::current().name().map(str::to_owned);
+            let Some(engine) = weak.upgrade() else { return };
+            // Inside the call: polling works, replacing and destroying return without waiting
+            // for this very call.
+            let event = engine.poll_event();
+            engine.set_ready_notifier(None).unwrap();
+            engine.destroy();
+            tx.send((name, event, engine.poll_event())).unwrap();
+        })))
+        .unwrap();
+    engine
+        .login_room("r1", user(), "tok", RoomConfig::default())
+        .unwrap();
+    let (name, first, after) = rx.recv_timeout(LIMIT).unwrap();
+    assert_eq!(name.as_deref(), Some(roomlink::engine::EVENTS_THREAD_NAME));
+    assert_eq!(state(&first.unwrap()).unwrap().1, R::Logining);
+    assert_eq!(state(&after.unwrap()).unwrap().1, R::Logout);
+    assert!(engine.is_drained());
+    // Removed and destroyed from inside its only call: called exactly once.
+    assert!(rx.recv_timeout(Duration::from_millis(50)).is_err());
+}

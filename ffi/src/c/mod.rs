@@ -23,6 +23,7 @@ pub mod events;
 mod handler;
 pub mod log;
 pub mod pull;
+pub mod ready;
 mod registry;
 mod strings;
 pub mod version;

@@ -46,10 +46,12 @@ fn next_event(
         Events::Callbacks => return Err(ErrorCode::INVALID_ARGUMENT),
         Events::Queue(core) => match next(&core) {
             Some(event) => Some(event),
-            // Destroy has logged out and its last event was taken, though it may still be
-            // joining threads (up to a second): say so now, or a reader loop would spin on
-            // NULLs until destroy returns.
-            None if core.is_drained() => return Err(ErrorCode::ENGINE_DESTROYED),
+            // Destroy has logged out and the engine's queue is empty, though destroy may still
+            // be joining threads (up to a second): that is the end (say so now, or a reader loop
+            // would spin on NULLs until destroy returns), unless destroy has just returned and
+            // moved the last events out of the engine (`end_destroy`, under the registry lock,
+            // which `pop_leftover` takes): then they are taken from there.
+            None if core.is_drained() => Some(registry::pop_leftover(engine)?),
             None => None,
         },
         Events::Leftover => Some(registry::pop_leftover(engine)?),
@@ -122,4 +124,54 @@ pub unsafe extern "C" fn roomlink_event_free(event: *mut roomlink_event) -> i32 
         drop(unsafe { Box::from_raw(event.cast::<CEvent>()) });
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use roomlink::{Engine, EngineConfig, RoomConfig, User};
+
+    use super::*;
+    use crate::c::events::ROOMLINK_REASON_LOGOUT;
+
+    /// Takes one event the way the exports do, with `next` reading the engine; its reason, or
+    /// the code.
+    fn take(
+        engine: roomlink_engine,
+        next: impl FnOnce(&roomlink::Engine) -> Option<Event>,
+    ) -> Result<Option<u32>, ErrorCode> {
+        let mut out = std::ptr::null_mut();
+        next_event(engine, &mut out, next)?;
+        if out.is_null() {
+            return Ok(None);
+        }
+        // SAFETY: just handed out, freed right after.
+        let reason = unsafe { (*out).reason };
+        assert_eq!(unsafe { roomlink_event_free(out) }, 0);
+        Ok(Some(reason))
+    }
+
+    #[test]
+    fn events_moved_out_of_the_engine_while_a_reader_looked_are_still_returned() {
+        let engine = Engine::new(EngineConfig::new("ws://127.0.0.1:1/v1/ws"), None).unwrap();
+        let user = User::new("alice", "Alice");
+        engine
+            .login_room("r1", user, "t", RoomConfig::default())
+            .unwrap();
+        let id = registry::insert(engine, true).unwrap();
+        assert_eq!(take(id, roomlink::Engine::poll_event), Ok(Some(0))); // Logining
+        let core = registry::begin_destroy(id).unwrap();
+        core.destroy();
+        drop(core);
+        // A reader got the engine while destroy was running; destroy returns (moving the Logout
+        // out of the engine) before the reader looks at the engine's queue, which is empty then.
+        let racing = |core: &roomlink::Engine| {
+            registry::end_destroy(id);
+            core.poll_event()
+        };
+        assert_eq!(take(id, racing), Ok(Some(ROOMLINK_REASON_LOGOUT)));
+        assert_eq!(
+            take(id, roomlink::Engine::poll_event),
+            Err(ErrorCode::ENGINE_DESTROYED)
+        );
+    }
 }

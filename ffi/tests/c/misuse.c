@@ -210,6 +210,14 @@ static void test_pointer_and_utf8_misuse(void) {
 
 /* ---- handles: 0, never issued, destroyed ---- */
 
+static atomic_int ready_never_calls;
+
+/* An event-ready callback that a refused roomlink_set_event_ready_callback must never install. */
+static void ready_never(void *ud) {
+  (void)ud;
+  atomic_fetch_add(&ready_never_calls, 1);
+}
+
 static void expect_handle_code(roomlink_engine e, int32_t want, int line) {
   int before = atomic_load(&failures);
   CHECK_CODE(roomlink_login_room(e, "r1", "alice", "Alice", "t", 1), want);
@@ -223,6 +231,8 @@ static void expect_handle_code(roomlink_engine e, int32_t want, int line) {
   CHECK_CODE(roomlink_poll_event(e, &ev), want);
   CHECK_CODE(roomlink_wait_event(e, 10, &ev), want);
   CHECK(ev == (roomlink_event *)&ev);
+  CHECK_CODE(roomlink_set_event_ready_callback(e, ready_never, NULL), want);
+  CHECK_CODE(roomlink_set_event_ready_callback(e, NULL, NULL), want);
   if (atomic_load(&failures) != before) fprintf(stderr, "  (handle %llu, from line %d)\n",
                                                 (unsigned long long)e, line);
 }
@@ -350,9 +360,12 @@ static void run_callback_case(int destroy_inside) {
   roomlink_engine_config c = config();
   /* Written before the login below, so before any callback reads it. */
   CHECK_CODE(roomlink_engine_create(&c, &h, &st.self), 0);
-  /* Polling an engine that has a handler is a host bug. */
+  /* Polling an engine that has a handler is a host bug, and so is asking it for event-ready
+   * calls (its events go to the callbacks). */
   roomlink_event *ev = NULL;
   CHECK_CODE(roomlink_poll_event(st.self, &ev), ROOMLINK_CODE_INVALID_ARGUMENT);
+  CHECK_CODE(roomlink_set_event_ready_callback(st.self, ready_never, NULL),
+             ROOMLINK_CODE_INVALID_ARGUMENT);
   CHECK_CODE(roomlink_login_room(st.self, "r1", "alice", "Alice", "t", 1), 0);
   CHECK(wait_for(&st, &st.logining, 1));
   CHECK(wait_for(&st, &st.logout, 1));
@@ -422,6 +435,7 @@ static void log_cb(void *ud, roomlink_log_level level, const char *target, const
   check_refused(roomlink_engine_create(&c, NULL, &created));
   check_refused(roomlink_engine_destroy(e));
   check_refused(roomlink_set_log_callback(NULL, NULL, ROOMLINK_LOG_OFF));
+  check_refused(roomlink_set_event_ready_callback(e, ready_never, NULL));
   /* Allowed: the pure functions. */
   if (strcmp(roomlink_error_name(ROOMLINK_CODE_OK), "OK") != 0) atomic_fetch_add(&log_wrong, 1);
   if (roomlink_abi_version() != ROOMLINK_ABI_VERSION) atomic_fetch_add(&log_wrong, 1);
@@ -536,6 +550,8 @@ int main(void) {
   test_callbacks();
   test_log_callback();
   test_many_threads();
+  /* No refused roomlink_set_event_ready_callback installed a callback that was then called. */
+  CHECK(atomic_load(&ready_never_calls) == 0);
   int n = atomic_load(&failures);
   if (n != 0) {
     fprintf(stderr, "misuse: %d check(s) failed\n", n);

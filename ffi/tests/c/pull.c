@@ -4,6 +4,10 @@
  * thread relies on.
  *  - A reader loop on roomlink_wait_event ends without spinning while another thread destroys
  *    the engine: its number of calls is bounded by the events, not by how long destroy takes.
+ *  - The event-ready callback (roomlink_set_event_ready_callback): one call per change of the
+ *    queue from empty to non-empty; a host that drains with roomlink_poll_event after each call
+ *    misses nothing, also with events arriving while it drains; destroy ends the calls; replacing
+ *    the callback waits for a running call.
  *
  * No server is needed: engines point at 127.0.0.1:1 (nothing listens), which is enough for
  * `Logining` events (a login reports it at once) and `Logout` events (logout, destroy).
@@ -12,6 +16,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -166,9 +171,232 @@ static void test_no_spin_during_destroy(void) {
   run_no_spin(3, 1);
 }
 
+/* ---- 2. the event-ready callback ---- */
+
+/* A host in the shape of a UI thread or a Dart isolate: the callback only records that it was
+ * called; the host's own thread takes the events afterwards, and only after a call. */
+struct host {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int calls;
+  int producer_done; /* part B */
+  int released;      /* destroy returned: a call now would be a use after free */
+  int late_calls;
+};
+
+static void on_ready(void *ud) {
+  struct host *h = ud;
+  pthread_mutex_lock(&h->lock);
+  h->calls++;
+  h->late_calls += h->released;
+  pthread_cond_broadcast(&h->cond);
+  pthread_mutex_unlock(&h->lock);
+}
+
+/* Takes events until roomlink_poll_event returns NULL (or, after destroy, the end); how many.
+ * Yields between events, so that events arrive while it drains. */
+static int drain(roomlink_engine e) {
+  int n = 0;
+  for (;;) {
+    roomlink_event *ev = NULL;
+    int32_t code = roomlink_poll_event(e, &ev);
+    if (code != ROOMLINK_CODE_ENGINE_DESTROYED) CHECK_CODE(code, 0);
+    if (code != 0 || ev == NULL) return n;
+    n++;
+    CHECK_CODE(roomlink_event_free(ev), 0);
+    sched_yield();
+  }
+}
+
+static int calls_of(struct host *h) {
+  pthread_mutex_lock(&h->lock);
+  int n = h->calls;
+  pthread_mutex_unlock(&h->lock);
+  return n;
+}
+
+/* Waits for the callback to have been called at least `n` times; the count then. */
+static int wait_calls(struct host *h, int n) {
+  pthread_mutex_lock(&h->lock);
+  CHECK(wait_at_least(&h->lock, &h->cond, &h->calls, n));
+  int got = h->calls;
+  pthread_mutex_unlock(&h->lock);
+  return got;
+}
+
+#define ROUNDS 300
+
+struct producer {
+  roomlink_engine engine;
+  struct host *host;
+  int events; /* each successful login queues a Logining, each logout a Logout */
+};
+
+static void *produce(void *arg) {
+  struct producer *p = arg;
+  for (int i = 0; i < ROUNDS; i++) {
+    char room[16];
+    snprintf(room, sizeof room, "s%d", i % 4);
+    CHECK_CODE(roomlink_login_room(p->engine, room, "alice", "Alice", "t", 1), 0);
+    CHECK_CODE(roomlink_logout_room(p->engine, room), 0);
+    p->events += 2;
+    if (i % 16 == 0) sched_yield();
+  }
+  pthread_mutex_lock(&p->host->lock);
+  p->host->producer_done = 1;
+  pthread_cond_broadcast(&p->host->cond);
+  pthread_mutex_unlock(&p->host->lock);
+  return NULL;
+}
+
+static void test_ready_callback(void) {
+  struct host h;
+  memset(&h, 0, sizeof h);
+  pthread_mutex_init(&h.lock, NULL);
+  pthread_cond_init(&h.cond, NULL);
+  roomlink_engine e = pull_engine();
+
+  /* A. Events waiting when the callback is set are announced once. Events that arrive while the
+   * queue is not empty are not announced again: the host's next drain takes them. The next
+   * change from empty is announced by exactly one call (a call for r2 or r3 would have come
+   * before it: the calls come from one thread, in order). */
+  login(e, "r1");
+  CHECK_CODE(roomlink_set_event_ready_callback(e, on_ready, &h), 0);
+  CHECK(wait_calls(&h, 1) == 1);
+  login(e, "r2");
+  login(e, "r3");
+  CHECK(drain(e) == 3);
+  login(e, "r4");
+  CHECK(wait_calls(&h, 2) == 2);
+  CHECK(drain(e) == 1);
+
+  /* B. A producer thread queues 600 events while the host drains after each call, and only then:
+   * a missed announcement leaves events in the queue and the host waiting in vain (10 s). */
+  struct producer p = {.engine = e, .host = &h, .events = 0};
+  pthread_t producer;
+  int seen = calls_of(&h), taken = 0, drains = 0; /* before the producer's first call */
+  CHECK(pthread_create(&producer, NULL, produce, &p) == 0);
+  for (;;) {
+    pthread_mutex_lock(&h.lock);
+    struct timespec deadline = deadline_in(10000);
+    int rc = 0;
+    while (h.calls == seen && !h.producer_done && rc == 0) {
+      rc = pthread_cond_timedwait(&h.cond, &h.lock, &deadline);
+    }
+    int called = h.calls != seen, done = h.producer_done;
+    seen = h.calls;
+    pthread_mutex_unlock(&h.lock);
+    if (called) {
+      taken += drain(e);
+      drains++;
+      continue;
+    }
+    if (done) {
+      pthread_join(producer, NULL);
+      if (taken == p.events) break;
+      /* Everything is queued: the events still missing must be announced, never found by a
+       * drain the host made on its own. */
+      if (wait_calls(&h, seen + 1) <= seen) break; /* missed: reported by wait_calls */
+      continue;
+    }
+    CHECK(rc == 0); /* neither a call nor the end within 10 s */
+    break;
+  }
+  CHECK(taken == p.events && p.events == 2 * ROUNDS);
+  printf("pull: event-ready: %d events taken in %d drains after %d calls, none missed\n", taken,
+         drains, seen - 2);
+
+  /* C. Destroy ends the calls first: its Logouts (r1..r4) are not announced; once it returned
+   * the callback never runs again, and the host takes the Logouts itself. */
+  int before = calls_of(&h);
+  CHECK_CODE(roomlink_engine_destroy(e), 0);
+  pthread_mutex_lock(&h.lock);
+  h.released = 1;
+  CHECK(h.calls == before);
+  pthread_mutex_unlock(&h.lock);
+  CHECK(drain(e) == 4);
+  roomlink_event *ev = NULL;
+  CHECK_CODE(roomlink_poll_event(e, &ev), ROOMLINK_CODE_ENGINE_DESTROYED);
+  CHECK_CODE(roomlink_set_event_ready_callback(e, on_ready, &h), ROOMLINK_CODE_ENGINE_DESTROYED);
+  pthread_mutex_lock(&h.lock);
+  CHECK(h.late_calls == 0);
+  pthread_mutex_unlock(&h.lock);
+  pthread_cond_destroy(&h.cond);
+  pthread_mutex_destroy(&h.lock);
+}
+
+/* D. Replacing the callback (here: removing it) waits for a running call. */
+struct blocking {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  roomlink_engine engine;
+  int entered, release, set_returned, set_returned_seen_inside;
+  int32_t poll_code, wait_code;
+};
+
+static void on_ready_blocking(void *ud) {
+  struct blocking *b = ud;
+  /* Inside the callback: polling works, blocking in roomlink_wait_event is refused. */
+  roomlink_event *ev = NULL;
+  int32_t poll_code = roomlink_poll_event(b->engine, &ev);
+  if (ev != NULL) roomlink_event_free(ev);
+  int32_t wait_code = roomlink_wait_event(b->engine, 10, &ev);
+  pthread_mutex_lock(&b->lock);
+  if (b->entered == 0) b->poll_code = poll_code, b->wait_code = wait_code;
+  b->entered++;
+  pthread_cond_broadcast(&b->cond);
+  wait_at_least(&b->lock, &b->cond, &b->release, 1);
+  b->set_returned_seen_inside = b->set_returned;
+  pthread_mutex_unlock(&b->lock);
+}
+
+static void *remove_callback(void *arg) {
+  struct blocking *b = arg;
+  CHECK_CODE(roomlink_set_event_ready_callback(b->engine, NULL, NULL), 0);
+  pthread_mutex_lock(&b->lock);
+  b->set_returned = 1;
+  pthread_cond_broadcast(&b->cond);
+  pthread_mutex_unlock(&b->lock);
+  return NULL;
+}
+
+static void test_replacing_waits_for_a_running_call(void) {
+  struct blocking b;
+  memset(&b, 0, sizeof b);
+  pthread_mutex_init(&b.lock, NULL);
+  pthread_cond_init(&b.cond, NULL);
+  b.engine = pull_engine();
+  CHECK_CODE(roomlink_set_event_ready_callback(b.engine, on_ready_blocking, &b), 0);
+  login(b.engine, "r1");
+  pthread_mutex_lock(&b.lock);
+  CHECK(wait_at_least(&b.lock, &b.cond, &b.entered, 1));
+  pthread_mutex_unlock(&b.lock);
+  pthread_t remover;
+  CHECK(pthread_create(&remover, NULL, remove_callback, &b) == 0);
+  pthread_mutex_lock(&b.lock);
+  b.release = 1;
+  pthread_cond_broadcast(&b.cond);
+  CHECK(wait_at_least(&b.lock, &b.cond, &b.set_returned, 1));
+  pthread_mutex_unlock(&b.lock);
+  pthread_join(remover, NULL);
+  CHECK_CODE(b.poll_code, 0);
+  CHECK_CODE(b.wait_code, ROOMLINK_CODE_CALLED_FROM_CALLBACK);
+  /* The call was running when the removal started: the removal returned after it. */
+  CHECK(b.set_returned_seen_inside == 0);
+  /* Removed: the next event is not announced. */
+  login(b.engine, "r2");
+  CHECK_CODE(roomlink_engine_destroy(b.engine), 0);
+  CHECK(b.entered == 1);
+  CHECK(drain(b.engine) == 3); /* r2's Logining, both Logouts */
+  pthread_cond_destroy(&b.cond);
+  pthread_mutex_destroy(&b.lock);
+}
+
 int main(void) {
   CHECK(roomlink_abi_version() == ROOMLINK_ABI_VERSION);
   test_no_spin_during_destroy();
+  test_ready_callback();
+  test_replacing_waits_for_a_running_call();
   int n = atomic_load(&failures);
   if (n != 0) {
     fprintf(stderr, "pull: %d check(s) failed\n", n);
