@@ -21,7 +21,8 @@
  *   for the duration of the callback only: copy what you keep.
  * - Engines are uint64_t handles (roomlink_engine), issued from 1 upward and never reused, not
  *   pointers: a stale handle is detected, never dereferenced.
- * - roomlink_event (pull API) is owned by the caller: free it with roomlink_event_free().
+ * - roomlink_event (pull API) is owned by the caller: free it with roomlink_event_free();
+ *   roomlink_log_record (log queue) likewise, with roomlink_log_record_free().
  * - roomlink_error_name(), roomlink_error_message() and roomlink_version() return static strings.
  *
  * THREADING
@@ -29,11 +30,15 @@
  * - Event callbacks run one at a time, in order, on the engine's own event thread
  *   ("roomlink-events"), with no roomlink lock held. Every engine call works inside them, also on
  *   the same engine (logout, switch, destroy), except the blocking roomlink_wait_event.
- * - The log callback may run on any thread, concurrently. Inside it only roomlink_error_name,
- *   roomlink_error_message, roomlink_abi_version, roomlink_version,
- *   roomlink_engine_config_default and roomlink_event_free work; everything else returns
+ * - The log callback (and the log queue's ready callback) may run on any thread, concurrently.
+ *   Inside it only roomlink_error_name, roomlink_error_message, roomlink_abi_version,
+ *   roomlink_version, roomlink_engine_config_default, roomlink_event_free,
+ *   roomlink_poll_log_record and roomlink_log_record_free work; everything else returns
  *   ROOMLINK_CODE_CALLED_FROM_CALLBACK (a record may be written while an engine holds its lock on
  *   that very thread).
+ * - Callbacks without borrowed data, for hosts that act on them after they returned (Dart's
+ *   NativeCallable.listener): roomlink_set_event_ready_callback (events) and
+ *   roomlink_set_log_queue (log records); the data is then taken, owned, by polling.
  * - Pull mode (no handler): events queue until roomlink_poll_event() (never blocks, for a main
  *   thread or game loop) or roomlink_wait_event() (blocks, for a worker thread) takes them.
  *   roomlink_set_event_ready_callback() adds a call without data when events become ready, for
@@ -352,6 +357,32 @@ typedef void (*roomlink_log_callback)(void *user_data,
                                       roomlink_log_level level,
                                       const char *target,
                                       const char *message);
+
+/**
+ * `(user_data)`: the log queue went from empty to non-empty (`roomlink_set_log_queue`).
+ */
+typedef void (*roomlink_log_ready_callback)(void *user_data);
+
+/**
+ * One log record from the log queue, owned by the caller until `roomlink_log_record_free`
+ * (its strings with it).
+ */
+typedef struct roomlink_log_record {
+  /**
+   * `ROOMLINK_LOG_ERROR` … `ROOMLINK_LOG_TRACE`.
+   */
+  roomlink_log_level level;
+  /**
+   * The Rust module path, e.g. "roomlink::engine".
+   */
+  const char *target;
+  const char *message;
+  /**
+   * Records lost because the queue was full since the previous record was taken (0 normally;
+   * they were older than this one).
+   */
+  uint32_t dropped_before;
+} roomlink_log_record;
 
 /**
  * Which event a `roomlink_event` holds.
@@ -690,11 +721,14 @@ const char *roomlink_error_message(int32_t code);
  * Sends roomlink's log records at `max_level` and above (`ROOMLINK_LOG_*`) to `callback`,
  * replacing any previous callback; NULL stops forwarding. The callback may run on any thread
  * (the engine's included), concurrently; it must not block for long. Inside it, every
- * roomlink call except the error-name/message, version, config-default and event-free functions
- * returns `ROOMLINK_CODE_CALLED_FROM_CALLBACK`. When this returns, the previous callback is not
- * running and will not be called again (so its user_data may be freed).
+ * roomlink call except the error-name/message, version, config-default, event-free and
+ * log-record poll/free functions returns `ROOMLINK_CODE_CALLED_FROM_CALLBACK`. When this
+ * returns, the previous callback (or log queue `ready`) is not running and will not be called
+ * again (so its user_data may be freed). Its strings are borrowed for the call: a receiver that
+ * runs later (a Dart `NativeCallable.listener`) uses `roomlink_set_log_queue` instead.
  *
- * One logger per process: the library's Kotlin/Swift/Python API shares it; the last set wins.
+ * One logger per process: the library's Kotlin/Swift/Python API and `roomlink_set_log_queue`
+ * share it; the last set wins.
  *
  * Returns 0; `ROOMLINK_CODE_INVALID_ARGUMENT` (`max_level` not a `ROOMLINK_LOG_*`),
  * `ROOMLINK_CODE_CALLED_FROM_CALLBACK` (from inside the log callback).
@@ -702,6 +736,54 @@ const char *roomlink_error_message(int32_t code);
 int32_t roomlink_set_log_callback(roomlink_log_callback callback,
                                   void *user_data,
                                   roomlink_log_level max_level);
+
+/**
+ * Sends roomlink's log records at `max_level` and above into the library's log queue, where the
+ * host takes them with `roomlink_poll_log_record` and owns them until `roomlink_log_record_free`:
+ * for a receiver that runs after the logging call returned (a Dart `NativeCallable.listener`),
+ * which `roomlink_set_log_callback`'s borrowed strings would not survive.
+ *
+ * `ready(user_data)` (may be NULL: then poll when you like) is called each time the queue goes
+ * from empty to non-empty, on the thread that logged (any thread, the engine's included, possibly
+ * while it holds an engine's lock), after the record is queued; it must return quickly. The
+ * rule is the event-ready callback's: a host that, after each call, takes records until
+ * `roomlink_poll_log_record` returns NULL never leaves one behind. Inside `ready` the calls
+ * allowed in the log callback work, and so do `roomlink_poll_log_record` and
+ * `roomlink_log_record_free`.
+ *
+ * The queue holds at most `capacity` records: when full, the oldest is dropped, and the next
+ * record taken says how many were (`dropped_before`).
+ *
+ * Replaces the log callback or a previous queue setting (one logger per process: the last set
+ * wins); `max_level` `ROOMLINK_LOG_OFF` stops logging. When this returns, the previous `ready`
+ * (or log callback) is not running and will not be called again. Records already queued stay
+ * there for `roomlink_poll_log_record`, also after logging stopped (take them, then release
+ * `ready`).
+ *
+ * Returns 0; `ROOMLINK_CODE_INVALID_ARGUMENT` (`max_level` not a `ROOMLINK_LOG_*`, `capacity`
+ * 0), `ROOMLINK_CODE_CALLED_FROM_CALLBACK` (from inside the log callback or `ready`).
+ */
+int32_t roomlink_set_log_queue(roomlink_log_ready_callback ready,
+                               void *user_data,
+                               roomlink_log_level max_level,
+                               uint32_t capacity);
+
+/**
+ * Takes the oldest queued log record: writes an owned record to `*out` (free it with
+ * `roomlink_log_record_free`), or NULL when none is queued. Never blocks. Allowed from any
+ * thread, also inside the log callback and the log queue's `ready` callback.
+ *
+ * Returns 0; `ROOMLINK_CODE_NULL_POINTER` (`out`).
+ */
+int32_t roomlink_poll_log_record(struct roomlink_log_record **out);
+
+/**
+ * Frees a record from `roomlink_poll_log_record`. NULL is a no-op (returns 0). A pointer that is
+ * not a record the caller owns (already freed, never issued, an event) is refused with
+ * `ROOMLINK_CODE_INVALID_ARGUMENT` and nothing is freed. Allowed from any thread and inside
+ * every callback.
+ */
+int32_t roomlink_log_record_free(struct roomlink_log_record *record);
 
 /**
  * Takes the next event of a pull-mode engine without blocking: writes an owned event to `*out`

@@ -22,6 +22,7 @@ pub mod errors;
 pub mod events;
 mod handler;
 pub mod log;
+pub mod log_queue;
 pub mod pull;
 pub mod ready;
 mod registry;

@@ -185,6 +185,13 @@ static void test_pointer_and_utf8_misuse(void) {
   roomlink_event fake;
   memset(&fake, 0, sizeof fake);
   CHECK_CODE(roomlink_event_free(&fake), ROOMLINK_CODE_INVALID_ARGUMENT);
+  roomlink_log_record fake_record;
+  memset(&fake_record, 0, sizeof fake_record);
+  CHECK_CODE(roomlink_log_record_free(&fake_record), ROOMLINK_CODE_INVALID_ARGUMENT);
+  CHECK_CODE(roomlink_log_record_free(NULL), 0);
+  CHECK_CODE(roomlink_poll_log_record(NULL), ROOMLINK_CODE_NULL_POINTER);
+  CHECK_CODE(roomlink_set_log_queue(NULL, NULL, 6, 10), ROOMLINK_CODE_INVALID_ARGUMENT);
+  CHECK_CODE(roomlink_set_log_queue(NULL, NULL, ROOMLINK_LOG_INFO, 0), ROOMLINK_CODE_INVALID_ARGUMENT);
 
   /* Nothing changed: no event (a real logout of r1 would have queued LogoutFailed), r1 not
    * logged in; and the same calls with good arguments still work. */
@@ -436,6 +443,10 @@ static void log_cb(void *ud, roomlink_log_level level, const char *target, const
   check_refused(roomlink_engine_destroy(e));
   check_refused(roomlink_set_log_callback(NULL, NULL, ROOMLINK_LOG_OFF));
   check_refused(roomlink_set_event_ready_callback(e, ready_never, NULL));
+  check_refused(roomlink_set_log_queue(NULL, NULL, ROOMLINK_LOG_OFF, 1));
+  /* Allowed: taking queued log records (none are queued here). */
+  roomlink_log_record *record = (roomlink_log_record *)&record;
+  if (roomlink_poll_log_record(&record) != 0 || record != NULL) atomic_fetch_add(&log_wrong, 1);
   /* Allowed: the pure functions. */
   if (strcmp(roomlink_error_name(ROOMLINK_CODE_OK), "OK") != 0) atomic_fetch_add(&log_wrong, 1);
   if (roomlink_abi_version() != ROOMLINK_ABI_VERSION) atomic_fetch_add(&log_wrong, 1);

@@ -8,6 +8,9 @@
  *    queue from empty to non-empty; a host that drains with roomlink_poll_event after each call
  *    misses nothing, also with events arriving while it drains; destroy ends the calls; replacing
  *    the callback waits for a running call.
+ *  - The log queue (roomlink_set_log_queue): owned records, a ready call when the queue becomes
+ *    non-empty, the oldest dropped (and counted) when full, stopping ends the calls and keeps the
+ *    queued records.
  *
  * No server is needed: engines point at 127.0.0.1:1 (nothing listens), which is enough for
  * `Logining` events (a login reports it at once) and `Logout` events (logout, destroy).
@@ -392,11 +395,138 @@ static void test_replacing_waits_for_a_running_call(void) {
   pthread_mutex_destroy(&b.lock);
 }
 
+/* ---- 3. the log queue ---- */
+
+struct logs {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int calls;
+  int drain_inside;   /* take the records inside the ready call */
+  int taken_inside;
+  int32_t poll_code;  /* roomlink_poll_log_record inside the ready call */
+  int32_t engine_code; /* an engine call inside it: refused */
+  int stopped;        /* logging was stopped: a call now is a use after free */
+  int late_calls;
+};
+
+static struct logs logs = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0};
+
+static void on_log_ready(void *ud) {
+  struct logs *l = ud;
+  roomlink_connection_state s = 0;
+  int32_t engine_code = roomlink_room_state(1, "r1", &s);
+  int taken = 0;
+  int32_t poll_code = 0;
+  pthread_mutex_lock(&l->lock);
+  int drain_inside = l->drain_inside;
+  pthread_mutex_unlock(&l->lock);
+  while (drain_inside) {
+    roomlink_log_record *r = NULL;
+    poll_code = roomlink_poll_log_record(&r);
+    if (poll_code != 0 || r == NULL) break;
+    taken++;
+    roomlink_log_record_free(r);
+  }
+  pthread_mutex_lock(&l->lock);
+  l->calls++;
+  l->late_calls += l->stopped;
+  l->engine_code = engine_code;
+  l->poll_code = poll_code;
+  l->taken_inside += taken;
+  pthread_cond_broadcast(&l->cond);
+  pthread_mutex_unlock(&l->lock);
+}
+
+/* Creating and destroying an engine logs (debug records, "engine destroyed" among them). */
+static void make_records(int engines) {
+  for (int i = 0; i < engines; i++) CHECK_CODE(roomlink_engine_destroy(pull_engine()), 0);
+}
+
+struct taken {
+  int records, dropped, named_destroyed, malformed;
+};
+
+static struct taken take_records(void) {
+  struct taken t = {0, 0, 0, 0};
+  for (;;) {
+    roomlink_log_record *r = NULL;
+    CHECK_CODE(roomlink_poll_log_record(&r), 0);
+    if (r == NULL) return t;
+    t.records++;
+    t.dropped += (int)r->dropped_before;
+    if (r->level < ROOMLINK_LOG_ERROR || r->level > ROOMLINK_LOG_TRACE || r->target == NULL ||
+        r->message == NULL || strncmp(r->target, "roomlink", 8) != 0) {
+      t.malformed++;
+    } else if (strcmp(r->message, "engine destroyed") == 0) {
+      t.named_destroyed++;
+    }
+    CHECK_CODE(roomlink_log_record_free(r), 0);
+    CHECK_CODE(roomlink_log_record_free(r), ROOMLINK_CODE_INVALID_ARGUMENT); /* freed once */
+  }
+}
+
+static void test_log_queue(void) {
+  /* Owned records, announced by a call when the queue becomes non-empty. */
+  CHECK_CODE(roomlink_set_log_queue(on_log_ready, &logs, ROOMLINK_LOG_DEBUG, 1000), 0);
+  make_records(2);
+  pthread_mutex_lock(&logs.lock);
+  CHECK(wait_at_least(&logs.lock, &logs.cond, &logs.calls, 1));
+  CHECK_CODE(logs.engine_code, ROOMLINK_CODE_CALLED_FROM_CALLBACK);
+  int calls = logs.calls;
+  pthread_mutex_unlock(&logs.lock);
+  struct taken t = take_records();
+  CHECK(t.records >= 2 && t.named_destroyed == 2 && t.malformed == 0 && t.dropped == 0);
+  printf("pull: log queue: %d records after %d ready call(s)\n", t.records, calls);
+
+  /* After a drain, the next record is announced again; records may also be taken inside. */
+  pthread_mutex_lock(&logs.lock);
+  logs.drain_inside = 1;
+  pthread_mutex_unlock(&logs.lock);
+  make_records(1);
+  pthread_mutex_lock(&logs.lock);
+  CHECK(wait_at_least(&logs.lock, &logs.cond, &logs.taken_inside, 1));
+  CHECK(logs.calls > calls);
+  CHECK_CODE(logs.poll_code, 0);
+  logs.drain_inside = 0;
+  pthread_mutex_unlock(&logs.lock);
+  take_records(); /* whatever came after the last call inside */
+
+  /* Full: the oldest go, and the next record taken counts them. */
+  CHECK_CODE(roomlink_set_log_queue(on_log_ready, &logs, ROOMLINK_LOG_DEBUG, 3), 0);
+  make_records(5);
+  t = take_records();
+  CHECK(t.records == 3 && t.dropped >= 2 && t.malformed == 0);
+  printf("pull: log queue of 3: %d records kept, %d dropped and counted\n", t.records, t.dropped);
+
+  /* Stopping: once it returned, the ready call never runs again; what was queued stays. */
+  CHECK_CODE(roomlink_set_log_queue(on_log_ready, &logs, ROOMLINK_LOG_DEBUG, 1000), 0);
+  make_records(1);
+  CHECK_CODE(roomlink_set_log_callback(NULL, NULL, ROOMLINK_LOG_OFF), 0);
+  pthread_mutex_lock(&logs.lock);
+  logs.stopped = 1;
+  pthread_mutex_unlock(&logs.lock);
+  make_records(1); /* logged nowhere */
+  t = take_records();
+  CHECK(t.named_destroyed == 1);
+  pthread_mutex_lock(&logs.lock);
+  CHECK(logs.late_calls == 0);
+  pthread_mutex_unlock(&logs.lock);
+  /* Misuse: nothing changes. */
+  CHECK_CODE(roomlink_set_log_queue(on_log_ready, &logs, 6, 10), ROOMLINK_CODE_INVALID_ARGUMENT);
+  CHECK_CODE(roomlink_set_log_queue(on_log_ready, &logs, ROOMLINK_LOG_DEBUG, 0),
+             ROOMLINK_CODE_INVALID_ARGUMENT);
+  CHECK_CODE(roomlink_poll_log_record(NULL), ROOMLINK_CODE_NULL_POINTER);
+  make_records(1);
+  t = take_records();
+  CHECK(t.records == 0);
+}
+
 int main(void) {
   CHECK(roomlink_abi_version() == ROOMLINK_ABI_VERSION);
   test_no_spin_during_destroy();
   test_ready_callback();
   test_replacing_waits_for_a_running_call();
+  test_log_queue();
   int n = atomic_load(&failures);
   if (n != 0) {
     fprintf(stderr, "pull: %d check(s) failed\n", n);
