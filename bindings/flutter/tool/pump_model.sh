@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the Flutter plugin's event pump, modelled in C (pump_model.c), against the real library:
-# the C ABI behaviour the Dart pump relies on, tested where no Dart VM runs.
+# Runs the Flutter plugin's event and log flow, modelled in C (pump_model.c: an isolate's event
+# loop, NativeCallable.listener as a post to it), against the real library: the C ABI behaviour
+# the Dart code relies on, tested where no Dart VM runs.
 # For scripts/test.sh: bash bindings/flutter/tool/pump_model.sh
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
