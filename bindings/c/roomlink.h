@@ -29,7 +29,10 @@
  * - Every function may be called from any thread, concurrently, also on the same engine.
  * - Event callbacks run one at a time, in order, on the engine's own event thread
  *   ("roomlink-events"), with no roomlink lock held. Every engine call works inside them, also on
- *   the same engine (logout, switch, destroy), except the blocking roomlink_wait_event.
+ *   the same engine (logout, switch, destroy), except the blocking roomlink_wait_event. Destroy
+ *   called inside any roomlink callback does not wait for the destroyed engine's callbacks
+ *   (on_released says when they are over), so engines may destroy each other from their
+ *   callbacks, also at the same moment.
  * - The log callback (and the log queue's ready callback) may run on any thread, concurrently.
  *   Inside it only roomlink_error_name, roomlink_error_message, roomlink_abi_version,
  *   roomlink_version, roomlink_engine_config_default, roomlink_event_free,
@@ -619,10 +622,14 @@ int32_t roomlink_engine_create(const struct roomlink_engine_config *config,
  * The handle stays invalid forever: later calls with it return `ROOMLINK_CODE_ENGINE_DESTROYED`
  * (1900005), a second destroy included.
  *
- * From any thread, including from inside this engine's own callback. Called outside a callback,
- * it returns after the last callback of this engine has returned (`on_released` included).
- * Called from inside one of its callbacks, the events already queued (its `Logout`s) are
- * delivered after that callback returns, then `on_released`.
+ * From any thread, including from inside a callback. Called outside any roomlink callback, it
+ * returns after the last callback of this engine has returned (`on_released` included, or the
+ * last event-ready call of a pull engine). Called from inside a roomlink callback, of this
+ * engine or of another, it returns without waiting for this engine's callbacks: the events
+ * already queued (its `Logout`s) are delivered once the running callback has returned, then
+ * `on_released` runs (free `user_data` there, not after destroy returns). Waiting there could
+ * deadlock: two engines destroying each other from their callbacks at the same moment would
+ * each wait for the other's callback to end (`ffi/tests/c/misuse.c` does exactly that).
  * A pull-mode engine's last events stay readable with `roomlink_poll_event` /
  * `roomlink_wait_event`; once they are taken, both return `ROOMLINK_CODE_ENGINE_DESTROYED` at
  * once, already while destroy is still running on another thread (no event can follow).

@@ -488,3 +488,76 @@ fn the_ready_notifier_runs_on_the_events_thread_and_may_destroy_its_engine() {
     // Removed and destroyed from inside its only call: called exactly once.
     assert!(rx.recv_timeout(Duration::from_millis(50)).is_err());
 }
+
+#[test]
+fn two_engines_destroying_each_other_from_their_callbacks_at_once_do_not_deadlock() {
+    // Both handlers are inside a callback at the same moment (a two-party rendezvous), then each
+    // destroys the other engine. Joining the other's dispatcher there would wait for a callback
+    // that is itself waiting: destroy from inside any callback does not wait for callbacks.
+    struct Rendezvous {
+        arrived: Mutex<usize>,
+        all: std::sync::Condvar,
+    }
+    let meet = Arc::new(Rendezvous {
+        arrived: Mutex::new(0),
+        all: std::sync::Condvar::new(),
+    });
+    let (transport, _acceptor) = MemoryTransport::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let peers: [Arc<OnceLock<Weak<Engine>>>; 2] = Default::default();
+    let engines: Vec<Arc<Engine>> = (0..2)
+        .map(|i| {
+            let (meet, tx, other) = (meet.clone(), tx.clone(), peers[1 - i].clone());
+            let handler = move |event: Event| {
+                if state(&event).map(|s| s.1) != Some(R::Logining) {
+                    return;
+                }
+                let mut arrived = meet.arrived.lock().unwrap();
+                *arrived += 1;
+                meet.all.notify_all();
+                let (arrived, _) = meet
+                    .all
+                    .wait_timeout_while(arrived, LIMIT, |n| *n < 2)
+                    .unwrap();
+                let met = *arrived == 2;
+                drop(arrived);
+                if let Some(other) = other.get().and_then(Weak::upgrade) {
+                    other.destroy();
+                }
+                tx.send((i, met)).unwrap();
+            };
+            let engine = Engine::with_transport(
+                config(),
+                Arc::new(transport.clone()),
+                Some(Arc::new(handler)),
+            )
+            .unwrap();
+            Arc::new(engine)
+        })
+        .collect();
+    for (slot, engine) in peers.iter().zip(&engines) {
+        slot.set(Arc::downgrade(engine)).unwrap();
+    }
+    for engine in &engines {
+        engine
+            .login_room("r1", user(), "tok", RoomConfig::default())
+            .unwrap();
+    }
+    let mut done: Vec<(usize, bool)> = (0..2)
+        .map(|_| rx.recv_timeout(LIMIT).expect("a destroy deadlocked"))
+        .collect();
+    done.sort();
+    assert_eq!(
+        done,
+        vec![(0, true), (1, true)],
+        "both met inside a callback"
+    );
+    // Both are destroyed; dropping them here (outside any callback) joins their threads.
+    for engine in &engines {
+        assert_eq!(
+            engine.login_room("r2", user(), "tok", RoomConfig::default()),
+            Err(ErrorCode::ENGINE_DESTROYED)
+        );
+    }
+    drop(engines);
+}

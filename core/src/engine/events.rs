@@ -159,6 +159,7 @@ fn is_state_change(event: &Event) -> bool {
 /// The dispatcher thread's body: deliver every event, in order, with no lock held, until the queue
 /// is closed and drained. Events queued before `destroy` (including its Logout events) are delivered.
 pub(crate) fn dispatch(queue: Arc<EventQueue>, handler: Arc<dyn EventHandler>) {
+    super::mark_callback_thread();
     while let Some(event) = queue.pop_until(None) {
         // A panicking handler must not kill delivery of later events (or poison anything).
         let handler = &handler;

@@ -29,7 +29,7 @@ mod shared;
 use std::cell::Cell;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle, ThreadId};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -88,7 +88,6 @@ pub struct Engine {
     shared: Arc<Shared>,
     ready: Arc<Ready>,
     threads: Mutex<Threads>,
-    dispatcher_id: Option<ThreadId>,
     pull_mode: bool,
 }
 
@@ -158,14 +157,13 @@ impl Engine {
             .name(RUNTIME_THREAD_NAME.into())
             .spawn(move || rt.block_on(runtime::run(setup, cmd_rx)))
             .map_err(|e| internal("runtime thread", e))?;
-        let mut engine = Engine {
+        let engine = Engine {
             shared,
             ready: Arc::default(),
             threads: Mutex::new(Threads {
                 runtime: Some(runtime),
                 ..Threads::default()
             }),
-            dispatcher_id: None,
             pull_mode: handler.is_none(),
         };
         if let Some(handler) = handler {
@@ -174,7 +172,6 @@ impl Engine {
                 .name(EVENTS_THREAD_NAME.into())
                 .spawn(move || events::dispatch(events, handler))
                 .map_err(|e| internal("event thread", e))?;
-            engine.dispatcher_id = Some(dispatcher.thread().id());
             engine.lock_threads().dispatcher = Some(dispatcher);
         }
         Ok(engine)
@@ -328,30 +325,36 @@ impl Engine {
     /// the engine's threads and joins them. Idempotent; also done by `Drop`. Later calls return
     /// `ENGINE_DESTROYED`.
     ///
-    /// Safe from inside an event callback: the dispatcher thread cannot join itself, so there it
-    /// returns after the runtime thread is joined; the dispatcher finishes delivering the queued
-    /// events once the callback returns and then exits on its own (it is joined by a later
-    /// destroy/drop from another thread, if any).
+    /// Called outside any callback, it returns once the engine's last callback has returned.
+    ///
+    /// Safe from inside a callback, of this engine or of another: there it returns after the
+    /// runtime thread is joined, without waiting for this engine's callbacks (a dispatcher cannot
+    /// join itself, and two engines destroying each other from their callbacks at the same moment
+    /// would each wait for the other's callback to end). The dispatcher finishes delivering the
+    /// queued events and then exits on its own; the notifier makes no further call. Their threads
+    /// are joined by a later destroy/drop from outside any callback, if any.
     pub fn destroy(&self) {
-        // First, so that no event-ready call starts from here on (waits for a running one).
+        // First, so that no event-ready call starts from here on (waits for a running one,
+        // except on a callback thread).
         self.ready.stop();
         if self.shared.shutdown() {
             log::debug!("engine destroyed");
         }
-        let me = thread::current().id();
+        let in_callback = on_callback_thread();
         // Take the handles out first and join without holding the lock: a callback calling
         // destroy concurrently must not wait on a lock held by a thread that is joining it.
         let (runtime, dispatcher, notifier) = {
             let mut threads = self.lock_threads();
-            let dispatcher = if self.dispatcher_id == Some(me) {
-                None
+            let runtime = threads.runtime.take();
+            if in_callback {
+                // The callback threads stay for a destroy/drop from outside to join. The runtime
+                // thread runs no callback: joining it cannot wait for a callback.
+                (runtime, None, None)
             } else {
-                threads.dispatcher.take()
-            };
-            (threads.runtime.take(), dispatcher, threads.notifier.take())
+                (runtime, threads.dispatcher.take(), threads.notifier.take())
+            }
         };
-        // The notifier thread ends on its own once the queue is closed; from inside its own
-        // call it is not joined (its handle is dropped, the thread finishes after the call).
+        let me = thread::current().id();
         for handle in [runtime, dispatcher, notifier].into_iter().flatten() {
             if handle.thread().id() != me && handle.join().is_err() {
                 log::error!("an engine thread panicked");

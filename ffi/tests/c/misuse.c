@@ -410,9 +410,107 @@ static void run_callback_case(int destroy_inside) {
   pthread_cond_destroy(&st.cond);
 }
 
+/* Two engines destroying each other from their callbacks at the same moment: each callback
+ * waits (5 s at most) until both are inside one, then destroys the other engine. Destroy there
+ * must not wait for the other engine's callback, which is waiting for this one. */
+struct mutual {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  roomlink_engine engines[2];
+  int inside, met, destroyed, released;
+  int32_t codes[2];
+};
+
+struct mutual_side {
+  struct mutual *m;
+  int index;
+};
+
+static void signal_mutual(struct mutual *m) { /* lock held; releases it */
+  pthread_cond_broadcast(&m->cond);
+  pthread_mutex_unlock(&m->lock);
+}
+
+/* Waits (5 s at most) until *value >= want; whether it got there. */
+static int wait_mutual_until(struct mutual *m, int *value, int want) {
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += 5;
+  pthread_mutex_lock(&m->lock);
+  int rc = 0;
+  while (*value < want && rc == 0) rc = pthread_cond_timedwait(&m->cond, &m->lock, &deadline);
+  int ok = *value >= want;
+  pthread_mutex_unlock(&m->lock);
+  return ok;
+}
+
+/* Both callbacks are inside at once. */
+static int wait_for_mutual(struct mutual *m) { return wait_mutual_until(m, &m->inside, 2); }
+
+static void mutual_state_changed(void *ud, const char *room, roomlink_room_state_reason reason,
+                                 int32_t code, const roomlink_kv *kv, uint32_t n) {
+  (void)room, (void)code, (void)kv, (void)n;
+  struct mutual_side *side = ud;
+  struct mutual *m = side->m;
+  if (reason != ROOMLINK_REASON_LOGINING) return;
+  pthread_mutex_lock(&m->lock);
+  m->inside++;
+  pthread_cond_broadcast(&m->cond);
+  pthread_mutex_unlock(&m->lock);
+  if (wait_for_mutual(m)) {
+    pthread_mutex_lock(&m->lock);
+    m->met++;
+    pthread_mutex_unlock(&m->lock);
+  }
+  int32_t destroy_code = roomlink_engine_destroy(m->engines[1 - side->index]);
+  pthread_mutex_lock(&m->lock);
+  m->codes[side->index] = destroy_code;
+  m->destroyed++;
+  signal_mutual(m);
+}
+
+static void mutual_released(void *ud) {
+  struct mutual *m = ((struct mutual_side *)ud)->m;
+  pthread_mutex_lock(&m->lock);
+  m->released++;
+  signal_mutual(m);
+}
+
+static void test_mutual_destroy(void) {
+  struct mutual m;
+  memset(&m, 0, sizeof m);
+  pthread_mutex_init(&m.lock, NULL);
+  pthread_cond_init(&m.cond, NULL);
+  struct mutual_side sides[2] = {{&m, 0}, {&m, 1}};
+  roomlink_engine_config c = config();
+  for (int i = 0; i < 2; i++) {
+    roomlink_event_handler h;
+    memset(&h, 0, sizeof h);
+    h.user_data = &sides[i];
+    h.on_room_state_changed = mutual_state_changed;
+    h.on_released = mutual_released;
+    CHECK_CODE(roomlink_engine_create(&c, &h, &m.engines[i]), 0);
+  }
+  for (int i = 0; i < 2; i++) CHECK_CODE(roomlink_login_room(m.engines[i], "r1", "a", "A", "t", 1), 0);
+  int done = wait_mutual_until(&m, &m.released, 2);
+  if (!done) { /* still blocked in the library: freeing the state would be a use after free */
+    fprintf(stderr, "misuse.c: mutual destroy did not finish within 5 s (deadlock?)\n");
+    exit(1);
+  }
+  pthread_mutex_lock(&m.lock);
+  CHECK(m.met == 2 && m.destroyed == 2);
+  CHECK_CODE(m.codes[0], 0);
+  CHECK_CODE(m.codes[1], 0);
+  pthread_mutex_unlock(&m.lock);
+  for (int i = 0; i < 2; i++) CHECK_CODE(roomlink_engine_destroy(m.engines[i]), ROOMLINK_CODE_ENGINE_DESTROYED);
+  pthread_cond_destroy(&m.cond);
+  pthread_mutex_destroy(&m.lock);
+}
+
 static void test_callbacks(void) {
   run_callback_case(0);
   run_callback_case(1);
+  test_mutual_destroy();
 }
 
 /* ---- inside the log callback everything but the pure functions is refused ---- */
