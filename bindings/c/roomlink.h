@@ -625,9 +625,10 @@ int32_t roomlink_engine_create(const struct roomlink_engine_config *config,
  * From any thread, including from inside a callback. Called outside any roomlink callback, it
  * returns after the last callback of this engine has returned (`on_released` included, or the
  * last event-ready call of a pull engine). Called from inside a roomlink callback, of this
- * engine or of another, it returns without waiting for this engine's callbacks: the events
- * already queued (its `Logout`s) are delivered once the running callback has returned, then
- * `on_released` runs (free `user_data` there, not after destroy returns). Waiting there could
+ * engine or of another, it returns without waiting for this engine's callbacks: its event
+ * thread delivers the events already queued (its `Logout`s) after the callback it may be
+ * running, then runs `on_released` (free `user_data` there, not after destroy returns); a
+ * pull engine's event-ready call that is running may still finish. Waiting there could
  * deadlock: two engines destroying each other from their callbacks at the same moment would
  * each wait for the other's callback to end (`ffi/tests/c/misuse.c` does exactly that).
  * A pull-mode engine's last events stay readable with `roomlink_poll_event` /
