@@ -42,8 +42,8 @@ flutter_static() {
 # -x follows `source`; a `# shellcheck source=` path is relative to the script's own folder.
 shell_scripts() {
   if command -v shellcheck >/dev/null 2>&1; then
-    shellcheck -x -P SCRIPTDIR scripts/*.sh scripts/lib/*.sh conformance/drivers/*/driver.sh \
-      bindings/flutter/tool/*.sh
+    shellcheck -x -P SCRIPTDIR scripts/*.sh scripts/lib/*.sh conformance/drivers/*/*.sh \
+      bindings/flutter/tool/*.sh "bindings/unity/Tests~/run.sh" bindings/python/build.sh bench/ffi/*/run.sh
   elif [ "${CI:-}" = "true" ]; then
     echo "shellcheck is not installed (scripts/setup.sh installs it)" >&2
     return 1
@@ -60,6 +60,7 @@ step "shell scripts (shellcheck)" shell_scripts
 step "doctests (the README's Rust example is one)" cargo test --workspace --doc --quiet
 step "C header drift (bindings/c/roomlink.h)" header_drift
 step "Flutter plugin (declarations vs header, pump modelled in C)" flutter_static
+step "Unity package tests (bindings/unity/Tests~, on Mono)" bash "bindings/unity/Tests~/run.sh"
 step "conformance (conformance/README.md)" bash scripts/conformance.sh
 
 if [ ${#failed[@]} -ne 0 ]; then

@@ -20,7 +20,7 @@ pub mod validate;
 
 pub use codes::ErrorCode;
 pub use config::{EngineConfig, RoomConfig, RoomMode};
-pub use engine::{Engine, EventHandler};
+pub use engine::{Engine, EventHandler, ObservationHandle, RoomStateObserver};
 pub use event::Event;
 pub use model::{StreamDeleteReason, StreamInfo, UpdateType, User};
 pub use reason::{ConnectionState, RoomStateChangedReason};

@@ -9,6 +9,6 @@
 pub mod c;
 #[allow(dead_code)] // used by the C ABI and UniFFI modules (next commits)
 mod log_bridge;
-mod uniffi;
+pub mod uniffi;
 
 ::uniffi::setup_scaffolding!("roomlink");

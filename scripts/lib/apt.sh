@@ -18,10 +18,10 @@ apt_install() {
   echo "== setup: apt-get install ${missing[*]}"
   # A fresh machine may have no package lists yet; refresh once per run of the setup.
   if [ -z "${ROOMLINK_APT_UPDATED:-}" ]; then
-    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=300 update -qq
     export ROOMLINK_APT_UPDATED=1
   fi
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}"
 }
 
 # Where project scripts keep tools they fetch (npm packages, the Swift chroot): git-ignored.

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::observe::RoomStates;
 use crate::event::Event;
 use crate::reason::RoomStateChangedReason;
 
@@ -158,15 +159,25 @@ fn is_state_change(event: &Event) -> bool {
 
 /// The dispatcher thread's body: deliver every event, in order, with no lock held, until the queue
 /// is closed and drained. Events queued before `destroy` (including its Logout events) are delivered.
-pub(crate) fn dispatch(queue: Arc<EventQueue>, handler: Arc<dyn EventHandler>) {
+/// A state change is recorded before the handler's call and told to the room's observers after it.
+pub(crate) fn dispatch(
+    queue: Arc<EventQueue>,
+    handler: Arc<dyn EventHandler>,
+    room_states: Arc<RoomStates>,
+) {
     super::mark_callback_thread();
     while let Some(event) = queue.pop_until(None) {
-        // A panicking handler must not kill delivery of later events (or poison anything).
+        let change = room_states.record(&event);
+        // A panicking handler must not kill delivery of later events (or poison anything), and
+        // the observers still hear of the change.
         let handler = &handler;
         if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.on_event(event)))
             .is_err()
         {
             log::error!("event handler panicked; continuing with the next event");
+        }
+        if let Some(change) = change {
+            change.notify();
         }
     }
     log::debug!("event dispatcher stopped");

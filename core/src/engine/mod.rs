@@ -19,9 +19,13 @@
 //! `poll_event`/`wait_event`. No event is produced after destroy. (One exception, for every
 //! `Logout`: undelivered user/stream/count/token events of the room it ends are dropped, so
 //! `Logout` is the last word on that room.)
+//!
+//! Observation: with a handler, [`Engine::observe_room_state`] follows one room's state as the
+//! handler sees it (see [`observe`] for the exact semantics).
 
 mod deadline;
 mod events;
+pub mod observe;
 mod ready;
 mod runtime;
 mod shared;
@@ -36,6 +40,8 @@ use tokio::sync::mpsc;
 
 pub use events::EventHandler;
 use events::EventQueue;
+use observe::RoomStates;
+pub use observe::{ObservationHandle, RoomStateObserver};
 use ready::Ready;
 pub use ready::ReadyNotifier;
 use runtime::LinkSetup;
@@ -89,6 +95,8 @@ pub struct Engine {
     ready: Arc<Ready>,
     threads: Mutex<Threads>,
     pull_mode: bool,
+    /// What the handler has been told of each room, for observers (unused in pull mode).
+    room_states: Arc<RoomStates>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -165,12 +173,14 @@ impl Engine {
                 ..Threads::default()
             }),
             pull_mode: handler.is_none(),
+            room_states: Arc::default(),
         };
         if let Some(handler) = handler {
+            let room_states = engine.room_states.clone();
             // On failure `engine` drops here, which stops and joins the runtime thread.
             let dispatcher = thread::Builder::new()
                 .name(EVENTS_THREAD_NAME.into())
-                .spawn(move || events::dispatch(events, handler))
+                .spawn(move || events::dispatch(events, handler, room_states))
                 .map_err(|e| internal("event thread", e))?;
             engine.lock_threads().dispatcher = Some(dispatcher);
         }
@@ -238,6 +248,25 @@ impl Engine {
         self.shared
             .peek(|m| m.room_state(room_id))
             .unwrap_or(ConnectionState::Disconnected)
+    }
+
+    /// Calls `observer` with the room's current state (as of the events the handler has been
+    /// given; `Disconnected` for a room it has not heard of) on this thread, then with every
+    /// change, right after the handler's `RoomStateChanged` for it; see [`observe`] for details.
+    /// Keep the handle: [`ObservationHandle::cancel`] or dropping it stops delivery. Works after
+    /// destroy too (the remaining queued events are still delivered).
+    ///
+    /// Fails with `INVALID_ARGUMENT` for a pull-mode engine (created without a handler): there is
+    /// no handler call for a change to follow.
+    pub fn observe_room_state(
+        &self,
+        room_id: &str,
+        observer: Arc<dyn RoomStateObserver>,
+    ) -> Result<ObservationHandle, ErrorCode> {
+        if self.pull_mode {
+            return Err(ErrorCode::INVALID_ARGUMENT);
+        }
+        Ok(self.room_states.observe(room_id, observer))
     }
 
     /// Pull API (only when no handler was given; otherwise always `None`): the next queued event,

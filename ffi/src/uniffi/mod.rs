@@ -1,1 +1,20 @@
-//! UniFFI exports (Kotlin, Swift, Python).
+//! UniFFI exports (Kotlin, Swift, Python): an `Engine` object, a foreign listener trait, records
+//! and enums mirroring core's model, one error enum, room-state observation and a log sink.
+//! Generated bindings come from `scripts/uniffi-generate.sh` (see `bindings/README.md`).
+
+mod engine;
+mod error;
+mod listener;
+mod log;
+mod observe;
+mod types;
+
+pub use engine::Engine;
+pub use error::{RoomlinkError, error_name};
+pub use listener::RoomEventListener;
+pub use log::{LogLevel, LogSink, set_log_sink};
+pub use observe::{ObservationHandle, RoomStateObserver};
+pub use types::{
+    ConnectionState, EngineConfig, RoomEvent, RoomMode, RoomStateChangedReason, StreamDeleteReason,
+    StreamInfo, UpdateType, User, default_engine_config,
+};

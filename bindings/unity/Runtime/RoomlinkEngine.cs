@@ -1,0 +1,333 @@
+// The engine: one roomlink engine handle behind IDisposable, its calls as methods (a failed call
+// throws RoomlinkException with the roomlink code and changed nothing), its callbacks as C# events.
+// Marshalling only: every behaviour is the Rust core's.
+
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using System.Threading;
+
+namespace Roomlink
+{
+    public sealed class RoomlinkEngine : IDisposable
+    {
+        static readonly object LiveGate = new object();
+        // Engines not disposed yet (each also held by its GCHandle until released), for
+        // DisposeAll when Unity leaves play mode.
+        static readonly HashSet<RoomlinkEngine> Live = new HashSet<RoomlinkEngine>();
+        static int abiChecked;
+        static readonly object HandleGate = new object();
+        static int handlesHeld;
+
+        readonly ulong handle;
+        readonly EventDelivery delivery;
+        int disposed;
+
+        /// <summary>A room's state changed (ZEGO's onRoomStateChanged).</summary>
+        public event RoomStateChangedHandler OnRoomStateChanged;
+        /// <summary>Other users joined or left (ZEGO's onRoomUserUpdate).</summary>
+        public event RoomUserUpdateHandler OnRoomUserUpdate;
+        /// <summary>The number of users in a room changed (ZEGO's onRoomOnlineUserCountUpdate).</summary>
+        public event RoomOnlineUserCountUpdateHandler OnRoomOnlineUserCountUpdate;
+        /// <summary>Other users' streams were added or removed (ZEGO's onRoomStreamUpdate).</summary>
+        public event RoomStreamUpdateHandler OnRoomStreamUpdate;
+        /// <summary>A room's token expires soon (ZEGO's onRoomTokenWillExpire).</summary>
+        public event RoomTokenWillExpireHandler OnRoomTokenWillExpire;
+
+        /// <summary>The native library's version, e.g. "0.1.0".</summary>
+        public static string Version
+        {
+            get { return Utf8.Decode(Native.roomlink_version()); }
+        }
+
+        /// <summary>Creates an engine. Its events are raised where <paramref name="delivery"/>
+        /// says (by default queued for the main thread: see <see cref="MainThreadDispatcher"/>).
+        /// Call <see cref="Dispose"/> when done: the engine lives until then.</summary>
+        /// <exception cref="RoomlinkException">A setting is out of range (1900004), the URL is
+        /// null (1900101), ...</exception>
+        /// <exception cref="InvalidOperationException">The native library is of another ABI.</exception>
+        public RoomlinkEngine(RoomlinkEngineConfig config, EventDelivery delivery = EventDelivery.MainThread)
+        {
+            if (config == null)
+            {
+                throw new ArgumentNullException("config");
+            }
+            CheckAbi();
+            this.delivery = delivery;
+            byte[] url = Utf8.Encode(config.ServerUrl, "config.ServerUrl");
+            var pin = url == null ? default(GCHandle) : GCHandle.Alloc(url, GCHandleType.Pinned);
+            // Strong: the engine object lives while native code may call back into it. Freed by
+            // the on_released callback, or here if no engine was made.
+            var self = GCHandle.Alloc(this);
+            lock (HandleGate)
+            {
+                handlesHeld++;
+            }
+            bool created = false;
+            try
+            {
+                var c = config.ToNative(pin.IsAllocated ? pin.AddrOfPinnedObject() : IntPtr.Zero);
+                var table = NativeCallbacks.Table(GCHandle.ToIntPtr(self));
+                RoomlinkException.Check(Native.roomlink_engine_create(ref c, ref table, out handle));
+                created = true;
+            }
+            finally
+            {
+                if (pin.IsAllocated)
+                {
+                    pin.Free();
+                }
+                if (!created)
+                {
+                    FreeHandle(self); // on_released is never called for a failed create
+                }
+            }
+            lock (LiveGate)
+            {
+                Live.Add(this);
+            }
+        }
+
+        /// <summary>Frees an engine's user_data handle (once: on_released, or a failed create).</summary>
+        internal static void FreeHandle(GCHandle handle)
+        {
+            handle.Free();
+            lock (HandleGate)
+            {
+                handlesHeld--;
+                Monitor.PulseAll(HandleGate);
+            }
+        }
+
+        /// <summary>GCHandles of engines native code may still call (tests check none leaks).</summary>
+        internal static int HandlesHeld
+        {
+            get
+            {
+                lock (HandleGate)
+                {
+                    return handlesHeld;
+                }
+            }
+        }
+
+        /// <summary>Waits until <see cref="HandlesHeld"/> is <paramref name="count"/> (true) or
+        /// the timeout passed (false): on_released runs on the engine's thread, unsignalled.</summary>
+        internal static bool WaitHandlesHeld(int count, int timeoutMs)
+        {
+            var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
+            lock (HandleGate)
+            {
+                while (handlesHeld != count)
+                {
+                    int left = (int)(deadline - DateTime.UtcNow).TotalMilliseconds;
+                    if (left <= 0 || !Monitor.Wait(HandleGate, left))
+                    {
+                        return handlesHeld == count;
+                    }
+                }
+                return true;
+            }
+        }
+
+        static void CheckAbi()
+        {
+            if (Volatile.Read(ref abiChecked) != 0)
+            {
+                return;
+            }
+            uint abi = Native.roomlink_abi_version();
+            if (abi != Native.AbiVersion)
+            {
+                throw new InvalidOperationException("the roomlink_ffi library has ABI " + abi
+                    + ", this package was written for ABI " + Native.AbiVersion);
+            }
+            Volatile.Write(ref abiChecked, 1);
+        }
+
+        /// <summary>True once <see cref="Dispose"/> destroyed the engine.</summary>
+        public bool IsDisposed
+        {
+            get { return Volatile.Read(ref disposed) != 0; }
+        }
+
+        /// <summary>Starts logging in: OnRoomStateChanged reports Logining, then Logined or
+        /// LoginFailed.</summary>
+        public void LoginRoom(string roomId, RoomlinkUser user, string token, RoomlinkRoomConfig config = null)
+        {
+            if (user == null)
+            {
+                throw new ArgumentNullException("user");
+            }
+            bool userUpdate = config == null || config.UserUpdate;
+            RoomlinkException.Check(Native.roomlink_login_room(handle, Utf8.Encode(roomId, "roomId"),
+                Utf8.Encode(user.UserId, "user.UserId"), Utf8.Encode(user.UserName, "user.UserName"),
+                Utf8.Encode(token, "token"), userUpdate ? 1u : 0u));
+        }
+
+        /// <summary>Logs out: reports Logout. For a room not logged in it reports LogoutFailed and
+        /// throws 1002002 (as ZEGO does).</summary>
+        public void LogoutRoom(string roomId)
+        {
+            RoomlinkException.Check(Native.roomlink_logout_room(handle, Utf8.Encode(roomId, "roomId")));
+        }
+
+        /// <summary>Logs out of <paramref name="fromRoomId"/> and in to <paramref name="toRoomId"/>
+        /// as the same user.</summary>
+        public void SwitchRoom(string fromRoomId, string toRoomId, string token)
+        {
+            RoomlinkException.Check(Native.roomlink_switch_room(handle,
+                Utf8.Encode(fromRoomId, "fromRoomId"), Utf8.Encode(toRoomId, "toRoomId"),
+                Utf8.Encode(token, "token")));
+        }
+
+        /// <summary>Replaces the room's token (after OnRoomTokenWillExpire).</summary>
+        public void RenewToken(string roomId, string token)
+        {
+            RoomlinkException.Check(Native.roomlink_renew_token(handle, Utf8.Encode(roomId, "roomId"),
+                Utf8.Encode(token, "token")));
+        }
+
+        /// <summary>Announces a stream (metadata only) in a logged-in room.</summary>
+        public void PublishStream(string roomId, string streamId, string extraInfo = "")
+        {
+            RoomlinkException.Check(Native.roomlink_publish_stream(handle, Utf8.Encode(roomId, "roomId"),
+                Utf8.Encode(streamId, "streamId"), Utf8.Encode(extraInfo, "extraInfo")));
+        }
+
+        /// <summary>Withdraws a stream published with PublishStream.</summary>
+        public void UnpublishStream(string roomId, string streamId)
+        {
+            RoomlinkException.Check(Native.roomlink_unpublish_stream(handle,
+                Utf8.Encode(roomId, "roomId"), Utf8.Encode(streamId, "streamId")));
+        }
+
+        /// <summary>A hint from the platform's connectivity callback (e.g. when
+        /// Application.internetReachability changes): true = retry now, false = report the outage
+        /// now. Ignored once disposed.</summary>
+        public void NotifyNetworkChanged(bool available)
+        {
+            RoomlinkException.Check(Native.roomlink_on_network_changed(handle, available ? 1u : 0u));
+        }
+
+        /// <summary>The room's state: Disconnected for a room never logged in, and for every room
+        /// once disposed.</summary>
+        public ConnectionState GetRoomState(string roomId)
+        {
+            uint state;
+            RoomlinkException.Check(Native.roomlink_room_state(handle, Utf8.Encode(roomId, "roomId"), out state));
+            return (ConnectionState)state;
+        }
+
+        /// <summary>Destroys the engine: logs out of every room (their Logout events are still
+        /// raised) and stops its threads. Later calls throw 1900005; a second Dispose does
+        /// nothing. Allowed inside an event handler.</summary>
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref disposed, 1) != 0)
+            {
+                return;
+            }
+            int code = Native.roomlink_engine_destroy(handle);
+            if (code != Native.CodeOk)
+            {
+                // Not destroyed (e.g. called from inside the log callback): it can be retried.
+                Volatile.Write(ref disposed, 0);
+                throw new RoomlinkException(code);
+            }
+            lock (LiveGate)
+            {
+                Live.Remove(this);
+            }
+        }
+
+        /// <summary>Disposes every engine not disposed yet (Unity: leaving play mode).</summary>
+        internal static void DisposeAll()
+        {
+            List<RoomlinkEngine> engines;
+            lock (LiveGate)
+            {
+                engines = new List<RoomlinkEngine>(Live);
+            }
+            foreach (var engine in engines)
+            {
+                RoomlinkLog.Guard(engine.Dispose);
+            }
+        }
+
+        // Called by NativeCallbacks on roomlink's event thread with copied arguments.
+        void Deliver(Action raise)
+        {
+            if (delivery == EventDelivery.EngineThread)
+            {
+                RoomlinkLog.Guard(raise);
+            }
+            else
+            {
+                MainThreadDispatcher.Post(raise);
+            }
+        }
+
+        internal void RaiseRoomStateChanged(string roomId, RoomStateChangedReason reason, int errorCode,
+            IReadOnlyDictionary<string, string> extendedData)
+        {
+            Deliver(() =>
+            {
+                var h = OnRoomStateChanged;
+                if (h != null)
+                {
+                    h(roomId, reason, errorCode, extendedData);
+                }
+            });
+        }
+
+        internal void RaiseRoomUserUpdate(string roomId, UpdateType updateType, IReadOnlyList<RoomlinkUser> users)
+        {
+            Deliver(() =>
+            {
+                var h = OnRoomUserUpdate;
+                if (h != null)
+                {
+                    h(roomId, updateType, users);
+                }
+            });
+        }
+
+        internal void RaiseRoomOnlineUserCountUpdate(string roomId, uint count)
+        {
+            Deliver(() =>
+            {
+                var h = OnRoomOnlineUserCountUpdate;
+                if (h != null)
+                {
+                    h(roomId, count);
+                }
+            });
+        }
+
+        internal void RaiseRoomStreamUpdate(string roomId, UpdateType updateType,
+            IReadOnlyList<RoomlinkStream> streams, StreamDeleteReason? deleteReason)
+        {
+            Deliver(() =>
+            {
+                var h = OnRoomStreamUpdate;
+                if (h != null)
+                {
+                    h(roomId, updateType, streams, deleteReason);
+                }
+            });
+        }
+
+        internal void RaiseRoomTokenWillExpire(string roomId, uint remainingSeconds)
+        {
+            Deliver(() =>
+            {
+                var h = OnRoomTokenWillExpire;
+                if (h != null)
+                {
+                    h(roomId, remainingSeconds);
+                }
+            });
+        }
+    }
+}

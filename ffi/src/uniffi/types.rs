@@ -1,0 +1,549 @@
+//! Records and enums that mirror core's model one to one, and the conversions between them.
+//!
+//! Enums keep core's explicit discriminants (ZEGO's ordinals, NERTC/Agora's state numbers), so the
+//! numbers a binding sees are the numbers of the README's tables.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use roomlink::codes::ErrorCode;
+
+/// ZEGO's room modes: one room at a time, or several at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[repr(u32)]
+pub enum RoomMode {
+    SingleRoom = 0,
+    MultiRoom = 1,
+}
+
+/// Settings for one engine. Every field but `server_url` and `room_mode` (UniFFI has no enum
+/// defaults in proc-macro records) defaults to core's production value; `default_engine_config`
+/// returns them all.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct EngineConfig {
+    /// `ws://host:port/path` or `wss://...`.
+    pub server_url: String,
+    pub room_mode: RoomMode,
+    /// How often the client pings while the link is idle.
+    #[uniffi(default = 10000)]
+    pub heartbeat_interval_ms: u64,
+    /// No inbound frame for this long means the link is lost; must exceed the heartbeat interval.
+    #[uniffi(default = 25000)]
+    pub ping_timeout_ms: u64,
+    /// A login not done after this long fails with 1002053.
+    #[uniffi(default = 30000)]
+    pub login_timeout_ms: u64,
+    /// How long to keep retrying after a link loss before ReconnectFailed 1002053.
+    #[uniffi(default = 1200000)]
+    pub retry_window_ms: u64,
+    #[uniffi(default = 300)]
+    pub backoff_base_ms: u64,
+    #[uniffi(default = 8000)]
+    pub backoff_cap_ms: u64,
+    /// `TokenWillExpire` fires this long before the token expires.
+    #[uniffi(default = 30000)]
+    pub token_warning_ms: u64,
+    /// Larger frames are a protocol error (at least 1024).
+    #[uniffi(default = 65536)]
+    pub max_frame_bytes: u32,
+}
+
+/// A user as other members see them.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct User {
+    pub user_id: String,
+    pub user_name: String,
+}
+
+/// A published stream's metadata.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct StreamInfo {
+    pub stream_id: String,
+    /// The publisher.
+    pub user: User,
+    pub extra_info: String,
+}
+
+/// Whether an update adds or removes members (ZEGO's `ZegoUpdateType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[repr(u32)]
+pub enum UpdateType {
+    Add = 0,
+    Delete = 1,
+}
+
+/// Why a stream went away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[repr(u32)]
+pub enum StreamDeleteReason {
+    Stopped = 0,
+    UserLeft = 1,
+    UserTimedOut = 2,
+    UserKicked = 3,
+    Resync = 4,
+}
+
+/// Why a room's state changed; ZEGO Express's ordinals exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[repr(u32)]
+pub enum RoomStateChangedReason {
+    Logining = 0,
+    Logined = 1,
+    LoginFailed = 2,
+    Reconnecting = 3,
+    Reconnected = 4,
+    ReconnectFailed = 5,
+    KickOut = 6,
+    Logout = 7,
+    LogoutFailed = 8,
+}
+
+/// The coarse connection state, numbered as NERTC and Agora number theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[repr(u32)]
+pub enum ConnectionState {
+    Disconnected = 1,
+    Connecting = 2,
+    Connected = 3,
+    Reconnecting = 4,
+    Failed = 5,
+}
+
+/// One event of core's `Event`, field for field. `error_code` is the number of the README's code
+/// table; `extended_data` is a map (keys: `room_session_id`, `custom_kickout_message`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum RoomEvent {
+    RoomStateChanged {
+        room_id: String,
+        reason: RoomStateChangedReason,
+        error_code: i32,
+        extended_data: HashMap<String, String>,
+    },
+    /// Other users joined or left (never the local user); sorted by user ID.
+    RoomUserUpdate {
+        room_id: String,
+        update_type: UpdateType,
+        users: Vec<User>,
+    },
+    /// The number of users in the room, the local user included.
+    RoomOnlineUserCountUpdate { room_id: String, count: u32 },
+    /// Other users' streams were added or removed; `reason` is set for `Delete` only.
+    RoomStreamUpdate {
+        room_id: String,
+        update_type: UpdateType,
+        streams: Vec<StreamInfo>,
+        reason: Option<StreamDeleteReason>,
+    },
+    /// The room's token expires in `remaining_seconds`: call `renew_token` or be kicked (1002056).
+    RoomTokenWillExpire {
+        room_id: String,
+        remaining_seconds: u32,
+    },
+}
+
+impl Default for EngineConfig {
+    /// Core's defaults with an empty server URL (which does not validate).
+    fn default() -> Self {
+        roomlink::EngineConfig::default().into()
+    }
+}
+
+fn ms(duration: Duration) -> u64 {
+    // Saturates: core's durations are all far below u64::MAX milliseconds.
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl From<roomlink::EngineConfig> for EngineConfig {
+    fn from(c: roomlink::EngineConfig) -> Self {
+        EngineConfig {
+            server_url: c.server_url,
+            room_mode: c.room_mode.into(),
+            heartbeat_interval_ms: ms(c.heartbeat_interval),
+            ping_timeout_ms: ms(c.ping_timeout),
+            login_timeout_ms: ms(c.login_timeout),
+            retry_window_ms: ms(c.retry_window),
+            backoff_base_ms: ms(c.backoff_base),
+            backoff_cap_ms: ms(c.backoff_cap),
+            token_warning_ms: ms(c.token_warning),
+            max_frame_bytes: u32::try_from(c.max_frame_bytes).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+impl TryFrom<EngineConfig> for roomlink::EngineConfig {
+    type Error = ErrorCode;
+
+    /// Fails with `INVALID_ARGUMENT` where a value does not fit or core's validation rejects it.
+    fn try_from(c: EngineConfig) -> Result<Self, ErrorCode> {
+        let config = roomlink::EngineConfig {
+            server_url: c.server_url,
+            room_mode: c.room_mode.into(),
+            heartbeat_interval: Duration::from_millis(c.heartbeat_interval_ms),
+            ping_timeout: Duration::from_millis(c.ping_timeout_ms),
+            login_timeout: Duration::from_millis(c.login_timeout_ms),
+            retry_window: Duration::from_millis(c.retry_window_ms),
+            backoff_base: Duration::from_millis(c.backoff_base_ms),
+            backoff_cap: Duration::from_millis(c.backoff_cap_ms),
+            token_warning: Duration::from_millis(c.token_warning_ms),
+            max_frame_bytes: usize::try_from(c.max_frame_bytes)
+                .map_err(|_| ErrorCode::INVALID_ARGUMENT)?,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+macro_rules! mirror_enum {
+    ($ours:ident <=> $core:path { $($variant:ident),* $(,)? }) => {
+        impl From<$core> for $ours {
+            fn from(value: $core) -> Self {
+                use $core as Core;
+                match value { $( Core::$variant => Self::$variant, )* }
+            }
+        }
+        impl From<$ours> for $core {
+            fn from(value: $ours) -> Self {
+                use $core as Core;
+                match value { $( $ours::$variant => Core::$variant, )* }
+            }
+        }
+    };
+}
+
+mirror_enum!(RoomMode <=> roomlink::RoomMode { SingleRoom, MultiRoom });
+mirror_enum!(UpdateType <=> roomlink::UpdateType { Add, Delete });
+mirror_enum!(StreamDeleteReason <=> roomlink::StreamDeleteReason {
+    Stopped, UserLeft, UserTimedOut, UserKicked, Resync,
+});
+mirror_enum!(RoomStateChangedReason <=> roomlink::RoomStateChangedReason {
+    Logining, Logined, LoginFailed, Reconnecting, Reconnected, ReconnectFailed, KickOut, Logout,
+    LogoutFailed,
+});
+mirror_enum!(ConnectionState <=> roomlink::ConnectionState {
+    Disconnected, Connecting, Connected, Reconnecting, Failed,
+});
+
+impl From<roomlink::User> for User {
+    fn from(u: roomlink::User) -> Self {
+        User {
+            user_id: u.user_id,
+            user_name: u.user_name,
+        }
+    }
+}
+
+impl From<User> for roomlink::User {
+    fn from(u: User) -> Self {
+        roomlink::User::new(u.user_id, u.user_name)
+    }
+}
+
+impl From<roomlink::StreamInfo> for StreamInfo {
+    fn from(s: roomlink::StreamInfo) -> Self {
+        StreamInfo {
+            stream_id: s.stream_id,
+            user: s.user.into(),
+            extra_info: s.extra_info,
+        }
+    }
+}
+
+impl From<roomlink::Event> for RoomEvent {
+    fn from(event: roomlink::Event) -> Self {
+        use roomlink::Event as E;
+        match event {
+            E::RoomStateChanged {
+                room_id,
+                reason,
+                error_code,
+                extended_data,
+            } => RoomEvent::RoomStateChanged {
+                room_id,
+                reason: reason.into(),
+                error_code: error_code.value(),
+                extended_data: extended_data.into_iter().collect(),
+            },
+            E::RoomUserUpdate {
+                room_id,
+                update_type,
+                users,
+            } => RoomEvent::RoomUserUpdate {
+                room_id,
+                update_type: update_type.into(),
+                users: users.into_iter().map(User::from).collect(),
+            },
+            E::RoomOnlineUserCountUpdate { room_id, count } => {
+                RoomEvent::RoomOnlineUserCountUpdate { room_id, count }
+            }
+            E::RoomStreamUpdate {
+                room_id,
+                update_type,
+                streams,
+                reason,
+            } => RoomEvent::RoomStreamUpdate {
+                room_id,
+                update_type: update_type.into(),
+                streams: streams.into_iter().map(StreamInfo::from).collect(),
+                reason: reason.map(StreamDeleteReason::from),
+            },
+            E::RoomTokenWillExpire {
+                room_id,
+                remaining_seconds,
+            } => RoomEvent::RoomTokenWillExpire {
+                room_id,
+                remaining_seconds,
+            },
+        }
+    }
+}
+
+/// Core's settings with `server_url`: what a record built with only a URL gets (exported).
+#[uniffi::export]
+pub fn default_engine_config(server_url: String) -> EngineConfig {
+    roomlink::EngineConfig::new(server_url).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use roomlink::Event;
+
+    use super::*;
+
+    fn core_user(id: &str) -> roomlink::User {
+        roomlink::User::new(id, id.to_uppercase())
+    }
+
+    fn user(id: &str) -> User {
+        User {
+            user_id: id.into(),
+            user_name: id.to_uppercase(),
+        }
+    }
+
+    #[test]
+    fn every_event_kind_converts_field_for_field() {
+        let cases = [
+            (
+                Event::RoomStateChanged {
+                    room_id: "r1".into(),
+                    reason: roomlink::RoomStateChangedReason::KickOut,
+                    error_code: ErrorCode::KICKED_BY_SERVER,
+                    extended_data: BTreeMap::from([
+                        ("custom_kickout_message".into(), "bye".into()),
+                        ("room_session_id".into(), "s-1".into()),
+                    ]),
+                },
+                RoomEvent::RoomStateChanged {
+                    room_id: "r1".into(),
+                    reason: RoomStateChangedReason::KickOut,
+                    error_code: 1002055,
+                    extended_data: HashMap::from([
+                        ("custom_kickout_message".into(), "bye".into()),
+                        ("room_session_id".into(), "s-1".into()),
+                    ]),
+                },
+            ),
+            (
+                Event::RoomUserUpdate {
+                    room_id: "r2".into(),
+                    update_type: roomlink::UpdateType::Delete,
+                    users: vec![core_user("bob"), core_user("carol")],
+                },
+                RoomEvent::RoomUserUpdate {
+                    room_id: "r2".into(),
+                    update_type: UpdateType::Delete,
+                    users: vec![user("bob"), user("carol")],
+                },
+            ),
+            (
+                Event::RoomOnlineUserCountUpdate {
+                    room_id: "r3".into(),
+                    count: 7,
+                },
+                RoomEvent::RoomOnlineUserCountUpdate {
+                    room_id: "r3".into(),
+                    count: 7,
+                },
+            ),
+            (
+                Event::RoomStreamUpdate {
+                    room_id: "r4".into(),
+                    update_type: roomlink::UpdateType::Delete,
+                    streams: vec![roomlink::StreamInfo {
+                        stream_id: "s1".into(),
+                        user: core_user("bob"),
+                        extra_info: "{\"hd\":1}".into(),
+                    }],
+                    reason: Some(roomlink::StreamDeleteReason::UserTimedOut),
+                },
+                RoomEvent::RoomStreamUpdate {
+                    room_id: "r4".into(),
+                    update_type: UpdateType::Delete,
+                    streams: vec![StreamInfo {
+                        stream_id: "s1".into(),
+                        user: user("bob"),
+                        extra_info: "{\"hd\":1}".into(),
+                    }],
+                    reason: Some(StreamDeleteReason::UserTimedOut),
+                },
+            ),
+            (
+                Event::RoomStreamUpdate {
+                    room_id: "r4".into(),
+                    update_type: roomlink::UpdateType::Add,
+                    streams: vec![],
+                    reason: None,
+                },
+                RoomEvent::RoomStreamUpdate {
+                    room_id: "r4".into(),
+                    update_type: UpdateType::Add,
+                    streams: vec![],
+                    reason: None,
+                },
+            ),
+            (
+                Event::RoomTokenWillExpire {
+                    room_id: "r5".into(),
+                    remaining_seconds: 29,
+                },
+                RoomEvent::RoomTokenWillExpire {
+                    room_id: "r5".into(),
+                    remaining_seconds: 29,
+                },
+            ),
+        ];
+        for (core, ours) in cases {
+            assert_eq!(RoomEvent::from(core), ours);
+        }
+    }
+
+    #[test]
+    fn enums_keep_cores_numbers() {
+        for reason in roomlink::RoomStateChangedReason::ALL {
+            let ours = RoomStateChangedReason::from(reason);
+            assert_eq!(ours as u32, reason as u32, "{reason}");
+            assert_eq!(roomlink::RoomStateChangedReason::from(ours), reason);
+            if let Some(state) = reason.connection_state() {
+                let ours = ConnectionState::from(state);
+                assert_eq!(ours as u32, state as u32, "{state}");
+                assert_eq!(roomlink::ConnectionState::from(ours), state);
+            }
+        }
+        use roomlink::StreamDeleteReason as S;
+        for reason in [
+            S::Stopped,
+            S::UserLeft,
+            S::UserTimedOut,
+            S::UserKicked,
+            S::Resync,
+        ] {
+            assert_eq!(StreamDeleteReason::from(reason) as u32, reason as u32);
+        }
+        for update in [roomlink::UpdateType::Add, roomlink::UpdateType::Delete] {
+            assert_eq!(UpdateType::from(update) as u32, update as u32);
+        }
+        for mode in [
+            roomlink::RoomMode::SingleRoom,
+            roomlink::RoomMode::MultiRoom,
+        ] {
+            assert_eq!(RoomMode::from(mode) as u32, mode as u32);
+            assert_eq!(roomlink::RoomMode::from(RoomMode::from(mode)), mode);
+        }
+    }
+
+    #[test]
+    fn config_round_trips_and_defaults_are_cores() {
+        let core = roomlink::EngineConfig {
+            room_mode: roomlink::RoomMode::MultiRoom,
+            heartbeat_interval: Duration::from_millis(100),
+            ping_timeout: Duration::from_millis(350),
+            max_frame_bytes: 4096,
+            ..roomlink::EngineConfig::new("wss://example.test/v1/ws")
+        };
+        let ours = EngineConfig::from(core.clone());
+        assert_eq!(ours.heartbeat_interval_ms, 100);
+        assert_eq!(ours.room_mode, RoomMode::MultiRoom);
+        assert_eq!(roomlink::EngineConfig::try_from(ours), Ok(core));
+
+        let defaults = default_engine_config("ws://h/v1/ws".into());
+        assert_eq!(
+            roomlink::EngineConfig::try_from(defaults),
+            Ok(roomlink::EngineConfig::new("ws://h/v1/ws"))
+        );
+    }
+
+    /// The record's `#[uniffi(default = N)]` literals (what a Kotlin/Swift/Python caller gets
+    /// when leaving a field out) are written by hand: they must equal core's defaults.
+    #[test]
+    fn record_default_literals_equal_cores_defaults() {
+        let source = include_str!("types.rs");
+        let record = &source[source.find("pub struct EngineConfig {").unwrap()..];
+        let record = &record[..record.find("\n}").unwrap()];
+        let mut literals = HashMap::new();
+        let mut pending = None;
+        for line in record.lines().map(str::trim) {
+            if let Some(value) = line
+                .strip_prefix("#[uniffi(default = ")
+                .and_then(|rest| rest.strip_suffix(")]"))
+            {
+                pending = Some(value.parse::<u64>().unwrap());
+            } else if let Some(field) = line.strip_prefix("pub ") {
+                let name = field.split(':').next().unwrap().to_owned();
+                if let Some(value) = pending.take() {
+                    literals.insert(name, value);
+                }
+            }
+        }
+        let d = EngineConfig::default();
+        let expected = HashMap::from([
+            ("heartbeat_interval_ms".to_owned(), d.heartbeat_interval_ms),
+            ("ping_timeout_ms".to_owned(), d.ping_timeout_ms),
+            ("login_timeout_ms".to_owned(), d.login_timeout_ms),
+            ("retry_window_ms".to_owned(), d.retry_window_ms),
+            ("backoff_base_ms".to_owned(), d.backoff_base_ms),
+            ("backoff_cap_ms".to_owned(), d.backoff_cap_ms),
+            ("token_warning_ms".to_owned(), d.token_warning_ms),
+            ("max_frame_bytes".to_owned(), u64::from(d.max_frame_bytes)),
+        ]);
+        assert_eq!(literals, expected);
+    }
+
+    #[test]
+    fn configs_core_rejects_are_rejected_and_too_large_values_do_not_wrap() {
+        let good = default_engine_config("ws://127.0.0.1:1/v1/ws".into());
+        let bad = [
+            EngineConfig {
+                server_url: "http://127.0.0.1:1/".into(),
+                ..good.clone()
+            },
+            EngineConfig {
+                heartbeat_interval_ms: 0,
+                ..good.clone()
+            },
+            EngineConfig {
+                ping_timeout_ms: good.heartbeat_interval_ms,
+                ..good.clone()
+            },
+            EngineConfig {
+                max_frame_bytes: 1023,
+                ..good.clone()
+            },
+        ];
+        for config in bad {
+            assert_eq!(
+                roomlink::EngineConfig::try_from(config.clone()),
+                Err(ErrorCode::INVALID_ARGUMENT),
+                "{config:?}"
+            );
+        }
+        let huge = EngineConfig {
+            retry_window_ms: u64::MAX,
+            ..good
+        };
+        let core = roomlink::EngineConfig::try_from(huge).unwrap();
+        assert_eq!(core.retry_window, Duration::from_millis(u64::MAX));
+        assert_eq!(EngineConfig::from(core).retry_window_ms, u64::MAX);
+    }
+}
