@@ -787,9 +787,10 @@ int32_t roomlink_poll_log_record(struct roomlink_log_record **out);
 
 /**
  * Frees a record from `roomlink_poll_log_record`. NULL is a no-op (returns 0). A pointer that is
- * not a record the caller owns (already freed, never issued, an event) is refused with
- * `ROOMLINK_CODE_INVALID_ARGUMENT` and nothing is freed. Allowed from any thread and inside
- * every callback.
+ * not an outstanding record (never issued, an event, or already freed) is refused with
+ * `ROOMLINK_CODE_INVALID_ARGUMENT` and nothing is freed — detected by address, as for
+ * `roomlink_event_free`: free each record exactly once. Allowed from any thread and inside every
+ * callback.
  */
 int32_t roomlink_log_record_free(struct roomlink_log_record *record);
 
@@ -826,8 +827,10 @@ int32_t roomlink_wait_event(roomlink_engine engine,
 
 /**
  * Frees an event from `roomlink_poll_event` / `roomlink_wait_event`. NULL is a no-op (returns
- * 0). A pointer that is not an event the caller owns (already freed, never issued) is refused
- * with `ROOMLINK_CODE_INVALID_ARGUMENT` and nothing is freed. Allowed from any thread and inside
+ * 0). A pointer that is not an outstanding event (never issued, or already freed) is refused
+ * with `ROOMLINK_CODE_INVALID_ARGUMENT` and nothing is freed — detected by address, so a double
+ * free is caught only until the allocator hands that address out again for a newer event (then
+ * the newer event is freed): free each event exactly once. Allowed from any thread and inside
  * callbacks.
  */
 int32_t roomlink_event_free(struct roomlink_event *event);

@@ -185,9 +185,10 @@ pub unsafe extern "C" fn roomlink_poll_log_record(out: *mut *mut roomlink_log_re
 }
 
 /// Frees a record from `roomlink_poll_log_record`. NULL is a no-op (returns 0). A pointer that is
-/// not a record the caller owns (already freed, never issued, an event) is refused with
-/// `ROOMLINK_CODE_INVALID_ARGUMENT` and nothing is freed. Allowed from any thread and inside
-/// every callback.
+/// not an outstanding record (never issued, an event, or already freed) is refused with
+/// `ROOMLINK_CODE_INVALID_ARGUMENT` and nothing is freed — detected by address, as for
+/// `roomlink_event_free`: free each record exactly once. Allowed from any thread and inside every
+/// callback.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn roomlink_log_record_free(record: *mut roomlink_log_record) -> i32 {
     boundary::call("roomlink_log_record_free", || {

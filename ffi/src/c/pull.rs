@@ -3,7 +3,10 @@
 //! one without blocking, `roomlink_wait_event` blocks up to a timeout (for a worker thread).
 //!
 //! Events handed out are tracked, so `roomlink_event_free` of a pointer that is not an event
-//! currently owned by the caller (freed twice, made up) is refused instead of corrupting memory.
+//! currently outstanding (made up, or freed and not handed out again) is refused instead of
+//! corrupting memory. Tracking is by address, so it is a safety net, not a guarantee: once the
+//! allocator reuses a freed event's address for a newer event, a second free of the stale pointer
+//! frees the newer one.
 
 use std::collections::BTreeSet;
 use std::sync::{Mutex, MutexGuard};
@@ -107,8 +110,10 @@ pub unsafe extern "C" fn roomlink_wait_event(
 }
 
 /// Frees an event from `roomlink_poll_event` / `roomlink_wait_event`. NULL is a no-op (returns
-/// 0). A pointer that is not an event the caller owns (already freed, never issued) is refused
-/// with `ROOMLINK_CODE_INVALID_ARGUMENT` and nothing is freed. Allowed from any thread and inside
+/// 0). A pointer that is not an outstanding event (never issued, or already freed) is refused
+/// with `ROOMLINK_CODE_INVALID_ARGUMENT` and nothing is freed — detected by address, so a double
+/// free is caught only until the allocator hands that address out again for a newer event (then
+/// the newer event is freed): free each event exactly once. Allowed from any thread and inside
 /// callbacks.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn roomlink_event_free(event: *mut roomlink_event) -> i32 {
