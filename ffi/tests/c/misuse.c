@@ -17,26 +17,7 @@
 #include <time.h>
 
 #include "roomlink.h"
-
-static atomic_int failures;
-
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      atomic_fetch_add(&failures, 1);                                      \
-    }                                                                      \
-  } while (0)
-
-#define CHECK_CODE(expr, want)                                                              \
-  do {                                                                                      \
-    int32_t got_ = (expr);                                                                  \
-    if (got_ != (want)) {                                                                   \
-      fprintf(stderr, "%s:%d: %s returned %d (%s), want %d (%s)\n", __FILE__, __LINE__,    \
-              #expr, got_, roomlink_error_name(got_), (int)(want), roomlink_error_name(want)); \
-      atomic_fetch_add(&failures, 1);                                                       \
-    }                                                                                       \
-  } while (0)
+#include "check.h"
 
 static const char BAD_UTF8[] = {(char)0xff, (char)0xfe, 'x', 0};
 static const char *URL = "ws://127.0.0.1:1/v1/ws";

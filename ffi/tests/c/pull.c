@@ -28,26 +28,7 @@
 #include <time.h>
 
 #include "roomlink.h"
-
-static atomic_int failures;
-
-#define CHECK(cond)                                                                \
-  do {                                                                             \
-    if (!(cond)) {                                                                 \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);     \
-      atomic_fetch_add(&failures, 1);                                              \
-    }                                                                              \
-  } while (0)
-
-#define CHECK_CODE(expr, want)                                                                \
-  do {                                                                                        \
-    int32_t got_ = (expr);                                                                    \
-    if (got_ != (want)) {                                                                     \
-      fprintf(stderr, "%s:%d: %s returned %d (%s), want %d (%s)\n", __FILE__, __LINE__,      \
-              #expr, got_, roomlink_error_name(got_), (int)(want), roomlink_error_name(want)); \
-      atomic_fetch_add(&failures, 1);                                                         \
-    }                                                                                         \
-  } while (0)
+#include "check.h"
 
 static roomlink_engine pull_engine(void) {
   roomlink_engine_config c;
