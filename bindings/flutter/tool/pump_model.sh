@@ -10,9 +10,9 @@ if ! command -v gcc >/dev/null 2>&1; then
   source scripts/lib/apt.sh
   apt_install gcc libc6-dev
 fi
-dir="$(cargo metadata --format-version 1 --no-deps 2>/dev/null \
-  | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-dir="${dir:-${CARGO_TARGET_DIR:-target}}"
+# shellcheck source=../../../scripts/lib/cargo.sh
+source scripts/lib/cargo.sh
+dir="$(target_dir)"
 cargo build --quiet -p roomlink-ffi
 mkdir -p "$dir/flutter-tool"
 gcc -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g -Wall -Wextra -Werror -pthread \
