@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-for tool in node npm cargo taskset strip; do
+for tool in node npm cargo taskset strip nm size; do
   command -v "$tool" >/dev/null || { echo "bench.sh: $tool is required" >&2; exit 1; }
 done
 
@@ -43,14 +43,36 @@ if ! (cd "$sio" && node -e 'require("socket.io"); require("socket.io-client")' 2
   (cd "$sio" && npm install --no-package-lock --no-audit --no-fund --loglevel=error)
 fi
 
-echo "== building the release bench binaries"
+echo "== building the release bench binaries and the FFI library (profile release-ffi, as it ships)"
 cargo build --release --quiet -p roomlink-bench
-bin_dir="${CARGO_TARGET_DIR:-target}/release"
+# As scripts/build-aar.sh builds it: the cdylib crate type alone, or cargo silently skips LTO.
+cargo rustc --profile release-ffi --quiet -p roomlink-ffi --lib --crate-type cdylib
+target="${CARGO_TARGET_DIR:-target}"
+bin_dir="$target/release"
+ffi_dir="$target/release-ffi"
+ffi=(--cdylib "$ffi_dir/libroomlink_ffi.so")
+
+# The FFI event-rate clients (figure 8). A missing toolchain skips its row, it does not fail.
+if command -v gcc >/dev/null 2>&1; then
+  mkdir -p "$target/bench-ffi"
+  gcc -std=c11 -O2 -Wall -Wextra -Werror -pthread -I bindings/c bench/ffi/c/event_rate.c \
+    -L "$ffi_dir" -lroomlink_ffi -Wl,-rpath,"$ffi_dir" -o "$target/bench-ffi/event-rate-c"
+  ffi+=(--c-client "$target/bench-ffi/event-rate-c")
+else
+  ffi+=(--skip-c "gcc is not installed (bash conformance/drivers/c/driver.sh setup)")
+fi
+if kotlin_missing="$(bash conformance/drivers/kotlin/driver.sh check 2>&1)"; then
+  bash bench/ffi/kotlin/build.sh --lib "$ffi_dir/libroomlink_ffi.so"
+  export ROOMLINK_FFI_LIB_DIR="$ffi_dir"
+  ffi+=(--kotlin-client "$PWD/bench/ffi/kotlin/client.sh")
+else
+  ffi+=(--skip-kotlin "${kotlin_missing:-the Kotlin toolchain check failed}")
+fi
 
 # Every session is a socket: allow as many as the hard limit lets (children inherit it).
 ulimit -n "$(ulimit -Hn)"
 
 echo "== running ($([ ${#quick[@]} -gt 0 ] && echo quick || echo full))"
 start=$(date +%s)
-"$bin_dir/roomlink-bench" run "${quick[@]}" --out "$out" --socketio-dir "$sio"
+"$bin_dir/roomlink-bench" run "${quick[@]}" --out "$out" --socketio-dir "$sio" "${ffi[@]}"
 echo "bench.sh: finished in $(( $(date +%s) - start )) s"

@@ -87,16 +87,19 @@ for abi in "${abis[@]}"; do
   ndk_args+=(-t "$abi")
 done
 # 64-bit ABIs are linked for 16 KB pages, which Android 15+ devices use and Google Play requires.
+# The release-ffi profile (size-optimized, fat LTO; root Cargo.toml) with only the cdylib crate
+# type: cargo silently skips LTO when the rlib is built in the same run.
 run env \
   CARGO_TARGET_AARCH64_LINUX_ANDROID_RUSTFLAGS="-C link-arg=-Wl,-z,max-page-size=16384" \
   CARGO_TARGET_X86_64_LINUX_ANDROID_RUSTFLAGS="-C link-arg=-Wl,-z,max-page-size=16384" \
-  cargo ndk "${ndk_args[@]}" --platform "$min_sdk" -o "$jni_libs" build --release -p roomlink-ffi
+  cargo ndk "${ndk_args[@]}" --platform "$min_sdk" -o "$jni_libs" \
+  rustc --profile release-ffi -p roomlink-ffi --lib --crate-type cdylib
 
 # UniFFI reads the interface from the library's metadata symbols, so generate from the unstripped
 # build in target/ (cargo-ndk copies it to jniLibs as it is; the copies are stripped below).
 run rm -rf "$generated"
 run bash scripts/uniffi-generate.sh --lang kotlin --out "$generated" \
-  --lib "$target_dir/${triples[0]}/release/libroomlink_ffi.so"
+  --lib "$target_dir/${triples[0]}/release-ffi/libroomlink_ffi.so"
 
 for abi in "${abis[@]}"; do
   run "$strip_tool" --strip-unneeded "$jni_libs/$abi/libroomlink_ffi.so"

@@ -58,24 +58,24 @@ fi
 
 # Only the staticlib: an app links it into its own binary (no dylib to embed and sign). The
 # deployment targets match Package.swift's platforms, so the linker does not warn about objects
-# built for a newer OS.
+# built for a newer OS. The release-ffi profile: size-optimized, fat LTO (root Cargo.toml).
 for triple in "$ios" "${ios_sim[@]}" "${macos[@]}"; do
   run env IPHONEOS_DEPLOYMENT_TARGET=13.0 MACOSX_DEPLOYMENT_TARGET=11.0 \
-    cargo rustc --release -p roomlink-ffi --lib --crate-type staticlib --target "$triple"
+    cargo rustc --profile release-ffi -p roomlink-ffi --lib --crate-type staticlib --target "$triple"
 done
 
 # UniFFI reads the interface from the library's metadata symbols: generate from an unstripped build.
 run rm -rf "$stage"
 run bash scripts/uniffi-generate.sh --lang swift --out "$stage/generated" \
-  --lib "$target_dir/$ios/release/$lib"
+  --lib "$target_dir/$ios/release-ffi/$lib"
 
 # One slice per platform; a slice holds every architecture of its platform (lipo). Copies are
 # stripped of debug information only: global symbols stay, the app's linker needs them.
 run mkdir -p "$stage/ios" "$stage/ios-simulator" "$stage/macos"
-run cp "$target_dir/$ios/release/$lib" "$stage/ios/$lib"
-run lipo -create "$target_dir/${ios_sim[0]}/release/$lib" "$target_dir/${ios_sim[1]}/release/$lib" \
+run cp "$target_dir/$ios/release-ffi/$lib" "$stage/ios/$lib"
+run lipo -create "$target_dir/${ios_sim[0]}/release-ffi/$lib" "$target_dir/${ios_sim[1]}/release-ffi/$lib" \
   -output "$stage/ios-simulator/$lib"
-run lipo -create "$target_dir/${macos[0]}/release/$lib" "$target_dir/${macos[1]}/release/$lib" \
+run lipo -create "$target_dir/${macos[0]}/release-ffi/$lib" "$target_dir/${macos[1]}/release-ffi/$lib" \
   -output "$stage/macos/$lib"
 for slice in ios ios-simulator macos; do
   run strip -S "$stage/$slice/$lib"

@@ -43,7 +43,7 @@ flutter_static() {
 shell_scripts() {
   if command -v shellcheck >/dev/null 2>&1; then
     shellcheck -x -P SCRIPTDIR scripts/*.sh scripts/lib/*.sh conformance/drivers/*/*.sh \
-      bindings/flutter/tool/*.sh "bindings/unity/Tests~/run.sh" bindings/python/build.sh bench/ffi/*/run.sh
+      bindings/flutter/tool/*.sh "bindings/unity/Tests~/run.sh" bindings/python/build.sh bench/ffi/*/*.sh
   elif [ "${CI:-}" = "true" ]; then
     echo "shellcheck is not installed (scripts/setup.sh installs it)" >&2
     return 1

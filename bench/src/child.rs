@@ -57,6 +57,19 @@ impl ChildProc {
         serde_json::from_str(&line).map_err(|e| format!("{}: bad line {line:?}: {e}", self.name))
     }
 
+    /// Writes `data` to the child's stdin (e.g. its input, before `close_stdin`).
+    pub fn write_stdin(&mut self, data: &[u8]) -> Result<(), String> {
+        use std::io::Write;
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| format!("{}: stdin already closed", self.name))?;
+        stdin
+            .write_all(data)
+            .and_then(|()| stdin.flush())
+            .map_err(|e| format!("{}: writing its stdin: {e}", self.name))
+    }
+
     /// Closes stdin (the child's cue to report and exit).
     pub fn close_stdin(&mut self) {
         self.stdin = None;

@@ -2,8 +2,6 @@
 //! thread count and RSS are not mixed with the rest of the bench.
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use roomlink::{EngineConfig, RoomStateChangedReason as R};
@@ -64,38 +62,4 @@ pub fn measure(url: &str, engines: usize, idle: Duration) -> Result<Footprint, S
         wakeups_per_minute: (c1 - c0) as f64 * 60.0 / idle_secs,
         heartbeat_secs,
     })
-}
-
-/// Stripped size of `bin` (copied and stripped with the system `strip`).
-pub fn stripped_size(bin: &Path, scratch: &Path) -> Result<u64, String> {
-    let name = bin
-        .file_name()
-        .ok_or_else(|| format!("{}: no file name", bin.display()))?;
-    let out = scratch.join(name).with_extension("stripped");
-    let status = Command::new("strip")
-        .arg("-o")
-        .arg(&out)
-        .arg(bin)
-        .status()
-        .map_err(|e| format!("strip: {e}"))?;
-    if !status.success() {
-        return Err(format!("strip {} failed: {status}", bin.display()));
-    }
-    std::fs::metadata(&out)
-        .map(|m| m.len())
-        .map_err(|e| format!("{}: {e}", out.display()))
-}
-
-/// The size proxy: the engine binary must actually log in (so the size is of working code).
-pub fn check_size_engine(bin: &Path, url: &str) -> Result<(), String> {
-    let token = crate::server::token("size", "size");
-    let status = Command::new(bin)
-        .args([url, &token])
-        .status()
-        .map_err(|e| format!("{}: {e}", bin.display()))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{} did not log in: {status}", bin.display()))
-    }
 }

@@ -2,8 +2,10 @@
 //! `run` is the whole benchmark; the other subcommands are the helper processes it starts.
 
 mod capacity;
+mod cdylib;
 mod child;
 mod engines;
+mod event_rate;
 mod fanout;
 mod floor;
 mod footprint;
@@ -50,6 +52,31 @@ enum Cmd {
         /// Only the parts whose key (as in the JSON) contains this, e.g. `capacity_10000`.
         #[arg(long)]
         only: Option<String>,
+        /// The unstripped `libroomlink_ffi.so` whose stripped size is figure 7's first row.
+        #[arg(long)]
+        cdylib: Option<PathBuf>,
+        /// The C event-rate client (bench/ffi/c/event_rate.c, built by scripts/bench.sh).
+        #[arg(long, conflicts_with = "skip_c")]
+        c_client: Option<PathBuf>,
+        /// Why there is no C client (the row says so).
+        #[arg(long)]
+        skip_c: Option<String>,
+        /// The Kotlin/JNA event-rate client's launcher (bench/ffi/kotlin/client.sh).
+        #[arg(long, conflicts_with = "skip_kotlin")]
+        kotlin_client: Option<PathBuf>,
+        /// Why there is no Kotlin client (the row says so).
+        #[arg(long)]
+        skip_kotlin: Option<String>,
+    },
+    /// The Rust-handler event-rate client (figure 8's baseline): `--server URL --room ROOM
+    /// --streams K`, one "USER_ID TOKEN" line per engine on stdin; prints one JSON line.
+    EventRate {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        room: String,
+        #[arg(long)]
+        streams: usize,
     },
     /// The roomlink server under test; prints {"addr"} and serves until stdin closes.
     Serve,
@@ -104,11 +131,28 @@ fn main() -> ExitCode {
             out,
             socketio_dir,
             only,
+            cdylib,
+            c_client,
+            skip_c,
+            kotlin_client,
+            skip_kotlin,
         } => run::run(run::Options {
             quick,
             out,
             socketio_dir,
             only,
+            cdylib,
+            c_client: run::FfiClient::from_args(c_client, skip_c),
+            kotlin_client: run::FfiClient::from_args(kotlin_client, skip_kotlin),
+        }),
+        Cmd::EventRate {
+            server,
+            room,
+            streams,
+        } => event_rate::client(&server, &room, streams).and_then(|r| {
+            serde_json::to_string(&r)
+                .map(|s| println!("{s}"))
+                .map_err(|e| e.to_string())
         }),
         Cmd::Serve => server::serve(),
         Cmd::Load {

@@ -7,6 +7,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::capacity::Capacity;
+use crate::cdylib::CdylibSize;
+use crate::event_rate::EventRate;
 use crate::reconnect::Reconnect;
 use crate::stats::Summary;
 use crate::table::{Row, bytes, latency, of_target, time_us};
@@ -55,8 +57,60 @@ pub struct Measured {
     /// The most sessions one server process can hold here.
     pub max: usize,
     pub reconnect: Option<Reconnect>,
-    /// The footprint child's report, and the size proxy's.
-    pub footprint: Option<(Value, Option<Value>)>,
+    /// The footprint child's report.
+    pub footprint: Option<Value>,
+    /// The stripped cdylib and where its bytes go.
+    pub size: Option<CdylibSize>,
+    pub rates: EventRates,
+}
+
+/// Figure 8: every client's runs on the same workload.
+#[derive(Default)]
+pub struct EventRates {
+    pub engines: usize,
+    pub streams: usize,
+    /// The baseline: a Rust `EventHandler` closure.
+    pub rust: ClientRates,
+    pub c: ClientRates,
+    pub kotlin: ClientRates,
+}
+
+impl EventRates {
+    pub fn clients_mut(&mut self) -> [(&'static str, &mut ClientRates); 3] {
+        [
+            ("rust", &mut self.rust),
+            ("c", &mut self.c),
+            ("kotlin", &mut self.kotlin),
+        ]
+    }
+}
+
+/// One client: the program and arguments that run it, its runs, or why it was not run.
+#[derive(Default)]
+pub struct ClientRates {
+    pub command: Option<(std::path::PathBuf, Vec<String>)>,
+    pub skipped: Option<String>,
+    pub runs: Vec<EventRate>,
+}
+
+impl ClientRates {
+    pub fn new(
+        command: Option<(std::path::PathBuf, Vec<String>)>,
+        skipped: Option<String>,
+    ) -> Self {
+        ClientRates {
+            command,
+            skipped,
+            runs: Vec::new(),
+        }
+    }
+
+    /// The median run's events per second (the upper median of an even count).
+    pub fn median(&self) -> Option<u64> {
+        let mut r: Vec<u64> = self.runs.iter().map(|r| r.events_per_s).collect();
+        r.sort_unstable();
+        r.get(r.len() / 2).copied()
+    }
 }
 
 pub fn rows(
@@ -84,6 +138,8 @@ pub fn rows(
         max,
         reconnect,
         footprint,
+        size,
+        rates,
     } = measured;
     let (m, max) = (*m, *max);
     let mut rows = Vec::new();
@@ -240,24 +296,8 @@ pub fn rows(
     rows.push(row);
     rows.push(row2);
 
-    rows.push({
-        let mut row = Row::pending("client: cdylib size, stripped", "ffi crate not landed");
-        row.ratio = "target ≤ 1.5 MiB".into();
-        row
-    });
-    if let Some((fp, size)) = &footprint {
-        let mut row = Row::new("client (proxy): engine+login binary − hello-world, stripped");
-        if let Some(size) = size {
-            let delta = size["delta_bytes"].as_f64().unwrap_or(0.0);
-            row.roomlink = bytes(delta);
-            row.ratio = format!(
-                "{} (≤ 1.5 MiB; proxy, not the cdylib)",
-                of_target(delta, 1.5 * 1024.0 * 1024.0)
-            );
-        } else {
-            row.roomlink = "n/a".into();
-        }
-        rows.push(row);
+    rows.extend(size_rows(size));
+    if let Some(fp) = &footprint {
         let threads = fp["threads_per_engine"].as_f64().unwrap_or(0.0);
         let mut row = Row::new("client: threads per engine (logged in)");
         row.roomlink = format!("{threads}");
@@ -288,14 +328,126 @@ pub fn rows(
         row.roomlink = "n/a".into();
         rows.push(row);
     }
-    rows.push(Row::pending(
-        "FFI: events/s through the C callback",
-        "C ABI / UniFFI issues not landed",
-    ));
-    rows.push(Row::pending(
-        "FFI: events/s through the Kotlin/JNA listener",
-        "C ABI / UniFFI issues not landed",
-    ));
+    rows.extend(rate_rows(rates));
 
     Ok(rows)
+}
+
+const TARGET_CDYLIB_BYTES: f64 = 1.5 * 1024.0 * 1024.0;
+
+fn size_rows(size: &Option<CdylibSize>) -> Vec<Row> {
+    let Some(size) = size else {
+        let mut row = Row::new("client: cdylib size, stripped");
+        row.roomlink = "n/a (no --cdylib)".into();
+        return vec![row];
+    };
+    let mut row = Row::new(format!("client: cdylib size ({})", size.strip));
+    row.roomlink = format!(
+        "{} (unstripped {})",
+        bytes(size.stripped_bytes as f64),
+        bytes(size.unstripped_bytes as f64)
+    );
+    row.ratio = format!(
+        "{} (≤ 1.5 MiB)",
+        of_target(size.stripped_bytes as f64, TARGET_CDYLIB_BYTES)
+    );
+    let mut top = Row::new("client: cdylib symbol bytes by crate (top 5)");
+    let total = size.symbol_bytes.max(1) as f64;
+    top.roomlink = size
+        .by_crate
+        .iter()
+        .take(5)
+        .map(|(c, b)| format!("{c} {:.0} %", 100.0 * *b as f64 / total))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    top.floor = format!("symbols: {} of the file", bytes(size.symbol_bytes as f64));
+    vec![row, top]
+}
+
+fn rate_rows(rates: &EventRates) -> Vec<Row> {
+    let shape = format!(
+        "{} listeners × {} streams added + removed",
+        rates.engines.saturating_sub(1),
+        rates.streams
+    );
+    let cell = |c: &ClientRates| match (c.median(), &c.skipped) {
+        (Some(m), _) => format!(
+            "{:.0} k events/s ({}{})",
+            m as f64 / 1000.0,
+            if c.runs.len() > 1 { "median of " } else { "" },
+            if c.runs.len() > 1 {
+                format!("{} runs", c.runs.len())
+            } else {
+                "1 run".into()
+            }
+        ),
+        (None, Some(why)) => format!("skipped: {why}"),
+        (None, None) => "n/a".into(),
+    };
+    let base = rates.rust.median();
+    let mut rows = Vec::new();
+    let mut row = Row::new(format!(
+        "FFI baseline: events/s through a Rust handler ({shape})"
+    ));
+    row.roomlink = cell(&rates.rust);
+    rows.push(row);
+    for (figure, client) in [
+        ("FFI: events/s through the C callback", &rates.c),
+        (
+            "FFI: events/s through the Kotlin/JNA listener",
+            &rates.kotlin,
+        ),
+    ] {
+        let mut row = Row::new(figure);
+        row.roomlink = cell(client);
+        row.floor = base
+            .map(|b| format!("Rust handler {:.0} k/s", b as f64 / 1000.0))
+            .unwrap_or_default();
+        if let (Some(m), Some(b)) = (client.median(), base) {
+            row.ratio = format!("{:.2}× the Rust handler", m as f64 / b.max(1) as f64);
+        }
+        rows.push(row);
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rate(events_per_s: u64) -> EventRate {
+        EventRate {
+            engines: 10,
+            streams: 100,
+            events: 1800,
+            elapsed_us: 1,
+            events_per_s,
+        }
+    }
+
+    #[test]
+    fn ffi_rows_compare_medians_with_the_rust_baseline_and_say_why_one_was_skipped() {
+        let rates = EventRates {
+            engines: 10,
+            streams: 100,
+            rust: ClientRates {
+                runs: vec![rate(300_000), rate(200_000), rate(250_000)],
+                ..ClientRates::default()
+            },
+            c: ClientRates {
+                runs: vec![rate(100_000), rate(125_000)],
+                ..ClientRates::default()
+            },
+            kotlin: ClientRates::new(None, Some("kotlinc is not installed".into())),
+        };
+        let rows = rate_rows(&rates);
+        assert_eq!(rows.len(), 3);
+        assert!(rows[0].figure.contains("9 listeners × 100 streams"));
+        assert_eq!(rows[0].roomlink, "250 k events/s (median of 3 runs)");
+        // Upper median of two runs: 125k; 125k / 250k.
+        assert_eq!(rows[1].roomlink, "125 k events/s (median of 2 runs)");
+        assert_eq!(rows[1].ratio, "0.50× the Rust handler");
+        assert_eq!(rows[2].roomlink, "skipped: kotlinc is not installed");
+        assert_eq!(rows[2].ratio, "—");
+    }
 }

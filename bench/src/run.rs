@@ -3,7 +3,7 @@
 //! A figure that fails is reported in its row and makes the run exit non-zero (something broke);
 //! a figure that misses its target never does (CI does not judge the numbers).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::capacity::{self, Capacity};
 use crate::child::{ChildProc, this_binary};
 use crate::fanout::{self, Fanout};
-use crate::rows::{FanoutSummary, Latency, Measured, summary};
+use crate::rows::{ClientRates, EventRates, FanoutSummary, Latency, Measured, summary};
 use crate::server::ServerProc;
 use crate::socketio::SocketIo;
 use crate::table;
@@ -23,6 +23,26 @@ pub struct Options {
     pub socketio_dir: PathBuf,
     /// Run only the parts whose key contains this (for profiling one figure).
     pub only: Option<String>,
+    /// The unstripped cdylib to measure (figure 7's size).
+    pub cdylib: Option<PathBuf>,
+    pub c_client: FfiClient,
+    pub kotlin_client: FfiClient,
+}
+
+/// An event-rate client of figure 8 that scripts/bench.sh built, or why it did not.
+pub enum FfiClient {
+    Run(PathBuf),
+    Skipped(String),
+}
+
+impl FfiClient {
+    pub fn from_args(path: Option<PathBuf>, skip: Option<String>) -> FfiClient {
+        match (path, skip) {
+            (Some(p), _) => FfiClient::Run(p),
+            (None, Some(why)) => FfiClient::Skipped(why),
+            (None, None) => FfiClient::Skipped("not built (scripts/bench.sh builds it)".into()),
+        }
+    }
 }
 
 /// Sizes of the run: the full one, or `--quick` for CI.
@@ -34,6 +54,10 @@ struct Plan {
     idle: Duration,
     engines: usize,
     hold: Duration,
+    /// Figure 8: engines in the room, streams published, rounds of the three clients.
+    rate_engines: usize,
+    rate_streams: usize,
+    rate_rounds: usize,
 }
 
 impl Plan {
@@ -47,6 +71,9 @@ impl Plan {
                 idle: Duration::from_secs(10),
                 engines: 20,
                 hold: Duration::from_secs(5),
+                rate_engines: 10,
+                rate_streams: 2560,
+                rate_rounds: 1,
             }
         } else {
             Plan {
@@ -57,6 +84,9 @@ impl Plan {
                 idle: Duration::from_secs(60),
                 engines: 100,
                 hold: Duration::from_secs(60),
+                rate_engines: 10,
+                rate_streams: 10_000,
+                rate_rounds: 3,
             }
         }
     }
@@ -72,16 +102,19 @@ struct Results {
 
 impl Results {
     /// Runs one part; records its raw JSON under `key` or its error.
+    /// Whether `--only` lets the part with this key run.
+    fn wants(&self, key: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| key.contains(only.as_str()))
+    }
+
     fn part<T: serde::Serialize>(
         &mut self,
         key: &str,
         f: impl FnOnce() -> Result<T, String>,
     ) -> Option<T> {
-        if self
-            .only
-            .as_ref()
-            .is_some_and(|only| !key.contains(only.as_str()))
-        {
+        if !self.wants(key) {
             return None;
         }
         let t0 = Instant::now();
@@ -152,6 +185,61 @@ fn fanout_part(f: Fanout) -> Result<FanoutSummary, String> {
     })
 }
 
+/// Figure 8: each client's runs, or why it was skipped (a failed run is an error in `r`).
+fn event_rates(r: &mut Results, plan: &Plan, opts: &Options) -> EventRates {
+    let (n, k) = (plan.rate_engines, plan.rate_streams);
+    let client = |c: &FfiClient| match c {
+        FfiClient::Run(p) => ClientRates::new(Some((p.clone(), Vec::new())), None),
+        FfiClient::Skipped(why) => ClientRates::new(None, Some(why.clone())),
+    };
+    let mut rates = EventRates {
+        engines: n,
+        streams: k,
+        rust: match this_binary() {
+            Ok(me) => ClientRates::new(Some((me, vec!["event-rate".into()])), None),
+            Err(e) => ClientRates::new(None, Some(e)),
+        },
+        c: client(&opts.c_client),
+        kotlin: client(&opts.kotlin_client),
+    };
+    let key = |name: &str, round: usize| format!("event_rate_{name}_{round}");
+    let wanted = (0..plan.rate_rounds).any(|round| {
+        ["rust", "c", "kotlin"]
+            .iter()
+            .any(|name| r.wants(&key(name, round)))
+    });
+    if !wanted {
+        return rates;
+    }
+    let server = match ServerProc::start() {
+        Ok(s) => s,
+        Err(e) => {
+            r.errors.push(format!("roomlink server: {e}"));
+            return rates;
+        }
+    };
+    let url = server.ws_url();
+    for round in 0..plan.rate_rounds {
+        for (name, client) in rates.clients_mut() {
+            let Some((program, args)) = &client.command else {
+                continue;
+            };
+            let mut cmd = Command::new(program);
+            cmd.args(args);
+            let room = format!("rate-{name}-{round}");
+            if let Some(rate) = r.part(&key(name, round), || {
+                crate::event_rate::run_client(name, cmd, &url, &room, n, k)
+            }) {
+                client.runs.push(rate);
+            }
+        }
+    }
+    if let Err(e) = server.stop() {
+        r.errors.push(e);
+    }
+    rates
+}
+
 pub fn run(opts: Options) -> Result<(), String> {
     let started = Instant::now();
     let plan = Plan::new(opts.quick);
@@ -186,37 +274,46 @@ pub fn run(opts: Options) -> Result<(), String> {
     });
 
     // 2 + 3 on roomlink: the server process serves both.
-    let (login, peer) = match ServerProc::start() {
-        Ok(server) => {
-            let url = server.ws_url();
-            let login = r.part("roomlink_login", || {
-                latency_part(crate::login::login(&url, n)?)
-            });
-            let peer = r.part("roomlink_peer", || {
-                latency_part(crate::login::peer(&url, n)?)
-            });
-            if let Err(e) = server.stop() {
-                r.errors.push(e);
+    let wanted = |r: &Results, keys: &[&str]| keys.iter().any(|k| r.wants(k));
+    let (login, peer) = if !wanted(&r, &["roomlink_login", "roomlink_peer"]) {
+        (None, None)
+    } else {
+        match ServerProc::start() {
+            Ok(server) => {
+                let url = server.ws_url();
+                let login = r.part("roomlink_login", || {
+                    latency_part(crate::login::login(&url, n)?)
+                });
+                let peer = r.part("roomlink_peer", || {
+                    latency_part(crate::login::peer(&url, n)?)
+                });
+                if let Err(e) = server.stop() {
+                    r.errors.push(e);
+                }
+                (login, peer)
             }
-            (login, peer)
-        }
-        Err(e) => {
-            r.errors.push(format!("roomlink server: {e}"));
-            (None, None)
+            Err(e) => {
+                r.errors.push(format!("roomlink server: {e}"));
+                (None, None)
+            }
         }
     };
-    let (sio_login, sio_peer) = match sio.start_server() {
-        Ok(server) => {
-            let login = r.part("socketio_login", || latency_part(sio.login(&server, n)?));
-            let peer = r.part("socketio_peer", || latency_part(sio.peer(&server, n)?));
-            if let Err(e) = server.proc.finish(Duration::from_secs(10)) {
-                r.errors.push(e);
+    let (sio_login, sio_peer) = if !wanted(&r, &["socketio_login", "socketio_peer"]) {
+        (None, None)
+    } else {
+        match sio.start_server() {
+            Ok(server) => {
+                let login = r.part("socketio_login", || latency_part(sio.login(&server, n)?));
+                let peer = r.part("socketio_peer", || latency_part(sio.peer(&server, n)?));
+                if let Err(e) = server.proc.finish(Duration::from_secs(10)) {
+                    r.errors.push(e);
+                }
+                (login, peer)
             }
-            (login, peer)
-        }
-        Err(e) => {
-            r.errors.push(format!("socket.io server: {e}"));
-            (None, None)
+            Err(e) => {
+                r.errors.push(format!("socket.io server: {e}"));
+                (None, None)
+            }
         }
     };
 
@@ -239,48 +336,47 @@ pub fn run(opts: Options) -> Result<(), String> {
     });
 
     // 6 + 7 on a fresh server.
-    let (reconnect, footprint) = match ServerProc::start() {
-        Ok(server) => {
-            let rec = r.part("roomlink_reconnect", || {
-                crate::reconnect::run(server.addr, plan.reconnect_samples)
-            });
-            let url = server.ws_url();
-            let fp = r.part("roomlink_footprint", || {
-                let mut cmd = Command::new(this_binary()?);
-                cmd.args(["footprint", "--url", &url, "--engines"])
-                    .arg(plan.engines.to_string())
-                    .args(["--idle-secs", &plan.idle.as_secs().to_string()]);
-                let child = ChildProc::spawn("footprint", cmd)?;
-                let line = child.next_json(plan.idle + Duration::from_secs(120))?;
-                child.finish(Duration::from_secs(30))?;
-                Ok(line)
-            });
-            let size = r.part("client_size_proxy", || {
-                let dir = this_binary()?
-                    .parent()
-                    .map(|p| p.to_path_buf())
-                    .ok_or("no binary directory")?;
-                let scratch = std::env::temp_dir();
-                let engine_bin = dir.join("size-engine");
-                crate::footprint::check_size_engine(&engine_bin, &url)?;
-                let engine = crate::footprint::stripped_size(&engine_bin, &scratch)?;
-                let hello = crate::footprint::stripped_size(&dir.join("size-hello"), &scratch)?;
-                Ok(json!({
-                    "engine_stripped_bytes": engine,
-                    "hello_stripped_bytes": hello,
-                    "delta_bytes": engine.saturating_sub(hello),
-                }))
-            });
-            if let Err(e) = server.stop() {
-                r.errors.push(e);
+    let (reconnect, footprint) = if !wanted(&r, &["roomlink_reconnect", "roomlink_footprint"]) {
+        (None, None)
+    } else {
+        match ServerProc::start() {
+            Ok(server) => {
+                let rec = r.part("roomlink_reconnect", || {
+                    crate::reconnect::run(server.addr, plan.reconnect_samples)
+                });
+                let url = server.ws_url();
+                let fp = r.part("roomlink_footprint", || {
+                    let mut cmd = Command::new(this_binary()?);
+                    cmd.args(["footprint", "--url", &url, "--engines"])
+                        .arg(plan.engines.to_string())
+                        .args(["--idle-secs", &plan.idle.as_secs().to_string()]);
+                    let child = ChildProc::spawn("footprint", cmd)?;
+                    let line = child.next_json(plan.idle + Duration::from_secs(120))?;
+                    child.finish(Duration::from_secs(30))?;
+                    Ok(line)
+                });
+                if let Err(e) = server.stop() {
+                    r.errors.push(e);
+                }
+                (rec, fp)
             }
-            (rec, fp.map(|fp| (fp, size)))
-        }
-        Err(e) => {
-            r.errors.push(format!("roomlink server: {e}"));
-            (None, None)
+            Err(e) => {
+                r.errors.push(format!("roomlink server: {e}"));
+                (None, None)
+            }
         }
     };
+
+    let size = match &opts.cdylib {
+        Some(lib) => r.part("client_cdylib_size", || {
+            crate::cdylib::measure(lib, Path::new("Cargo.lock"), &std::env::temp_dir())
+        }),
+        None => None,
+    };
+
+    // 8. Events per second through each API, on a fresh server; the three clients take turns
+    // (rounds), so drift over the run touches them alike.
+    let rates = event_rates(&mut r, &plan, &opts);
 
     // 5. Capacity, each level on a fresh server process.
     let max = capacity::max_sessions()?;
@@ -325,6 +421,8 @@ pub fn run(opts: Options) -> Result<(), String> {
         max,
         reconnect,
         footprint,
+        size,
+        rates,
     };
     let rows = crate::rows::rows(&measured, opts.quick, plan.hold, plan.engines)?;
 

@@ -1,7 +1,8 @@
 //! The packaging scripts need the Android NDK or Xcode, which CI does not have; their `--dry-run`
-//! runs anywhere. These tests check the printed plan: every ABI and Apple target is built, UniFFI
-//! generates from the unstripped library before anything is stripped, and the plan agrees with the
-//! Gradle module and Package.swift it feeds.
+//! runs anywhere. These tests check the printed plan: every ABI and Apple target is built with the
+//! release-ffi profile and one crate type (so its LTO applies), UniFFI generates from the
+//! unstripped library before anything is stripped, and the plan agrees with the Gradle module and
+//! Package.swift it feeds.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -63,14 +64,14 @@ fn aar_plan_builds_every_abi_generates_unstripped_then_strips_and_assembles() {
         &plan,
         &[
             "cargo ndk -t arm64-v8a -t armeabi-v7a -t x86_64 ",
-            "-o bindings/kotlin/src/main/jniLibs build --release -p roomlink-ffi",
+            "-o bindings/kotlin/src/main/jniLibs rustc --profile release-ffi -p roomlink-ffi --lib --crate-type cdylib",
         ],
     );
     let generate = find(
         &plan,
         &[
             "scripts/uniffi-generate.sh --lang kotlin --out bindings/kotlin/generated",
-            &format!("--lib {TARGET_DIR}/aarch64-linux-android/release/libroomlink_ffi.so"),
+            &format!("--lib {TARGET_DIR}/aarch64-linux-android/release-ffi/libroomlink_ffi.so"),
         ],
     );
     assert!(build < generate);
@@ -121,7 +122,7 @@ fn xcframework_plan_builds_every_target_lipos_slices_and_matches_package_swift()
         .filter(|&i| {
             plan[i].contains("IPHONEOS_DEPLOYMENT_TARGET=13.0 MACOSX_DEPLOYMENT_TARGET=11.0")
                 && plan[i]
-                    .contains("cargo rustc --release -p roomlink-ffi --lib --crate-type staticlib")
+                    .contains("cargo rustc --profile release-ffi -p roomlink-ffi --lib --crate-type staticlib")
         })
         .collect();
     let built: Vec<&str> = builds
@@ -134,11 +135,11 @@ fn xcframework_plan_builds_every_target_lipos_slices_and_matches_package_swift()
         &plan,
         &[
             "scripts/uniffi-generate.sh --lang swift",
-            &format!("--lib {TARGET_DIR}/aarch64-apple-ios/release/libroomlink_ffi.a"),
+            &format!("--lib {TARGET_DIR}/aarch64-apple-ios/release-ffi/libroomlink_ffi.a"),
         ],
     );
     assert!(last_build < generate);
-    let lib = |t: &str| format!("{TARGET_DIR}/{t}/release/libroomlink_ffi.a");
+    let lib = |t: &str| format!("{TARGET_DIR}/{t}/release-ffi/libroomlink_ffi.a");
     let sim = format!(
         "lipo -create {} {} -output",
         lib(targets[1]),
@@ -191,6 +192,30 @@ fn xcframework_plan_builds_every_target_lipos_slices_and_matches_package_swift()
     find(
         &plan,
         &["Roomlink.swift bindings/swift/Sources/Roomlink/Generated/Roomlink.swift"],
+    );
+}
+
+#[test]
+fn the_packaging_profile_has_fat_lto_keeps_unwinding_and_symbols() {
+    let manifest = read("Cargo.toml");
+    let profile: Vec<&str> = manifest
+        .split("[profile.release-ffi]")
+        .nth(1)
+        .expect("the root Cargo.toml declares [profile.release-ffi]")
+        .lines()
+        .take_while(|l| !l.starts_with('['))
+        .map(str::trim)
+        .collect();
+    assert!(profile.contains(&"lto = \"fat\""), "{profile:?}");
+    assert!(profile.contains(&"codegen-units = 1"), "{profile:?}");
+    // The C ABI and UniFFI catch panics at the boundary; UniFFI reads the unstripped library.
+    assert!(
+        !profile.iter().any(|l| l.starts_with("panic")),
+        "{profile:?}"
+    );
+    assert!(
+        !profile.iter().any(|l| l.starts_with("strip")),
+        "{profile:?}"
     );
 }
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Events per second through the Kotlin/JNA listener (EventRate.kt beside this file), on a release
-# build of the library and a release `roomlink serve` on loopback. Prints EventRate's JSON line.
+# Events per second through the Kotlin/JNA listener on its own (scripts/bench.sh runs the same
+# client next to the C and Rust ones): builds the library (release-ffi profile, as it ships) and
+# the client (build.sh), starts a release `roomlink serve` on loopback, mints the tokens and runs
+# client.sh. Prints EventRate's JSON line.
 #
 #   bash bench/ffi/kotlin/run.sh [--engines N] [--streams K] [--keep-attached]
 #
@@ -31,10 +33,11 @@ check >&2
 target="$(target_dir)"
 out="$target/kotlin-bench"
 mkdir -p "$out"
-cargo build --quiet --release -p roomlink-ffi -p roomlink-cli
-# The release library is not stripped, so UniFFI reads its interface from it directly.
-generate_bindings "$target/release/libroomlink_ffi.so" "$out/generated"
-compile_jar "$out/event-rate.jar" "$out/generated" bindings/kotlin/src/main/kotlin bench/ffi/kotlin
+# As scripts/build-aar.sh builds it: the cdylib crate type alone, or cargo silently skips LTO.
+cargo rustc --quiet --profile release-ffi -p roomlink-ffi --lib --crate-type cdylib
+cargo build --quiet --release -p roomlink-cli
+export ROOMLINK_FFI_LIB_DIR="$target/release-ffi"
+bash bench/ffi/kotlin/build.sh --lib "$ROOMLINK_FFI_LIB_DIR/libroomlink_ffi.so"
 
 # A server on a free loopback port; its first stdout line names its WebSocket URL. Stopped on exit.
 fifo="$out/serve.fifo"
@@ -55,7 +58,5 @@ fi
 room=bench
 for i in $(seq 0 $((engines - 1))); do
   echo "u$i $("$target/release/roomlink" token --user "u$i" --room "$room")"
-done | java -XX:+UseSerialGC -Djna.library.path="$target/release" \
-  -cp "$(run_classpath "$out/event-rate.jar")" \
-  org.roomlink.bench.EventRateKt --server "$url" --room "$room" --streams "$streams" \
+done | bash bench/ffi/kotlin/client.sh --server "$url" --room "$room" --streams "$streams" \
   "${extra[@]}"
