@@ -30,12 +30,8 @@ if [ -z "$out" ]; then
   exit 2
 fi
 
-target_dir() {
-  local dir
-  dir="$(cargo metadata --format-version 1 --no-deps 2>/dev/null \
-    | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-  echo "${dir:-${CARGO_TARGET_DIR:-target}}"
-}
+# shellcheck source=../scripts/lib/cargo.sh
+source scripts/lib/cargo.sh
 
 if [ -z "$lib" ]; then
   cargo build --quiet -p roomlink-ffi

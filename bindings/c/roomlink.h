@@ -21,21 +21,32 @@
  *   for the duration of the callback only: copy what you keep.
  * - Engines are uint64_t handles (roomlink_engine), issued from 1 upward and never reused, not
  *   pointers: a stale handle is detected, never dereferenced.
- * - roomlink_event (pull API) is owned by the caller: free it with roomlink_event_free().
+ * - roomlink_event (pull API) is owned by the caller: free it with roomlink_event_free();
+ *   roomlink_log_record (log queue) likewise, with roomlink_log_record_free().
  * - roomlink_error_name(), roomlink_error_message() and roomlink_version() return static strings.
  *
  * THREADING
  * - Every function may be called from any thread, concurrently, also on the same engine.
  * - Event callbacks run one at a time, in order, on the engine's own event thread
  *   ("roomlink-events"), with no roomlink lock held. Every engine call works inside them, also on
- *   the same engine (logout, switch, destroy), except the blocking roomlink_wait_event.
- * - The log callback may run on any thread, concurrently. Inside it only roomlink_error_name,
- *   roomlink_error_message, roomlink_abi_version, roomlink_version,
- *   roomlink_engine_config_default and roomlink_event_free work; everything else returns
+ *   the same engine (logout, switch, destroy), except the blocking roomlink_wait_event. Destroy
+ *   called inside any roomlink callback does not wait for the destroyed engine's callbacks
+ *   (on_released says when they are over), so engines may destroy each other from their
+ *   callbacks, also at the same moment.
+ * - The log callback (and the log queue's ready callback) may run on any thread, concurrently.
+ *   Inside it only roomlink_error_name, roomlink_error_message, roomlink_abi_version,
+ *   roomlink_version, roomlink_engine_config_default, roomlink_event_free,
+ *   roomlink_poll_log_record and roomlink_log_record_free work; everything else returns
  *   ROOMLINK_CODE_CALLED_FROM_CALLBACK (a record may be written while an engine holds its lock on
  *   that very thread).
+ * - Callbacks without borrowed data, for hosts that act on them after they returned (Dart's
+ *   NativeCallable.listener): roomlink_set_event_ready_callback (events) and
+ *   roomlink_set_log_queue (log records); the data is then taken, owned, by polling.
  * - Pull mode (no handler): events queue until roomlink_poll_event() (never blocks, for a main
  *   thread or game loop) or roomlink_wait_event() (blocks, for a worker thread) takes them.
+ *   roomlink_set_event_ready_callback() adds a call without data when events become ready, for
+ *   a host that takes them on its own thread afterwards (e.g. through Dart's
+ *   NativeCallable.listener); it runs on the engine's "roomlink-events" thread, as above.
  *
  * ABI VERSION
  * - Check roomlink_abi_version() == ROOMLINK_ABI_VERSION at start. The number changes whenever a
@@ -351,6 +362,32 @@ typedef void (*roomlink_log_callback)(void *user_data,
                                       const char *message);
 
 /**
+ * `(user_data)`: the log queue went from empty to non-empty (`roomlink_set_log_queue`).
+ */
+typedef void (*roomlink_log_ready_callback)(void *user_data);
+
+/**
+ * One log record from the log queue, owned by the caller until `roomlink_log_record_free`
+ * (its strings with it).
+ */
+typedef struct roomlink_log_record {
+  /**
+   * `ROOMLINK_LOG_ERROR` … `ROOMLINK_LOG_TRACE`.
+   */
+  roomlink_log_level level;
+  /**
+   * The Rust module path, e.g. "roomlink::engine".
+   */
+  const char *target;
+  const char *message;
+  /**
+   * Records lost because the queue was full since the previous record was taken (0 normally;
+   * they were older than this one).
+   */
+  uint32_t dropped_before;
+} roomlink_log_record;
+
+/**
  * Which event a `roomlink_event` holds.
  */
 typedef uint32_t roomlink_event_kind;
@@ -409,6 +446,11 @@ typedef struct roomlink_event {
    */
   uint32_t remaining_seconds;
 } roomlink_event;
+
+/**
+ * `(user_data)`: events wait in the pull queue (see `roomlink_set_event_ready_callback`).
+ */
+typedef void (*roomlink_event_ready_callback)(void *user_data);
 
 /**
  * One room at a time: logging in to a second room fails with `ROOMLINK_CODE_ALREADY_LOGGED_IN`.
@@ -580,12 +622,18 @@ int32_t roomlink_engine_create(const struct roomlink_engine_config *config,
  * The handle stays invalid forever: later calls with it return `ROOMLINK_CODE_ENGINE_DESTROYED`
  * (1900005), a second destroy included.
  *
- * From any thread, including from inside this engine's own callback. Called outside a callback,
- * it returns after the last callback of this engine has returned (`on_released` included).
- * Called from inside one of its callbacks, the events already queued (its `Logout`s) are
- * delivered after that callback returns, then `on_released`.
- * A pull-mode engine's last events stay readable with `roomlink_poll_event` until it returns
- * `ROOMLINK_CODE_ENGINE_DESTROYED`.
+ * From any thread, including from inside a callback. Called outside any roomlink callback, it
+ * returns after the last callback of this engine has returned (`on_released` included, or the
+ * last event-ready call of a pull engine). Called from inside a roomlink callback, of this
+ * engine or of another, it returns without waiting for this engine's callbacks: its event
+ * thread delivers the events already queued (its `Logout`s) after the callback it may be
+ * running, then runs `on_released` (free `user_data` there, not after destroy returns); a
+ * pull engine's event-ready call that is running may still finish. Waiting there could
+ * deadlock: two engines destroying each other from their callbacks at the same moment would
+ * each wait for the other's callback to end (`ffi/tests/c/misuse.c` does exactly that).
+ * A pull-mode engine's last events stay readable with `roomlink_poll_event` /
+ * `roomlink_wait_event`; once they are taken, both return `ROOMLINK_CODE_ENGINE_DESTROYED` at
+ * once, already while destroy is still running on another thread (no event can follow).
  *
  * Returns 0; `ROOMLINK_CODE_UNKNOWN_ENGINE`, `ROOMLINK_CODE_ENGINE_DESTROYED`,
  * `ROOMLINK_CODE_CALLED_FROM_CALLBACK` (from the log callback).
@@ -681,11 +729,14 @@ const char *roomlink_error_message(int32_t code);
  * Sends roomlink's log records at `max_level` and above (`ROOMLINK_LOG_*`) to `callback`,
  * replacing any previous callback; NULL stops forwarding. The callback may run on any thread
  * (the engine's included), concurrently; it must not block for long. Inside it, every
- * roomlink call except the error-name/message, version, config-default and event-free functions
- * returns `ROOMLINK_CODE_CALLED_FROM_CALLBACK`. When this returns, the previous callback is not
- * running and will not be called again (so its user_data may be freed).
+ * roomlink call except the error-name/message, version, config-default, event-free and
+ * log-record poll/free functions returns `ROOMLINK_CODE_CALLED_FROM_CALLBACK`. When this
+ * returns, the previous callback (or log queue `ready`) is not running and will not be called
+ * again (so its user_data may be freed). Its strings are borrowed for the call: a receiver that
+ * runs later (a Dart `NativeCallable.listener`) uses `roomlink_set_log_queue` instead.
  *
- * One logger per process: the library's Kotlin/Swift/Python API shares it; the last set wins.
+ * One logger per process: the library's Kotlin/Swift/Python API and `roomlink_set_log_queue`
+ * share it; the last set wins.
  *
  * Returns 0; `ROOMLINK_CODE_INVALID_ARGUMENT` (`max_level` not a `ROOMLINK_LOG_*`),
  * `ROOMLINK_CODE_CALLED_FROM_CALLBACK` (from inside the log callback).
@@ -695,12 +746,64 @@ int32_t roomlink_set_log_callback(roomlink_log_callback callback,
                                   roomlink_log_level max_level);
 
 /**
+ * Sends roomlink's log records at `max_level` and above into the library's log queue, where the
+ * host takes them with `roomlink_poll_log_record` and owns them until `roomlink_log_record_free`:
+ * for a receiver that runs after the logging call returned (a Dart `NativeCallable.listener`),
+ * which `roomlink_set_log_callback`'s borrowed strings would not survive.
+ *
+ * `ready(user_data)` (may be NULL: then poll when you like) is called each time the queue goes
+ * from empty to non-empty, on the thread that logged (any thread, the engine's included, possibly
+ * while it holds an engine's lock), after the record is queued; it must return quickly. The
+ * rule is the event-ready callback's: a host that, after each call, takes records until
+ * `roomlink_poll_log_record` returns NULL never leaves one behind. Inside `ready` the calls
+ * allowed in the log callback work, and so do `roomlink_poll_log_record` and
+ * `roomlink_log_record_free`.
+ *
+ * The queue holds at most `capacity` records: when full, the oldest is dropped, and the next
+ * record taken says how many were (`dropped_before`).
+ *
+ * Replaces the log callback or a previous queue setting (one logger per process: the last set
+ * wins); `max_level` `ROOMLINK_LOG_OFF` stops logging. When this returns, the previous `ready`
+ * (or log callback) is not running and will not be called again. Records already queued stay
+ * there for `roomlink_poll_log_record`, also after logging stopped (take them, then release
+ * `ready`).
+ *
+ * Returns 0; `ROOMLINK_CODE_INVALID_ARGUMENT` (`max_level` not a `ROOMLINK_LOG_*`, `capacity`
+ * 0), `ROOMLINK_CODE_CALLED_FROM_CALLBACK` (from inside the log callback or `ready`).
+ */
+int32_t roomlink_set_log_queue(roomlink_log_ready_callback ready,
+                               void *user_data,
+                               roomlink_log_level max_level,
+                               uint32_t capacity);
+
+/**
+ * Takes the oldest queued log record: writes an owned record to `*out` (free it with
+ * `roomlink_log_record_free`), or NULL when none is queued. Never blocks. Allowed from any
+ * thread, also inside the log callback and the log queue's `ready` callback.
+ *
+ * Returns 0; `ROOMLINK_CODE_NULL_POINTER` (`out`).
+ */
+int32_t roomlink_poll_log_record(struct roomlink_log_record **out);
+
+/**
+ * Frees a record from `roomlink_poll_log_record`. NULL is a no-op (returns 0). A pointer that is
+ * not an outstanding record (never issued, an event, or already freed) is refused with
+ * `ROOMLINK_CODE_INVALID_ARGUMENT` and nothing is freed — detected by address, as for
+ * `roomlink_event_free`: free each record exactly once. Allowed from any thread and inside every
+ * callback.
+ */
+int32_t roomlink_log_record_free(struct roomlink_log_record *record);
+
+/**
  * Takes the next event of a pull-mode engine without blocking: writes an owned event to `*out`
  * (free it with `roomlink_event_free`), or NULL when none is queued.
  *
  * After `roomlink_engine_destroy`, the engine's last events (its `Logout`s) are still returned;
- * once they are all taken, it returns `ROOMLINK_CODE_ENGINE_DESTROYED` (destroy itself released
- * the engine; only those events wait here).
+ * once they are all taken, it returns `ROOMLINK_CODE_ENGINE_DESTROYED`, and from then on every
+ * call does. This holds as soon as destroy (on another thread) has logged out, while it is still
+ * closing connections and joining threads (up to about a second): no event can come after that
+ * point, so a reader loop `while (roomlink_wait_event(...) == ROOMLINK_CODE_OK)` ends without
+ * spinning on NULLs.
  *
  * Returns 0; `ROOMLINK_CODE_NULL_POINTER` (`out`), `ROOMLINK_CODE_INVALID_ARGUMENT` (the engine
  * has a handler), `ROOMLINK_CODE_UNKNOWN_ENGINE`, `ROOMLINK_CODE_ENGINE_DESTROYED`,
@@ -710,10 +813,13 @@ int32_t roomlink_poll_event(roomlink_engine engine,
                             struct roomlink_event **out);
 
 /**
- * As `roomlink_poll_event`, but waits up to `timeout_ms` for an event (NULL in `*out` if none
- * came). For a host's worker thread; refused (`ROOMLINK_CODE_CALLED_FROM_CALLBACK`) inside any
- * roomlink callback, where blocking would stall event delivery. Returns at once when the engine
- * is destroyed from another thread.
+ * As `roomlink_poll_event`, but waits up to `timeout_ms` for an event (NULL in `*out` only when
+ * the timeout passed). For a host's worker thread; refused (`ROOMLINK_CODE_CALLED_FROM_CALLBACK`)
+ * inside any roomlink callback, where blocking would stall event delivery. When another thread
+ * destroys the engine, a blocked wait returns at once with destroy's first `Logout` (or
+ * `ROOMLINK_CODE_ENGINE_DESTROYED` if no room was logged in); once the last event is taken,
+ * every call returns `ROOMLINK_CODE_ENGINE_DESTROYED` at once, also while destroy still runs.
+ * So each call returns an event, a timeout's NULL, or the end: a worker loop never spins.
  */
 int32_t roomlink_wait_event(roomlink_engine engine,
                             uint32_t timeout_ms,
@@ -721,11 +827,52 @@ int32_t roomlink_wait_event(roomlink_engine engine,
 
 /**
  * Frees an event from `roomlink_poll_event` / `roomlink_wait_event`. NULL is a no-op (returns
- * 0). A pointer that is not an event the caller owns (already freed, never issued) is refused
- * with `ROOMLINK_CODE_INVALID_ARGUMENT` and nothing is freed. Allowed from any thread and inside
+ * 0). A pointer that is not an outstanding event (never issued, or already freed) is refused
+ * with `ROOMLINK_CODE_INVALID_ARGUMENT` and nothing is freed — detected by address, so a double
+ * free is caught only until the allocator hands that address out again for a newer event (then
+ * the newer event is freed): free each event exactly once. Allowed from any thread and inside
  * callbacks.
  */
 int32_t roomlink_event_free(struct roomlink_event *event);
+
+/**
+ * Asks a pull-mode engine (created without a handler) to call `callback(user_data)` when events
+ * are ready to be taken. The call carries no data, so the host may act on it later (a Dart
+ * `NativeCallable.listener`, a message to a UI thread) and take the events, which it owns, with
+ * `roomlink_poll_event`.
+ *
+ * When: on the engine's own thread ("roomlink-events"), with no roomlink lock held, each time
+ * the engine's event queue goes from empty to non-empty, and once soon after this call if
+ * events are already waiting.
+ *
+ * The rule (edge-triggered): after every change of the queue from empty to non-empty, a call
+ * starts. A host that, after each call, takes events with `roomlink_poll_event` until it
+ * returns NULL (or `ROOMLINK_CODE_ENGINE_DESTROYED`) therefore never misses one, also when
+ * events arrive while it drains: an event that arrives while the queue is not empty is taken by
+ * the drain that empties it. Events a host leaves in the queue (it stopped before NULL) are not
+ * announced again. One call may stand for several changes, and a call may find the queue empty.
+ *
+ * Inside the callback every engine call works (`roomlink_poll_event` included, on any engine),
+ * except the blocking `roomlink_wait_event`.
+ *
+ * `callback` NULL removes it. When this returns, the previous callback is not running and will
+ * not be called again (its `user_data` may be freed), unless this is called from inside a
+ * roomlink callback, where waiting could deadlock.
+ *
+ * `roomlink_engine_destroy` ends the notifications before it logs out: no call starts after
+ * destroy has begun, and destroy's own `Logout` events are not announced: take them with
+ * `roomlink_poll_event` after destroy returns, until it returns `ROOMLINK_CODE_ENGINE_DESTROYED`.
+ * Once destroy returns (called outside any roomlink callback), the callback is not running and
+ * will never run again: the moment to free `user_data` (or close a `NativeCallable`).
+ *
+ * Returns 0; `ROOMLINK_CODE_INVALID_ARGUMENT` (the engine has a handler),
+ * `ROOMLINK_CODE_UNKNOWN_ENGINE`, `ROOMLINK_CODE_ENGINE_DESTROYED` (also once destroy has
+ * begun), `ROOMLINK_CODE_INTERNAL_ERROR` (the thread could not be started; nothing was set),
+ * `ROOMLINK_CODE_CALLED_FROM_CALLBACK` (from the log callback).
+ */
+int32_t roomlink_set_event_ready_callback(roomlink_engine engine,
+                                          roomlink_event_ready_callback callback,
+                                          void *user_data);
 
 /**
  * The ABI version of the loaded library (compare with `ROOMLINK_ABI_VERSION`).

@@ -19,9 +19,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-target="$(cargo metadata --format-version 1 --no-deps 2>/dev/null \
-  | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-target="${target:-${CARGO_TARGET_DIR:-target}}"
+# shellcheck source=../../scripts/lib/cargo.sh
+source scripts/lib/cargo.sh
+target="$(target_dir)"
 ext=so
 [ "$(uname -s)" = Darwin ] && ext=dylib
 if $release; then

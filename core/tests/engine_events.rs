@@ -267,6 +267,46 @@ fn pull_api_without_a_handler() {
 }
 
 #[test]
+fn a_pull_reader_learns_the_end_once_destroy_logged_out_and_the_queue_is_taken() {
+    let (transport, _acceptor) = MemoryTransport::new();
+    let engine =
+        Arc::new(Engine::with_transport(multi_room_config(), Arc::new(transport), None).unwrap());
+    for room in ["r1", "r2"] {
+        engine
+            .login_room(room, user(), "tok", RoomConfig::default())
+            .unwrap();
+    }
+    assert!(!engine.is_drained(), "a live engine is never drained");
+    // A reader blocked without a time limit, as a host's worker thread would be: it takes every
+    // event and stops on `is_drained`, counting its calls. Each call returns an event or ends the
+    // loop, however long destroy takes, so the count is bounded by the events, not by time.
+    let reader = {
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            let (mut calls, mut events) = (0, Vec::new());
+            loop {
+                calls += 1;
+                match engine.wait_event(Duration::from_secs(3600)) {
+                    Some(event) => events.push(state(&event).unwrap().1),
+                    None if engine.is_drained() => return (calls, events),
+                    None => {} // a timeout: cannot happen within the hour
+                }
+            }
+        })
+    };
+    engine.destroy();
+    let (calls, events) = reader.join().unwrap();
+    assert_eq!(
+        events,
+        vec![R::Logining, R::Logining, R::Logout, R::Logout],
+        "every event, destroy's Logouts included"
+    );
+    assert!(calls <= events.len() + 1, "{calls} calls for {events:?}");
+    assert!(engine.is_drained());
+    assert_eq!(engine.poll_event(), None);
+}
+
+#[test]
 fn calls_after_destroy_fail_with_engine_destroyed() {
     let (transport, _acceptor) = MemoryTransport::new();
     let engine = Engine::with_transport(config(), Arc::new(transport), None).unwrap();
@@ -321,4 +361,203 @@ fn a_panicking_handler_does_not_stop_delivery() {
     let _ = engine.logout_room("b");
     assert_eq!(next_state(&rx).0, "b");
     assert_eq!(*calls.lock().unwrap(), 2);
+}
+
+/// A host in the shape of a UI thread: the notifier only signals; the host's own thread takes
+/// the events, and only after a signal.
+struct Signals {
+    calls: Mutex<usize>,
+    changed: std::sync::Condvar,
+}
+
+impl Signals {
+    fn new() -> Arc<Signals> {
+        Arc::new(Signals {
+            calls: Mutex::new(0),
+            changed: std::sync::Condvar::new(),
+        })
+    }
+
+    fn notifier(self: &Arc<Signals>) -> roomlink::engine::ReadyNotifier {
+        let signals = self.clone();
+        Arc::new(move || {
+            *signals.calls.lock().unwrap() += 1;
+            signals.changed.notify_all();
+        })
+    }
+
+    fn calls(&self) -> usize {
+        *self.calls.lock().unwrap()
+    }
+
+    /// Waits until at least `n` calls were made; returns the count then.
+    fn wait_for(&self, n: usize) -> usize {
+        let calls = self.calls.lock().unwrap();
+        let (calls, _) = self
+            .changed
+            .wait_timeout_while(calls, LIMIT, |calls| *calls < n)
+            .unwrap();
+        assert!(*calls >= n, "{} notification(s), expected {n}", *calls);
+        *calls
+    }
+}
+
+fn drain_states(engine: &Engine) -> Vec<(String, R)> {
+    std::iter::from_fn(|| engine.poll_event())
+        .map(|e| {
+            let (room, reason, _) = state(&e).unwrap();
+            (room, reason)
+        })
+        .collect()
+}
+
+#[test]
+fn the_ready_notifier_announces_each_change_from_empty_and_stops_at_destroy() {
+    let (transport, _acceptor) = MemoryTransport::new();
+    let signals = Signals::new();
+    let (handler, _rx) = collector();
+    let with_handler =
+        Engine::with_transport(config(), Arc::new(transport.clone()), Some(handler)).unwrap();
+    assert_eq!(
+        with_handler.set_ready_notifier(Some(signals.notifier())),
+        Err(ErrorCode::INVALID_ARGUMENT)
+    );
+
+    let engine = Engine::with_transport(multi_room_config(), Arc::new(transport), None).unwrap();
+    // Events waiting when the notifier is set are announced once.
+    engine
+        .login_room("r1", user(), "tok", RoomConfig::default())
+        .unwrap();
+    engine.set_ready_notifier(Some(signals.notifier())).unwrap();
+    assert_eq!(signals.wait_for(1), 1);
+    // Not drained: later events land in a non-empty queue and are not announced again; the
+    // next drain takes them. Then one new change from empty is announced by exactly one call
+    // (any call for r2/r3 would have come before it: one thread, in order).
+    for room in ["r2", "r3"] {
+        engine
+            .login_room(room, user(), "tok", RoomConfig::default())
+            .unwrap();
+    }
+    assert_eq!(drain_states(&engine).len(), 3);
+    engine
+        .login_room("r4", user(), "tok", RoomConfig::default())
+        .unwrap();
+    assert_eq!(signals.wait_for(2), 2);
+    assert_eq!(drain_states(&engine), vec![("r4".into(), R::Logining)]);
+
+    // Destroy ends the notifications first: its four Logouts are not announced, and no
+    // notifier can be set afterwards. They wait for the host, who takes them after destroy.
+    engine.destroy();
+    assert_eq!(signals.calls(), 2);
+    assert_eq!(
+        engine.set_ready_notifier(Some(signals.notifier())),
+        Err(ErrorCode::ENGINE_DESTROYED)
+    );
+    let logouts = drain_states(&engine);
+    assert_eq!(logouts.len(), 4);
+    assert!(logouts.iter().all(|(_, reason)| *reason == R::Logout));
+    assert!(engine.is_drained());
+}
+
+#[test]
+fn the_ready_notifier_runs_on_the_events_thread_and_may_destroy_its_engine() {
+    let (transport, _acceptor) = MemoryTransport::new();
+    let engine = Arc::new(Engine::with_transport(config(), Arc::new(transport), None).unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let weak: Weak<Engine> = Arc::downgrade(&engine);
+    engine
+        .set_ready_notifier(Some(Arc::new(move || {
+            let name = std::thread::current().name().map(str::to_owned);
+            let Some(engine) = weak.upgrade() else { return };
+            // Inside the call: polling works, replacing and destroying return without waiting
+            // for this very call.
+            let event = engine.poll_event();
+            engine.set_ready_notifier(None).unwrap();
+            engine.destroy();
+            tx.send((name, event, engine.poll_event())).unwrap();
+        })))
+        .unwrap();
+    engine
+        .login_room("r1", user(), "tok", RoomConfig::default())
+        .unwrap();
+    let (name, first, after) = rx.recv_timeout(LIMIT).unwrap();
+    assert_eq!(name.as_deref(), Some(roomlink::engine::EVENTS_THREAD_NAME));
+    assert_eq!(state(&first.unwrap()).unwrap().1, R::Logining);
+    assert_eq!(state(&after.unwrap()).unwrap().1, R::Logout);
+    assert!(engine.is_drained());
+    // Removed and destroyed from inside its only call: called exactly once.
+    assert!(rx.recv_timeout(Duration::from_millis(50)).is_err());
+}
+
+#[test]
+fn two_engines_destroying_each_other_from_their_callbacks_at_once_do_not_deadlock() {
+    // Both handlers are inside a callback at the same moment (a two-party rendezvous), then each
+    // destroys the other engine. Joining the other's dispatcher there would wait for a callback
+    // that is itself waiting: destroy from inside any callback does not wait for callbacks.
+    struct Rendezvous {
+        arrived: Mutex<usize>,
+        all: std::sync::Condvar,
+    }
+    let meet = Arc::new(Rendezvous {
+        arrived: Mutex::new(0),
+        all: std::sync::Condvar::new(),
+    });
+    let (transport, _acceptor) = MemoryTransport::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let peers: [Arc<OnceLock<Weak<Engine>>>; 2] = Default::default();
+    let engines: Vec<Arc<Engine>> = (0..2)
+        .map(|i| {
+            let (meet, tx, other) = (meet.clone(), tx.clone(), peers[1 - i].clone());
+            let handler = move |event: Event| {
+                if state(&event).map(|s| s.1) != Some(R::Logining) {
+                    return;
+                }
+                let mut arrived = meet.arrived.lock().unwrap();
+                *arrived += 1;
+                meet.all.notify_all();
+                let (arrived, _) = meet
+                    .all
+                    .wait_timeout_while(arrived, LIMIT, |n| *n < 2)
+                    .unwrap();
+                let met = *arrived == 2;
+                drop(arrived);
+                if let Some(other) = other.get().and_then(Weak::upgrade) {
+                    other.destroy();
+                }
+                tx.send((i, met)).unwrap();
+            };
+            let engine = Engine::with_transport(
+                config(),
+                Arc::new(transport.clone()),
+                Some(Arc::new(handler)),
+            )
+            .unwrap();
+            Arc::new(engine)
+        })
+        .collect();
+    for (slot, engine) in peers.iter().zip(&engines) {
+        slot.set(Arc::downgrade(engine)).unwrap();
+    }
+    for engine in &engines {
+        engine
+            .login_room("r1", user(), "tok", RoomConfig::default())
+            .unwrap();
+    }
+    let mut done: Vec<(usize, bool)> = (0..2)
+        .map(|_| rx.recv_timeout(LIMIT).expect("a destroy deadlocked"))
+        .collect();
+    done.sort();
+    assert_eq!(
+        done,
+        vec![(0, true), (1, true)],
+        "both met inside a callback"
+    );
+    // Both are destroyed; dropping them here (outside any callback) joins their threads.
+    for engine in &engines {
+        assert_eq!(
+            engine.login_room("r2", user(), "tok", RoomConfig::default()),
+            Err(ErrorCode::ENGINE_DESTROYED)
+        );
+    }
+    drop(engines);
 }

@@ -1,7 +1,9 @@
-//! The C misuse tests (`tests/c/misuse.c`): compiled with gcc against `bindings/c/roomlink.h`
-//! and this crate's cdylib, then run natively and under valgrind's memcheck. gcc and valgrind
-//! are installed by the C drivers' `setup` (scripts/setup.sh); a missing one fails the test with
-//! that instruction rather than skipping.
+//! The C tests, compiled with gcc against `bindings/c/roomlink.h` and this crate's cdylib, then
+//! run natively and under valgrind's memcheck: `tests/c/misuse.c` (every misuse returns its code
+//! and changes nothing) and `tests/c/pull.c` (the pull API's guarantees: no spin during destroy,
+//! the event-ready notification, the log queue). gcc and valgrind are installed by the C drivers'
+//! `setup` (scripts/setup.sh); a missing one fails the test with that instruction rather than
+//! skipping.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,8 +26,8 @@ fn have(tool: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Compiles misuse.c once per test process; returns the binary.
-fn misuse_binary(name: &str) -> PathBuf {
+/// Compiles `tests/c/<source>.c` (once per test); returns the binary.
+fn c_binary(source: &str, name: &str) -> PathBuf {
     assert!(
         have("gcc"),
         "gcc is missing: run `bash conformance/drivers/c/driver.sh setup`"
@@ -36,14 +38,14 @@ fn misuse_binary(name: &str) -> PathBuf {
         "no libroomlink_ffi.so in {}",
         lib.display()
     );
-    let out = lib.join(format!("c-misuse-{name}"));
+    let out = lib.join(format!("c-{source}-{name}"));
     let status = Command::new("gcc")
         .args([
             "-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pthread",
         ])
         .arg("-I")
         .arg(repo().join("bindings/c"))
-        .arg(repo().join("ffi/tests/c/misuse.c"))
+        .arg(repo().join(format!("ffi/tests/c/{source}.c")))
         .arg("-L")
         .arg(&lib)
         .arg("-lroomlink_ffi")
@@ -52,37 +54,37 @@ fn misuse_binary(name: &str) -> PathBuf {
         .arg(&out)
         .status()
         .expect("running gcc");
-    assert!(status.success(), "gcc failed on ffi/tests/c/misuse.c");
+    assert!(status.success(), "gcc failed on ffi/tests/c/{source}.c");
     out
 }
 
-fn run(mut command: Command) {
-    let output = command.output().expect("running the misuse tests");
+/// Runs a C test binary; it must exit 0 and print `<source>: all checks passed`.
+fn run(source: &str, mut command: Command) {
+    // cargo puts target/<profile> on LD_LIBRARY_PATH, which outranks the binary's RUNPATH: the
+    // library there is whatever `cargo build` made last, possibly older than this test's.
+    command.env_remove("LD_LIBRARY_PATH");
+    let output = command.output().expect("running a C test");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "misuse tests failed ({}):\n{stdout}\n{stderr}",
+        "{source}.c failed ({}):\n{stdout}\n{stderr}",
         output.status
     );
     assert!(
-        stdout.contains("misuse: all checks passed"),
+        stdout.contains(&format!("{source}: all checks passed")),
         "{stdout}\n{stderr}"
     );
+    // The figures the tests print (e.g. calls per destroy) end up in the test's output.
+    print!("{stdout}");
 }
 
-#[test]
-fn c_misuse_returns_the_right_codes_and_changes_nothing() {
-    run(Command::new(misuse_binary("native")));
-}
-
-#[test]
-fn c_misuse_is_clean_under_valgrind() {
+fn under_valgrind(source: &str) {
     assert!(
         have("valgrind"),
         "valgrind is missing: run `bash conformance/drivers/c-valgrind/driver.sh setup`"
     );
-    let binary = misuse_binary("valgrind");
+    let binary = c_binary(source, "valgrind");
     let mut command = Command::new("valgrind");
     command
         .args([
@@ -98,7 +100,27 @@ fn c_misuse_is_clean_under_valgrind() {
                 .display()
         ))
         .arg(binary);
-    run(command);
+    run(source, command);
+}
+
+#[test]
+fn c_misuse_returns_the_right_codes_and_changes_nothing() {
+    run("misuse", Command::new(c_binary("misuse", "native")));
+}
+
+#[test]
+fn c_misuse_is_clean_under_valgrind() {
+    under_valgrind("misuse");
+}
+
+#[test]
+fn c_pull_mode_keeps_its_guarantees() {
+    run("pull", Command::new(c_binary("pull", "native")));
+}
+
+#[test]
+fn c_pull_mode_is_clean_under_valgrind() {
+    under_valgrind("pull");
 }
 
 /// The README's C quick start compiles and links as written (it needs a server to run).

@@ -262,3 +262,61 @@ fn destroy_from_inside_the_listener_delivers_the_logout_and_ends_the_engine() {
         1900005
     );
 }
+
+/// A host logger that throws, or calls back into the engine, must not harm the engine: core logs
+/// while it holds the engine's state, so an unwinding sink would poison it and a re-entrant call
+/// would deadlock. Calls from inside the sink are refused with 1900105; a throw loses one record.
+#[test]
+fn a_log_sink_that_throws_or_calls_the_engine_leaves_the_engine_working() {
+    use roomlink_ffi::uniffi::{LogLevel, LogSink, set_log_sink};
+
+    #[derive(Default)]
+    struct Sink {
+        engine: OnceLock<Weak<Engine>>,
+        records: Mutex<usize>,
+        refused: Mutex<Vec<i32>>,
+    }
+    impl LogSink for Sink {
+        fn log(&self, _level: LogLevel, _target: String, _message: String) {
+            let n = {
+                let mut records = self.records.lock().unwrap();
+                *records += 1;
+                *records
+            };
+            if let Some(engine) = self.engine.get().and_then(Weak::upgrade) {
+                let refused = code(engine.logout_room("room-1".into()));
+                self.refused.lock().unwrap().push(refused);
+                assert_eq!(
+                    engine.room_state("room-1".into()),
+                    ConnectionState::Disconnected
+                );
+            }
+            if n % 2 == 1 {
+                panic!("the host logger threw");
+            }
+        }
+    }
+
+    let (engine, trace, _listener) = engine();
+    let sink = Arc::new(Sink::default());
+    sink.engine.set(Arc::downgrade(&engine)).unwrap();
+    set_log_sink(Some(sink.clone()), LogLevel::Trace);
+
+    assert_eq!(
+        code(engine.login_room("room-1".into(), alice(), "t".into(), true)),
+        0
+    );
+    trace.wait_for("event room-1 Logining 0");
+    assert_eq!(code(engine.logout_room("room-1".into())), 0);
+    trace.wait_for("event room-1 Logout 0");
+    engine.destroy();
+    set_log_sink(None, LogLevel::Error);
+
+    assert!(
+        *sink.records.lock().unwrap() >= 2,
+        "the engine logged while the sink was set"
+    );
+    let refused = sink.refused.lock().unwrap();
+    assert!(!refused.is_empty());
+    assert!(refused.iter().all(|c| *c == 1900105), "{refused:?}");
+}

@@ -1,6 +1,6 @@
 /// roomlink for Flutter: log in to rooms, get ZEGO-style room states and member/stream updates,
-/// over roomlink's C ABI (bindings/c/roomlink.h). Written against the header, never executed
-/// here: see README.md.
+/// over roomlink's C ABI (bindings/c/roomlink.h); roomlink's log records go to
+/// `dart:developer`'s `log`. Written against the header, never executed here: see README.md.
 ///
 /// ```dart
 /// final engine = await RoomlinkEngine.create(const EngineConfig('wss://rooms.example/v1/ws'));
@@ -13,6 +13,7 @@
 /// ```
 library;
 
+export 'src/bindings.dart' show RoomlinkLogLevel;
 export 'src/config.dart' show EngineConfig;
 export 'src/engine.dart' show RoomlinkEngine;
 export 'src/errors.dart'

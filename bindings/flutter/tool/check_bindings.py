@@ -325,7 +325,8 @@ def dart_sources():
 # Each: (what it breaks, "header" or a Dart file, text to replace, replacement, a name the error
 # must mention).
 LOGIN_TAIL = ",\n                            uint32_t user_update)"
-WAIT_OUT = "timeout_ms,\n                            struct roomlink_event **out);"
+POLL_OUT = "engine,\n                            struct roomlink_event **out);"
+READY_TYPE = "typedef void (*roomlink_event_ready_callback)(void *user_data);"
 TOKEN_KIND = "#define ROOMLINK_EVENT_ROOM_TOKEN_WILL_EXPIRE 4"
 NETWORK_DART = "int Function(int, int)>('roomlink_on_network_changed')"
 MUTATIONS = [
@@ -339,7 +340,21 @@ MUTATIONS = [
         "RoomlinkUserC",
     ),
     ("a function renamed", "header", "t roomlink_event_free(", "t roomlink_event_gone(", "roomlink_event_free"),
-    ("a pointer level removed", "header", WAIT_OUT, WAIT_OUT.replace("**", "*"), "wait_event"),
+    ("a pointer level removed", "header", POLL_OUT, POLL_OUT.replace("**", "*"), "poll_event"),
+    (
+        "a callback type's parameter changed",
+        "header",
+        READY_TYPE,
+        READY_TYPE.replace("void *user_data", "uint64_t user_data"),
+        "roomlink_set_event_ready_callback",
+    ),
+    (
+        "a log record field retyped",
+        "header",
+        "  uint32_t dropped_before;",
+        "  uint64_t dropped_before;",
+        "RoomlinkLogRecordC",
+    ),
     ("a constant renumbered", "header", "REASON_LOGOUT 7", "REASON_LOGOUT 9", "logout"),
     (
         "a constant added",

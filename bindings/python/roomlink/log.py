@@ -5,6 +5,7 @@ after its Rust module path (`roomlink::engine::runtime` -> `roomlink.engine.runt
 other crates get a `roomlink.` prefix), so `logging.getLogger("roomlink")` configures them all.
 """
 
+import atexit
 import logging
 
 from . import roomlink as _native
@@ -50,3 +51,11 @@ def forward_logs_to_logging(level: int = logging.INFO) -> None:
     Replaces any sink set before; `level` filters natively, so records below it cost nothing.
     """
     _native.set_log_sink(_LoggingSink(), _to_native(level))
+    atexit.register(_stop_forwarding)
+
+
+def _stop_forwarding() -> None:
+    # An engine still alive at exit would otherwise log into an interpreter that is being torn
+    # down, which aborts the process. `atexit` runs before finalization; registering twice is
+    # harmless (the second call finds no sink).
+    _native.set_log_sink(None, _native.LogLevel.ERROR)

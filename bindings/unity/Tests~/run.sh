@@ -14,9 +14,9 @@ for tool in mcs mono; do
   fi
 done
 
-target="$(cargo metadata --format-version 1 --no-deps 2>/dev/null \
-  | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-target="${target:-${CARGO_TARGET_DIR:-target}}"
+# shellcheck source=../../../scripts/lib/cargo.sh
+source scripts/lib/cargo.sh
+target="$(target_dir)"
 cargo build --quiet -p roomlink-ffi
 out="$target/unity-tests"
 mkdir -p "$out"

@@ -1,12 +1,23 @@
 /*
- * The C conformance driver: roomlink's C ABI (bindings/c/roomlink.h, callback API) behind the
- * driver protocol of conformance/README.md (JSON lines: commands on stdin; replies, events and
- * callback results on stdout). The same shape as the Rust reference driver
- * (conformance/drivers/rust/src/main.rs). JSON via cJSON.
+ * The C conformance driver: roomlink's C ABI (bindings/c/roomlink.h) behind the driver protocol
+ * of conformance/README.md (JSON lines: commands on stdin; replies, events and callback results
+ * on stdout). The same shape as the Rust reference driver (conformance/drivers/rust/src/main.rs).
+ * JSON via cJSON. Usage: driver NAME [pull]
  *
- * Threads: the main thread reads commands and replies; each engine's event thread prints its
- * events and runs armed hooks inside the callback. Every stdout line is written under one mutex.
- * Everything allocated is freed before exit, so valgrind's leak check sees no loss.
+ * Two ways to get events, the two of the C ABI:
+ * - callback mode (the `c` and `c-valgrind` launchers): engines get a roomlink_event_handler;
+ *   each engine's event thread prints its events and runs armed hooks inside the callback.
+ * - pull mode (`pull`, the `c-pull` launcher): engines are created without a handler. Each
+ *   client has a pump thread of the driver's own, woken by the engine's event-ready callback
+ *   (roomlink_set_event_ready_callback), which then takes events with roomlink_poll_event until
+ *   NULL, prints each and runs armed hooks while handling it: the flow of a host that drains on
+ *   its own thread (the Flutter plugin's, on its isolate). Log records come through the log
+ *   queue (roomlink_set_log_queue) instead of the log callback.
+ * The same functions print events and fire hooks in both modes (pull mode hands them the fields
+ * of the polled roomlink_event), so the protocol output is the same.
+ *
+ * Threads: the main thread reads commands and replies. Every stdout line is written under one
+ * mutex. Everything allocated is freed before exit, so valgrind's leak check sees no loss.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
@@ -31,8 +42,13 @@ struct client {
   char *name;
   roomlink_engine engine;
   int destroyed;       /* destroy was called: exit must not destroy again */
-  int released;        /* on_released ran: no callback of this engine will run again */
+  int released;        /* on_released ran (pull mode: the pump ended): no event will come */
   struct hook *hooks;  /* oldest armed first */
+  /* Pull mode only. */
+  pthread_t pump;
+  int has_pump;        /* the pump thread runs (join it once released) */
+  int ready;           /* the event-ready callback (or a destroy) asked the pump to drain */
+  pthread_cond_t ready_cond;
   struct client *next;
 };
 
@@ -40,6 +56,8 @@ struct client {
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t released_cond = PTHREAD_COND_INITIALIZER;
 static struct client *clients;
+/* Pull mode (argv[2] == "pull"): engines without a handler, events taken by polling. */
+static int pull_mode;
 /* One stdout line at a time. */
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -269,6 +287,88 @@ static void log_to_stderr(void *ud, roomlink_log_level level, const char *target
   fprintf(stderr, "[%s %s] %s\n", level <= 5 ? names[level] : "?", target, message);
 }
 
+/* ---- pull mode ---- */
+
+/* The log queue's ready call (pull mode): take the records right here (allowed inside it). */
+static void drain_logs(void *ud) {
+  roomlink_log_record *r = NULL;
+  while (roomlink_poll_log_record(&r) == ROOMLINK_CODE_OK && r != NULL) {
+    if (r->dropped_before > 0) fprintf(stderr, "[c driver] %u log records dropped\n", r->dropped_before);
+    log_to_stderr(ud, r->level, r->target, r->message);
+    roomlink_log_record_free(r);
+  }
+}
+
+/* Tells the client's pump to drain (state_lock not held). */
+static void wake_pump(struct client *c) {
+  pthread_mutex_lock(&state_lock);
+  c->ready = 1;
+  pthread_cond_signal(&c->ready_cond);
+  pthread_mutex_unlock(&state_lock);
+}
+
+/* The event-ready callback, on the engine's thread: only wakes the pump, which drains later. */
+static void on_events_ready(void *ud) { wake_pump(ud); }
+
+/* A polled event, handed to the callback-mode functions (which print it and fire hooks). */
+static void deliver(struct client *c, const roomlink_event *ev) {
+  switch (ev->kind) {
+    case ROOMLINK_EVENT_ROOM_STATE_CHANGED:
+      on_room_state_changed(c, ev->room_id, ev->reason, ev->error_code, ev->extended_data,
+                            ev->extended_data_len);
+      break;
+    case ROOMLINK_EVENT_ROOM_USER_UPDATE:
+      on_room_user_update(c, ev->room_id, ev->update_type, ev->users, ev->user_count);
+      break;
+    case ROOMLINK_EVENT_ROOM_ONLINE_USER_COUNT_UPDATE:
+      on_room_online_user_count_update(c, ev->room_id, ev->count);
+      break;
+    case ROOMLINK_EVENT_ROOM_STREAM_UPDATE:
+      on_room_stream_update(c, ev->room_id, ev->update_type, ev->streams, ev->stream_count,
+                            ev->stream_delete_reason);
+      break;
+    case ROOMLINK_EVENT_ROOM_TOKEN_WILL_EXPIRE:
+      on_room_token_will_expire(c, ev->room_id, ev->remaining_seconds);
+      break;
+    default:
+      fprintf(stderr, "c driver: unknown event kind %u\n", ev->kind);
+  }
+}
+
+/* A client's pump thread: after each wake-up, take events until NULL (the event-ready rule);
+ * ends when the engine reports its end (destroyed, last event taken). */
+static void *pump(void *arg) {
+  struct client *c = arg;
+  int32_t code = ROOMLINK_CODE_OK;
+  while (code == ROOMLINK_CODE_OK) {
+    pthread_mutex_lock(&state_lock);
+    while (!c->ready) pthread_cond_wait(&c->ready_cond, &state_lock);
+    c->ready = 0;
+    pthread_mutex_unlock(&state_lock);
+    roomlink_event *ev = NULL;
+    while ((code = roomlink_poll_event(c->engine, &ev)) == ROOMLINK_CODE_OK && ev != NULL) {
+      deliver(c, ev); /* hooks run here, while the polled event is handled */
+      roomlink_event_free(ev);
+    }
+  }
+  if (code != ROOMLINK_CODE_ENGINE_DESTROYED) {
+    fprintf(stderr, "c driver: roomlink_poll_event for %s returned %d\n", c->name, code);
+  }
+  on_released(c);
+  return NULL;
+}
+
+/* Starts pull mode for a created engine: the pump, then the event-ready callback. */
+static int32_t start_pump(struct client *c) {
+  if (pthread_cond_init(&c->ready_cond, NULL) != 0) return ROOMLINK_CODE_INTERNAL_ERROR;
+  if (pthread_create(&c->pump, NULL, pump, c) != 0) {
+    pthread_cond_destroy(&c->ready_cond);
+    return ROOMLINK_CODE_INTERNAL_ERROR;
+  }
+  c->has_pump = 1;
+  return roomlink_set_event_ready_callback(c->engine, on_events_ready, c);
+}
+
 /* ---- commands ---- */
 
 static cJSON *code_reply(int32_t code) {
@@ -327,11 +427,24 @@ static cJSON *create(const char *name, const cJSON *config, char *err, size_t er
       .on_room_token_will_expire = on_room_token_will_expire,
       .on_released = on_released,
   };
-  int32_t code = roomlink_engine_create(&cfg, &handler, &c->engine);
+  int32_t code = roomlink_engine_create(&cfg, pull_mode ? NULL : &handler, &c->engine);
   if (code != 0) { /* no engine, no callbacks: the client does not exist */
     free(c->name);
     free(c);
     return code_reply(code);
+  }
+  if (pull_mode && (code = start_pump(c)) != 0) {
+    /* The engine exists but cannot be pumped: a driver failure, not the scenario's. */
+    roomlink_engine_destroy(c->engine);
+    if (c->has_pump) {
+      wake_pump(c);
+      pthread_join(c->pump, NULL);
+      pthread_cond_destroy(&c->ready_cond);
+    }
+    free(c->name);
+    free(c);
+    snprintf(err, errlen, "pull mode: cannot start the pump (%d)", code);
+    return NULL;
   }
   pthread_mutex_lock(&state_lock);
   c->next = clients;
@@ -351,7 +464,10 @@ static cJSON *call(struct client *c, const cJSON *cmd, char *err, size_t errlen)
   pthread_mutex_unlock(&state_lock);
   if (strcmp(name, "destroy") == 0) {
     /* The handle stays: later calls on it must return 1900005. */
-    return code_reply(roomlink_engine_destroy(e));
+    int32_t code = roomlink_engine_destroy(e);
+    /* Destroy's Logouts are not announced (it ends the ready calls first): drain them. */
+    if (pull_mode) wake_pump(c);
+    return code_reply(code);
   }
 #define STR(var, key)                                  \
   const char *var = str_of(cmd, key, err, errlen);     \
@@ -464,6 +580,7 @@ static void release_all(void) {
     c->destroyed = 1;
     pthread_mutex_unlock(&state_lock);
     if (destroy) roomlink_engine_destroy(c->engine);
+    if (pull_mode) wake_pump(c); /* to take the last events and see the end */
   }
   struct timespec deadline;
   clock_gettime(CLOCK_REALTIME, &deadline);
@@ -481,6 +598,10 @@ static void release_all(void) {
       fprintf(stderr, "c driver: engine of %s not released within 5 s\n", c->name);
       continue;
     }
+    if (c->has_pump) {
+      pthread_join(c->pump, NULL);
+      pthread_cond_destroy(&c->ready_cond);
+    }
     while (c->hooks != NULL) {
       struct hook *h = c->hooks;
       c->hooks = h->next;
@@ -493,12 +614,17 @@ static void release_all(void) {
 
 int main(int argc, char **argv) {
   const char *driver_name = argc > 1 ? argv[1] : "c";
+  pull_mode = argc > 2 && strcmp(argv[2], "pull") == 0;
   if (roomlink_abi_version() != ROOMLINK_ABI_VERSION) {
     fprintf(stderr, "c driver: library ABI %u, header ABI %u\n", roomlink_abi_version(),
             ROOMLINK_ABI_VERSION);
     return 1;
   }
-  roomlink_set_log_callback(log_to_stderr, NULL, ROOMLINK_LOG_WARN);
+  if (pull_mode) {
+    roomlink_set_log_queue(drain_logs, NULL, ROOMLINK_LOG_WARN, 1000);
+  } else {
+    roomlink_set_log_callback(log_to_stderr, NULL, ROOMLINK_LOG_WARN);
+  }
   cJSON *ready = cJSON_CreateObject();
   cJSON_AddTrueToObject(ready, "ready");
   cJSON_AddStringToObject(ready, "driver", driver_name);
@@ -539,6 +665,7 @@ int main(int argc, char **argv) {
   free(line);
   release_all();
   roomlink_set_log_callback(NULL, NULL, ROOMLINK_LOG_OFF);
+  drain_logs(NULL); /* pull mode: what was queued since the last ready call */
   if (exit_id_seen) {
     cJSON *reply = cJSON_CreateObject();
     cJSON_AddItemToObject(reply, "id", exit_id != NULL ? exit_id : cJSON_CreateNull());

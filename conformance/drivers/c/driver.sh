@@ -6,12 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 
-target_dir() {
-  local dir
-  dir="$(cargo metadata --format-version 1 --no-deps 2>/dev/null \
-    | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-  echo "${dir:-${CARGO_TARGET_DIR:-target}}"
-}
+# shellcheck source=../../../scripts/lib/cargo.sh
+source scripts/lib/cargo.sh
 
 case "${1:-}" in
   setup)

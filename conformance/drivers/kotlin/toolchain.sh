@@ -10,12 +10,8 @@ GSON_JAR=/usr/share/java/gson.jar
 
 kotlin_home() { echo "$(tools_dir)/kotlin-compiler-$KOTLIN_VERSION"; }
 
-target_dir() {
-  local dir
-  dir="$(cargo metadata --format-version 1 --no-deps 2>/dev/null \
-    | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-  echo "${dir:-${CARGO_TARGET_DIR:-target}}"
-}
+# shellcheck source=../../../scripts/lib/cargo.sh
+source scripts/lib/cargo.sh
 
 setup() {
   local pkgs=(libjna-java libgoogle-gson-java)

@@ -5,12 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 
-staged() {
-  local dir
-  dir="$(cargo metadata --format-version 1 --no-deps 2>/dev/null \
-    | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-  echo "${dir:-${CARGO_TARGET_DIR:-target}}/conformance-python"
-}
+# shellcheck source=../../../scripts/lib/cargo.sh
+source scripts/lib/cargo.sh
+staged() { echo "$(target_dir)/conformance-python"; }
 
 python_ok() {
   command -v python3 >/dev/null 2>&1 \

@@ -3,12 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 
-binary() {
-  local dir
-  dir="$(cargo metadata --format-version 1 --no-deps 2>/dev/null \
-    | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-  echo "${dir:-${CARGO_TARGET_DIR:-target}}/debug/roomlink-driver-rust"
-}
+# shellcheck source=../../../scripts/lib/cargo.sh
+source scripts/lib/cargo.sh
+binary() { echo "$(target_dir)/debug/roomlink-driver-rust"; }
 
 case "${1:-}" in
   setup) ;; # cargo is the project's own toolchain

@@ -11,14 +11,8 @@ cd "$(dirname "$0")/../../.."
 # shellcheck source=chroot.sh
 source conformance/drivers/swift/chroot.sh
 
-target_dir() {
-  local dir
-  dir="$(cargo metadata --format-version 1 --no-deps 2>/dev/null \
-    | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-  dir="${dir:-${CARGO_TARGET_DIR:-target}}"
-  mkdir -p "$dir"
-  (cd "$dir" && pwd)
-}
+# shellcheck source=../../../scripts/lib/cargo.sh
+source scripts/lib/cargo.sh
 
 # The driver's directory inside the chroot (a path as the chroot sees it).
 work_dir() { echo "/opt/roomlink/$(target_dir | sha256sum | cut -c1-12)"; }

@@ -26,6 +26,9 @@ struct Inner {
     queue: VecDeque<Event>,
     /// Set by destroy: no more events will be pushed; waiters stop waiting once the queue is empty.
     closed: bool,
+    /// The queue went from empty to non-empty and [`EventQueue::wait_announce`] has not reported
+    /// it yet (pull mode's "events are ready" notification, `super::ready`).
+    announce: bool,
 }
 
 /// A FIFO of events with a condition variable for blocking readers.
@@ -33,6 +36,8 @@ struct Inner {
 pub(crate) struct EventQueue {
     inner: Mutex<Inner>,
     ready: Condvar,
+    /// Wakes the notifier thread (pull mode) when `announce` is set or the queue closes.
+    edge: Condvar,
 }
 
 impl EventQueue {
@@ -46,6 +51,9 @@ impl EventQueue {
         if inner.closed {
             return;
         }
+        // Measured before the Logout pruning below: a queue that held anything had its
+        // announcement made (or pending) already, and the reader it woke drains until empty.
+        let was_empty = inner.queue.is_empty();
         if let Event::RoomStateChanged {
             room_id,
             reason: RoomStateChangedReason::Logout,
@@ -61,17 +69,58 @@ impl EventQueue {
                 .retain(|queued| is_state_change(queued) || queued.room_id() != room_id);
         }
         inner.queue.push_back(event);
+        inner.announce |= was_empty;
         drop(inner);
         self.ready.notify_one();
+        if was_empty {
+            self.edge.notify_all();
+        }
     }
 
     pub(crate) fn close(&self) {
         self.lock().closed = true;
         self.ready.notify_all();
+        self.edge.notify_all();
     }
 
     pub(crate) fn try_pop(&self) -> Option<Event> {
         self.lock().queue.pop_front()
+    }
+
+    /// Closed (no event will be pushed again) and empty: every reader has seen the last event.
+    pub(crate) fn is_finished(&self) -> bool {
+        let inner = self.lock();
+        inner.closed && inner.queue.is_empty()
+    }
+
+    /// Resets the announcement to the queue's current content: pending if events wait (as though
+    /// they had just arrived), not pending if it is empty (an announcement made while nobody
+    /// listened, then drained, is stale). For a notifier that starts or is replaced.
+    pub(crate) fn reannounce(&self) {
+        let mut inner = self.lock();
+        inner.announce = !inner.queue.is_empty();
+        let pending = inner.announce;
+        drop(inner);
+        if pending {
+            self.edge.notify_all();
+        }
+    }
+
+    /// Blocks until the queue has gone from empty to non-empty since the last call (true; the
+    /// changes in between are reported once), or until it is closed with nothing left to
+    /// announce (false).
+    pub(crate) fn wait_announce(&self) -> bool {
+        let mut inner = self.lock();
+        loop {
+            if inner.announce {
+                inner.announce = false;
+                return true;
+            }
+            if inner.closed {
+                return false;
+            }
+            inner = self.edge.wait(inner).unwrap_or_else(|e| e.into_inner());
+        }
     }
 
     /// Waits up to `timeout` for an event; returns `None` at once when the queue is closed and empty.
@@ -116,6 +165,7 @@ pub(crate) fn dispatch(
     handler: Arc<dyn EventHandler>,
     room_states: Arc<RoomStates>,
 ) {
+    super::mark_callback_thread();
     while let Some(event) = queue.pop_until(None) {
         let change = room_states.record(&event);
         // A panicking handler must not kill delivery of later events (or poison anything), and
@@ -189,6 +239,60 @@ mod tests {
                 state("r1", R::Logout),
             ]
         );
+    }
+
+    #[test]
+    fn an_announcement_marks_each_change_from_empty_to_not_empty_once() {
+        let queue = EventQueue::default();
+        queue.push(add("r1", "bob"));
+        queue.push(add("r1", "carol")); // not empty before: no second announcement
+        assert!(queue.wait_announce());
+        queue.push(count("r1", 3)); // still not empty: nothing new to announce
+        assert_eq!(drain(&queue).len(), 3);
+        queue.push(count("r1", 4)); // empty before: announced
+        queue.push(state("r1", R::Logout)); // prunes the count, was not empty: not announced
+        assert!(queue.wait_announce());
+        queue.reannounce(); // the Logout waits: announced again
+        assert!(queue.wait_announce());
+        assert!(!queue.is_finished());
+        queue.close();
+        assert!(
+            !queue.is_finished(),
+            "closed, but the Logout is still to be taken"
+        );
+        assert!(!queue.wait_announce(), "closed with nothing to announce");
+        assert_eq!(queue.try_pop(), Some(state("r1", R::Logout)));
+        assert!(queue.is_finished());
+        queue.push(count("r1", 5)); // after close: dropped, not announced
+        assert!(queue.is_finished());
+        assert!(!queue.wait_announce());
+    }
+
+    #[test]
+    fn reannouncing_an_empty_queue_withdraws_a_stale_announcement() {
+        let queue = EventQueue::default();
+        queue.push(count("r1", 1)); // announced, but nobody waits for announcements yet
+        assert_eq!(drain(&queue).len(), 1);
+        queue.reannounce();
+        queue.close();
+        assert!(
+            !queue.wait_announce(),
+            "nothing is waiting: no announcement"
+        );
+    }
+
+    #[test]
+    fn a_blocked_announcement_wait_wakes_for_a_push_and_for_close() {
+        let queue = Arc::new(EventQueue::default());
+        let waiter = {
+            let queue = queue.clone();
+            std::thread::spawn(move || (queue.wait_announce(), queue.wait_announce()))
+        };
+        queue.push(count("r1", 1));
+        queue.close();
+        // The first wait reports the push (however the two calls interleave with the waiter),
+        // the second returns false once closed.
+        assert_eq!(waiter.join().unwrap(), (true, false));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! Threads: exactly one runtime thread per engine ("roomlink-rt", a current-thread tokio
 //! runtime that owns the timer and the connections) and, when a handler is given, one dispatcher
 //! thread ("roomlink-events") that delivers events in order with no internal lock held. Without a
-//! handler, events queue for [`Engine::poll_event`] / [`Engine::wait_event`].
+//! handler, events queue for [`Engine::poll_event`] / [`Engine::wait_event`]; a pull-mode engine
+//! starts its "roomlink-events" thread only when an event-ready notifier is set
+//! ([`Engine::set_ready_notifier`], module `ready`).
 //!
 //! Every input — an app call, a link event, a timer — takes the machine's one lock, runs, and
 //! routes the machine's output (events to the queue, transmits to the runtime) before unlocking,
@@ -24,12 +26,14 @@
 mod deadline;
 mod events;
 pub mod observe;
+mod ready;
 mod runtime;
 mod shared;
 
+use std::cell::Cell;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle, ThreadId};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -38,6 +42,8 @@ pub use events::EventHandler;
 use events::EventQueue;
 use observe::RoomStates;
 pub use observe::{ObservationHandle, RoomStateObserver};
+use ready::Ready;
+pub use ready::ReadyNotifier;
 use runtime::LinkSetup;
 use shared::Shared;
 
@@ -51,7 +57,8 @@ use crate::transport::{Transport, WebSocketTransport};
 
 /// Name of the engine's runtime thread.
 pub const RUNTIME_THREAD_NAME: &str = "roomlink-rt";
-/// Name of the engine's event dispatcher thread (only with a handler).
+/// Name of the engine's event dispatcher thread (with a handler), or of its event-ready notifier
+/// thread (pull mode, once a notifier is set).
 pub const EVENTS_THREAD_NAME: &str = "roomlink-events";
 /// A short-lived thread that exists only while a host name in the server URL is being resolved
 /// (and one second after); IP-literal URLs never start it.
@@ -61,14 +68,32 @@ pub const RESOLVER_THREAD_NAME: &str = "roomlink-dns";
 struct Threads {
     runtime: Option<JoinHandle<()>>,
     dispatcher: Option<JoinHandle<()>>,
+    /// Pull mode's event-ready notifier, started by the first `set_ready_notifier`.
+    notifier: Option<JoinHandle<()>>,
+}
+
+thread_local! {
+    /// This thread runs app callbacks (an engine's dispatcher or notifier thread).
+    static CALLBACK_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the current thread as one that runs app callbacks, for its whole life.
+fn mark_callback_thread() {
+    CALLBACK_THREAD.with(|c| c.set(true));
+}
+
+/// Whether the current thread runs app callbacks: waiting there for a callback to end could be
+/// waiting for the caller itself.
+fn on_callback_thread() -> bool {
+    CALLBACK_THREAD.with(Cell::get)
 }
 
 /// A roomlink engine: one link to one server, any number of rooms (per its room mode).
 /// `Send + Sync`: share it across threads behind an `Arc`.
 pub struct Engine {
     shared: Arc<Shared>,
+    ready: Arc<Ready>,
     threads: Mutex<Threads>,
-    dispatcher_id: Option<ThreadId>,
     pull_mode: bool,
     /// What the handler has been told of each room, for observers (unused in pull mode).
     room_states: Arc<RoomStates>,
@@ -140,13 +165,13 @@ impl Engine {
             .name(RUNTIME_THREAD_NAME.into())
             .spawn(move || rt.block_on(runtime::run(setup, cmd_rx)))
             .map_err(|e| internal("runtime thread", e))?;
-        let mut engine = Engine {
+        let engine = Engine {
             shared,
+            ready: Arc::default(),
             threads: Mutex::new(Threads {
                 runtime: Some(runtime),
-                dispatcher: None,
+                ..Threads::default()
             }),
-            dispatcher_id: None,
             pull_mode: handler.is_none(),
             room_states: Arc::default(),
         };
@@ -157,7 +182,6 @@ impl Engine {
                 .name(EVENTS_THREAD_NAME.into())
                 .spawn(move || events::dispatch(events, handler, room_states))
                 .map_err(|e| internal("event thread", e))?;
-            engine.dispatcher_id = Some(dispatcher.thread().id());
             engine.lock_threads().dispatcher = Some(dispatcher);
         }
         Ok(engine)
@@ -263,30 +287,104 @@ impl Engine {
         self.shared.events.pop_timeout(timeout)
     }
 
-    /// Logs out of every room (emitting `Logout` events), stops both threads and joins them.
-    /// Idempotent; also done by `Drop`. Later calls return `ENGINE_DESTROYED`.
+    /// Pull API: calls `notify` (no argument, no lock held) on the engine's "roomlink-events"
+    /// thread each time the event queue goes from empty to non-empty, and once soon after this
+    /// call if events are already waiting; `None` removes it. A host that, after each call, takes
+    /// events with [`poll_event`](Self::poll_event) until it returns `None` never leaves one
+    /// behind (the rule is spelled out in module `ready`). Calls may find the queue empty.
     ///
-    /// Safe from inside an event callback: the dispatcher thread cannot join itself, so there it
-    /// returns after the runtime thread is joined; the dispatcher finishes delivering the queued
-    /// events once the callback returns and then exits on its own (it is joined by a later
-    /// destroy/drop from another thread, if any).
+    /// On return the previous notifier is not running and will not be called again (unless this
+    /// is called from inside a roomlink callback, where waiting could deadlock). [`destroy`]
+    /// ends the notifications before it logs out: no call starts after destroy has begun, and its
+    /// `Logout` events are not announced (take them after destroy returns).
+    ///
+    /// `INVALID_ARGUMENT` with a handler, `ENGINE_DESTROYED` after destroy, `INTERNAL_ERROR` if
+    /// the thread cannot be started (nothing is set then).
+    ///
+    /// [`destroy`]: Self::destroy
+    pub fn set_ready_notifier(&self, notify: Option<ReadyNotifier>) -> Result<(), ErrorCode> {
+        if !self.pull_mode {
+            return Err(ErrorCode::INVALID_ARGUMENT);
+        }
+        let start = notify.is_some();
+        self.ready.replace(notify)?;
+        if start {
+            // Before the thread starts, so that events already waiting are announced exactly once.
+            self.shared.events.reannounce();
+            if let Err(code) = self.start_notifier() {
+                let _ = self.ready.replace(None);
+                return Err(code);
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the notifier thread unless it runs already or destroy has begun.
+    fn start_notifier(&self) -> Result<(), ErrorCode> {
+        // Under the threads lock, which destroy takes (after `Ready::stop`) to collect the
+        // threads it joins: a thread started here is either collected or never started.
+        let mut threads = self.lock_threads();
+        if threads.notifier.is_some() || self.ready.is_stopped() {
+            return Ok(());
+        }
+        let (queue, ready) = (self.shared.events.clone(), self.ready.clone());
+        let notifier = thread::Builder::new()
+            .name(EVENTS_THREAD_NAME.into())
+            .spawn(move || ready::run(queue, ready))
+            .map_err(|e| {
+                log::error!("cannot start the engine's event-ready thread: {e}");
+                ErrorCode::INTERNAL_ERROR
+            })?;
+        threads.notifier = Some(notifier);
+        Ok(())
+    }
+
+    /// Pull API: true once no event will ever come again, i.e. destroy has logged out (it may
+    /// still be joining the engine's threads) and every event it left has been taken. From then
+    /// on `poll_event`/`wait_event` return `None` at once, so a reader loop stops on this instead
+    /// of calling them in vain until destroy returns. (With a handler: once the dispatcher has
+    /// taken the last event.)
+    pub fn is_drained(&self) -> bool {
+        // Monotonic: the queue is closed under the state lock after destroy's last push, and a
+        // closed queue only shrinks.
+        self.shared.events.is_finished()
+    }
+
+    /// Ends event-ready notifications, logs out of every room (emitting `Logout` events), stops
+    /// the engine's threads and joins them. Idempotent; also done by `Drop`. Later calls return
+    /// `ENGINE_DESTROYED`.
+    ///
+    /// Called outside any callback, it returns once the engine's last callback has returned.
+    ///
+    /// Safe from inside a callback, of this engine or of another: there it returns after the
+    /// runtime thread is joined, without waiting for this engine's callbacks (a dispatcher cannot
+    /// join itself, and two engines destroying each other from their callbacks at the same moment
+    /// would each wait for the other's callback to end). The dispatcher finishes delivering the
+    /// queued events and then exits on its own; the notifier makes no further call. Their threads
+    /// are joined by a later destroy/drop from outside any callback, if any.
     pub fn destroy(&self) {
+        // First, so that no event-ready call starts from here on (waits for a running one,
+        // except on a callback thread).
+        self.ready.stop();
         if self.shared.shutdown() {
             log::debug!("engine destroyed");
         }
-        let me = thread::current().id();
+        let in_callback = on_callback_thread();
         // Take the handles out first and join without holding the lock: a callback calling
         // destroy concurrently must not wait on a lock held by a thread that is joining it.
-        let (runtime, dispatcher) = {
+        let (runtime, dispatcher, notifier) = {
             let mut threads = self.lock_threads();
-            let dispatcher = if self.dispatcher_id == Some(me) {
-                None
+            let runtime = threads.runtime.take();
+            if in_callback {
+                // The callback threads stay for a destroy/drop from outside to join. The runtime
+                // thread runs no callback: joining it cannot wait for a callback.
+                (runtime, None, None)
             } else {
-                threads.dispatcher.take()
-            };
-            (threads.runtime.take(), dispatcher)
+                (runtime, threads.dispatcher.take(), threads.notifier.take())
+            }
         };
-        for handle in [runtime, dispatcher].into_iter().flatten() {
+        let me = thread::current().id();
+        for handle in [runtime, dispatcher, notifier].into_iter().flatten() {
             if handle.thread().id() != me && handle.join().is_err() {
                 log::error!("an engine thread panicked");
             }

@@ -1,12 +1,13 @@
 //! Which callback, if any, the current thread is inside of, and the calls refused there.
 //!
-//! - Inside the **log** callback every call that touches an engine or the log settings is refused
+//! - Inside the **log** callback (and the log queue's `ready`) every call that touches an engine
+//!   or the log settings is refused
 //!   (`CALLED_FROM_CALLBACK`): a record may be emitted while the engine holds its state lock on
 //!   this very thread, so an engine call there would deadlock, and replacing the log callback
 //!   waits for running log callbacks to return, the caller's own included.
-//! - Inside an **event** callback every engine call works (core holds no lock while a callback
-//!   runs: logout, switch, even destroy of the same engine), except the blocking
-//!   `roomlink_wait_event`, which would stall the engine's event thread.
+//! - Inside an **event** callback (and the event-ready callback) every engine call works (core
+//!   holds no lock while a callback runs: logout, switch, even destroy of the same engine),
+//!   except the blocking `roomlink_wait_event`, which would stall the engine's event thread.
 
 use std::cell::Cell;
 

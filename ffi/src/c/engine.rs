@@ -80,12 +80,18 @@ pub unsafe extern "C" fn roomlink_engine_create(
 /// The handle stays invalid forever: later calls with it return `ROOMLINK_CODE_ENGINE_DESTROYED`
 /// (1900005), a second destroy included.
 ///
-/// From any thread, including from inside this engine's own callback. Called outside a callback,
-/// it returns after the last callback of this engine has returned (`on_released` included).
-/// Called from inside one of its callbacks, the events already queued (its `Logout`s) are
-/// delivered after that callback returns, then `on_released`.
-/// A pull-mode engine's last events stay readable with `roomlink_poll_event` until it returns
-/// `ROOMLINK_CODE_ENGINE_DESTROYED`.
+/// From any thread, including from inside a callback. Called outside any roomlink callback, it
+/// returns after the last callback of this engine has returned (`on_released` included, or the
+/// last event-ready call of a pull engine). Called from inside a roomlink callback, of this
+/// engine or of another, it returns without waiting for this engine's callbacks: its event
+/// thread delivers the events already queued (its `Logout`s) after the callback it may be
+/// running, then runs `on_released` (free `user_data` there, not after destroy returns); a
+/// pull engine's event-ready call that is running may still finish. Waiting there could
+/// deadlock: two engines destroying each other from their callbacks at the same moment would
+/// each wait for the other's callback to end (`ffi/tests/c/misuse.c` does exactly that).
+/// A pull-mode engine's last events stay readable with `roomlink_poll_event` /
+/// `roomlink_wait_event`; once they are taken, both return `ROOMLINK_CODE_ENGINE_DESTROYED` at
+/// once, already while destroy is still running on another thread (no event can follow).
 ///
 /// Returns 0; `ROOMLINK_CODE_UNKNOWN_ENGINE`, `ROOMLINK_CODE_ENGINE_DESTROYED`,
 /// `ROOMLINK_CODE_CALLED_FROM_CALLBACK` (from the log callback).

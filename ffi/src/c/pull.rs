@@ -3,7 +3,10 @@
 //! one without blocking, `roomlink_wait_event` blocks up to a timeout (for a worker thread).
 //!
 //! Events handed out are tracked, so `roomlink_event_free` of a pointer that is not an event
-//! currently owned by the caller (freed twice, made up) is refused instead of corrupting memory.
+//! currently outstanding (made up, or freed and not handed out again) is refused instead of
+//! corrupting memory. Tracking is by address, so it is a safety net, not a guarantee: once the
+//! allocator reuses a freed event's address for a newer event, a second free of the stale pointer
+//! frees the newer one.
 
 use std::collections::BTreeSet;
 use std::sync::{Mutex, MutexGuard};
@@ -44,7 +47,16 @@ fn next_event(
     let event = match events {
         // Events of an engine with a handler go to its callbacks; polling it is a host bug.
         Events::Callbacks => return Err(ErrorCode::INVALID_ARGUMENT),
-        Events::Queue(core) => next(&core),
+        Events::Queue(core) => match next(&core) {
+            Some(event) => Some(event),
+            // Destroy has logged out and the engine's queue is empty, though destroy may still
+            // be joining threads (up to a second): that is the end (say so now, or a reader loop
+            // would spin on NULLs until destroy returns), unless destroy has just returned and
+            // moved the last events out of the engine (`end_destroy`, under the registry lock,
+            // which `pop_leftover` takes): then they are taken from there.
+            None if core.is_drained() => Some(registry::pop_leftover(engine)?),
+            None => None,
+        },
         Events::Leftover => Some(registry::pop_leftover(engine)?),
     };
     let ptr = event.map_or(std::ptr::null_mut(), hand_out);
@@ -57,8 +69,11 @@ fn next_event(
 /// (free it with `roomlink_event_free`), or NULL when none is queued.
 ///
 /// After `roomlink_engine_destroy`, the engine's last events (its `Logout`s) are still returned;
-/// once they are all taken, it returns `ROOMLINK_CODE_ENGINE_DESTROYED` (destroy itself released
-/// the engine; only those events wait here).
+/// once they are all taken, it returns `ROOMLINK_CODE_ENGINE_DESTROYED`, and from then on every
+/// call does. This holds as soon as destroy (on another thread) has logged out, while it is still
+/// closing connections and joining threads (up to about a second): no event can come after that
+/// point, so a reader loop `while (roomlink_wait_event(...) == ROOMLINK_CODE_OK)` ends without
+/// spinning on NULLs.
 ///
 /// Returns 0; `ROOMLINK_CODE_NULL_POINTER` (`out`), `ROOMLINK_CODE_INVALID_ARGUMENT` (the engine
 /// has a handler), `ROOMLINK_CODE_UNKNOWN_ENGINE`, `ROOMLINK_CODE_ENGINE_DESTROYED`,
@@ -74,10 +89,13 @@ pub unsafe extern "C" fn roomlink_poll_event(
     })
 }
 
-/// As `roomlink_poll_event`, but waits up to `timeout_ms` for an event (NULL in `*out` if none
-/// came). For a host's worker thread; refused (`ROOMLINK_CODE_CALLED_FROM_CALLBACK`) inside any
-/// roomlink callback, where blocking would stall event delivery. Returns at once when the engine
-/// is destroyed from another thread.
+/// As `roomlink_poll_event`, but waits up to `timeout_ms` for an event (NULL in `*out` only when
+/// the timeout passed). For a host's worker thread; refused (`ROOMLINK_CODE_CALLED_FROM_CALLBACK`)
+/// inside any roomlink callback, where blocking would stall event delivery. When another thread
+/// destroys the engine, a blocked wait returns at once with destroy's first `Logout` (or
+/// `ROOMLINK_CODE_ENGINE_DESTROYED` if no room was logged in); once the last event is taken,
+/// every call returns `ROOMLINK_CODE_ENGINE_DESTROYED` at once, also while destroy still runs.
+/// So each call returns an event, a timeout's NULL, or the end: a worker loop never spins.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn roomlink_wait_event(
     engine: roomlink_engine,
@@ -92,8 +110,10 @@ pub unsafe extern "C" fn roomlink_wait_event(
 }
 
 /// Frees an event from `roomlink_poll_event` / `roomlink_wait_event`. NULL is a no-op (returns
-/// 0). A pointer that is not an event the caller owns (already freed, never issued) is refused
-/// with `ROOMLINK_CODE_INVALID_ARGUMENT` and nothing is freed. Allowed from any thread and inside
+/// 0). A pointer that is not an outstanding event (never issued, or already freed) is refused
+/// with `ROOMLINK_CODE_INVALID_ARGUMENT` and nothing is freed — detected by address, so a double
+/// free is caught only until the allocator hands that address out again for a newer event (then
+/// the newer event is freed): free each event exactly once. Allowed from any thread and inside
 /// callbacks.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn roomlink_event_free(event: *mut roomlink_event) -> i32 {
@@ -109,4 +129,54 @@ pub unsafe extern "C" fn roomlink_event_free(event: *mut roomlink_event) -> i32 
         drop(unsafe { Box::from_raw(event.cast::<CEvent>()) });
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use roomlink::{Engine, EngineConfig, RoomConfig, User};
+
+    use super::*;
+    use crate::c::events::ROOMLINK_REASON_LOGOUT;
+
+    /// Takes one event the way the exports do, with `next` reading the engine; its reason, or
+    /// the code.
+    fn take(
+        engine: roomlink_engine,
+        next: impl FnOnce(&roomlink::Engine) -> Option<Event>,
+    ) -> Result<Option<u32>, ErrorCode> {
+        let mut out = std::ptr::null_mut();
+        next_event(engine, &mut out, next)?;
+        if out.is_null() {
+            return Ok(None);
+        }
+        // SAFETY: just handed out, freed right after.
+        let reason = unsafe { (*out).reason };
+        assert_eq!(unsafe { roomlink_event_free(out) }, 0);
+        Ok(Some(reason))
+    }
+
+    #[test]
+    fn events_moved_out_of_the_engine_while_a_reader_looked_are_still_returned() {
+        let engine = Engine::new(EngineConfig::new("ws://127.0.0.1:1/v1/ws"), None).unwrap();
+        let user = User::new("alice", "Alice");
+        engine
+            .login_room("r1", user, "t", RoomConfig::default())
+            .unwrap();
+        let id = registry::insert(engine, true).unwrap();
+        assert_eq!(take(id, roomlink::Engine::poll_event), Ok(Some(0))); // Logining
+        let core = registry::begin_destroy(id).unwrap();
+        core.destroy();
+        drop(core);
+        // A reader got the engine while destroy was running; destroy returns (moving the Logout
+        // out of the engine) before the reader looks at the engine's queue, which is empty then.
+        let racing = |core: &roomlink::Engine| {
+            registry::end_destroy(id);
+            core.poll_event()
+        };
+        assert_eq!(take(id, racing), Ok(Some(ROOMLINK_REASON_LOGOUT)));
+        assert_eq!(
+            take(id, roomlink::Engine::poll_event),
+            Err(ErrorCode::ENGINE_DESTROYED)
+        );
+    }
 }

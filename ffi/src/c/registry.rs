@@ -100,7 +100,8 @@ pub(crate) fn events(id: u64) -> Result<Events, ErrorCode> {
 }
 
 /// The next event left by a destroyed pull engine; `ENGINE_DESTROYED` (and the entry is gone)
-/// once none is left.
+/// once none is left, or while destroy is still running (`Closing`: its events are still in the
+/// engine, so a caller asks here only once that queue is finished).
 pub(crate) fn pop_leftover(id: u64) -> Result<Event, ErrorCode> {
     let mut registry = lock();
     if let Some(Entry::Drained { events }) = registry.entries.get_mut(&id) {

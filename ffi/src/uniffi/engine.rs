@@ -37,6 +37,7 @@ impl Engine {
         token: String,
         user_update: bool,
     ) -> Result {
+        not_in_log_sink()?;
         let config = roomlink::RoomConfig { user_update };
         Ok(self
             .inner
@@ -45,36 +46,47 @@ impl Engine {
 
     /// Logs out: `Logout` (or `LogoutFailed` 1002002, also returned, for a room not logged in).
     pub fn logout_room(&self, room_id: String) -> Result {
+        not_in_log_sink()?;
         Ok(self.inner.logout_room(&room_id)?)
     }
 
     /// Logs out of `from_room_id` and in to `to_room_id` with the same user.
     pub fn switch_room(&self, from_room_id: String, to_room_id: String, token: String) -> Result {
+        not_in_log_sink()?;
         Ok(self.inner.switch_room(&from_room_id, &to_room_id, &token)?)
     }
 
     pub fn renew_token(&self, room_id: String, token: String) -> Result {
+        not_in_log_sink()?;
         Ok(self.inner.renew_token(&room_id, &token)?)
     }
 
     pub fn publish_stream(&self, room_id: String, stream_id: String, extra_info: String) -> Result {
+        not_in_log_sink()?;
         Ok(self
             .inner
             .publish_stream(&room_id, &stream_id, &extra_info)?)
     }
 
     pub fn unpublish_stream(&self, room_id: String, stream_id: String) -> Result {
+        not_in_log_sink()?;
         Ok(self.inner.unpublish_stream(&room_id, &stream_id)?)
     }
 
     /// The host's network availability hint: `true` retries at once, `false` reports the outage
     /// at once. Ignored after destroy.
     pub fn on_network_changed(&self, available: bool) {
+        if crate::log_bridge::in_sink() {
+            return; // see `LogSink`
+        }
         self.inner.on_network_changed(available)
     }
 
     /// The engine's current state of a room (`Disconnected` for unknown rooms and after destroy).
     pub fn room_state(&self, room_id: String) -> ConnectionState {
+        if crate::log_bridge::in_sink() {
+            return ConnectionState::Disconnected; // see `LogSink`
+        }
         self.inner.room_state(&room_id).into()
     }
 
@@ -97,6 +109,18 @@ impl Engine {
     /// Idempotent; every later call fails with `InvalidState` 1900005. Safe inside a callback.
     /// (Kotlin: `destroyEngine()`, as Kotlin objects already have a `destroy()` that frees them.)
     pub fn destroy(&self) {
+        if crate::log_bridge::in_sink() {
+            return; // see `LogSink`
+        }
         self.inner.destroy()
     }
+}
+
+/// Engine calls from inside a `LogSink` are refused: the record may come from code that holds the
+/// engine's state lock on this very thread, so the call would deadlock.
+fn not_in_log_sink() -> Result {
+    if crate::log_bridge::in_sink() {
+        return Err(roomlink::ErrorCode::CALLED_FROM_CALLBACK.into());
+    }
+    Ok(())
 }

@@ -15,7 +15,8 @@ pub enum RoomlinkError {
     /// happened.
     InvalidArgument { code: i32, detail: String },
     /// The call does not fit the room's or engine's state (1002001 already logged in, 1002002 not
-    /// logged in, 1900005 engine destroyed); nothing happened.
+    /// logged in, 1900005 engine destroyed, 1900105 called from inside a log sink); nothing
+    /// happened.
     InvalidState { code: i32, detail: String },
     /// Anything else (1900003 internal error, a code from a newer core).
     Internal { code: i32, detail: String },
@@ -53,7 +54,8 @@ impl From<ErrorCode> for RoomlinkError {
         match code {
             ErrorCode::ALREADY_LOGGED_IN
             | ErrorCode::ROOM_NOT_LOGGED_IN
-            | ErrorCode::ENGINE_DESTROYED => Self::InvalidState {
+            | ErrorCode::ENGINE_DESTROYED
+            | ErrorCode::CALLED_FROM_CALLBACK => Self::InvalidState {
                 code: code_value,
                 detail,
             },
@@ -113,6 +115,7 @@ mod tests {
         assert_eq!(case(ErrorCode::ALREADY_LOGGED_IN), "state");
         assert_eq!(case(ErrorCode::ROOM_NOT_LOGGED_IN), "state");
         assert_eq!(case(ErrorCode::ENGINE_DESTROYED), "state");
+        assert_eq!(case(ErrorCode::CALLED_FROM_CALLBACK), "state");
         assert_eq!(case(ErrorCode::INTERNAL_ERROR), "internal");
         assert_eq!(case(ErrorCode(1_999_999)), "internal");
     }

@@ -15,7 +15,11 @@ pub enum LogLevel {
     Trace,
 }
 
-/// Receives roomlink's log records, on whichever thread logs (often the engine's).
+/// Receives roomlink's log records, on whichever thread logs (often the engine's, possibly while
+/// it holds the engine's state). So: hand the record to the host logger and return. Engine calls
+/// from inside `log` are refused (`InvalidState` 1900105 from fallible ones; `on_network_changed` and
+/// `destroy` do nothing, `room_state` reports `Disconnected`), and a sink that throws loses that
+/// one record, nothing else.
 #[uniffi::export(foreign)]
 pub trait LogSink: Send + Sync {
     fn log(&self, level: LogLevel, target: String, message: String);
@@ -46,7 +50,8 @@ impl From<LogLevel> for LevelFilter {
 }
 
 /// Sends records at `max_level` and above to `sink` (replacing any sink, the C API's included);
-/// `None` turns logging off.
+/// `None` turns logging off. Returns once no call of the previous sink is running (so a host may
+/// tear down what it used); called from inside a sink, it does nothing.
 #[uniffi::export]
 pub fn set_log_sink(sink: Option<Arc<dyn LogSink>>, max_level: LogLevel) {
     let sink = sink.map(|sink| -> crate::log_bridge::Sink {

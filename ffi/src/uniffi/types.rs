@@ -110,7 +110,9 @@ pub enum ConnectionState {
 }
 
 /// One event of core's `Event`, field for field. `error_code` is the number of the README's code
-/// table; `extended_data` is a map (keys: `room_session_id`, `custom_kickout_message`).
+/// table; `extended_data` is a map (keys: `room_session_id`, `custom_kickout_message`): look keys
+/// up, do not rely on its iteration order (C, C# and Dart get the keys sorted; a Kotlin/Python map
+/// built from it has no defined order and Swift dictionaries have none).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum RoomEvent {
     RoomStateChanged {

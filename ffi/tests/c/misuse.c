@@ -17,26 +17,7 @@
 #include <time.h>
 
 #include "roomlink.h"
-
-static atomic_int failures;
-
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      atomic_fetch_add(&failures, 1);                                      \
-    }                                                                      \
-  } while (0)
-
-#define CHECK_CODE(expr, want)                                                              \
-  do {                                                                                      \
-    int32_t got_ = (expr);                                                                  \
-    if (got_ != (want)) {                                                                   \
-      fprintf(stderr, "%s:%d: %s returned %d (%s), want %d (%s)\n", __FILE__, __LINE__,    \
-              #expr, got_, roomlink_error_name(got_), (int)(want), roomlink_error_name(want)); \
-      atomic_fetch_add(&failures, 1);                                                       \
-    }                                                                                       \
-  } while (0)
+#include "check.h"
 
 static const char BAD_UTF8[] = {(char)0xff, (char)0xfe, 'x', 0};
 static const char *URL = "ws://127.0.0.1:1/v1/ws";
@@ -185,6 +166,13 @@ static void test_pointer_and_utf8_misuse(void) {
   roomlink_event fake;
   memset(&fake, 0, sizeof fake);
   CHECK_CODE(roomlink_event_free(&fake), ROOMLINK_CODE_INVALID_ARGUMENT);
+  roomlink_log_record fake_record;
+  memset(&fake_record, 0, sizeof fake_record);
+  CHECK_CODE(roomlink_log_record_free(&fake_record), ROOMLINK_CODE_INVALID_ARGUMENT);
+  CHECK_CODE(roomlink_log_record_free(NULL), 0);
+  CHECK_CODE(roomlink_poll_log_record(NULL), ROOMLINK_CODE_NULL_POINTER);
+  CHECK_CODE(roomlink_set_log_queue(NULL, NULL, 6, 10), ROOMLINK_CODE_INVALID_ARGUMENT);
+  CHECK_CODE(roomlink_set_log_queue(NULL, NULL, ROOMLINK_LOG_INFO, 0), ROOMLINK_CODE_INVALID_ARGUMENT);
 
   /* Nothing changed: no event (a real logout of r1 would have queued LogoutFailed), r1 not
    * logged in; and the same calls with good arguments still work. */
@@ -210,6 +198,14 @@ static void test_pointer_and_utf8_misuse(void) {
 
 /* ---- handles: 0, never issued, destroyed ---- */
 
+static atomic_int ready_never_calls;
+
+/* An event-ready callback that a refused roomlink_set_event_ready_callback must never install. */
+static void ready_never(void *ud) {
+  (void)ud;
+  atomic_fetch_add(&ready_never_calls, 1);
+}
+
 static void expect_handle_code(roomlink_engine e, int32_t want, int line) {
   int before = atomic_load(&failures);
   CHECK_CODE(roomlink_login_room(e, "r1", "alice", "Alice", "t", 1), want);
@@ -223,6 +219,8 @@ static void expect_handle_code(roomlink_engine e, int32_t want, int line) {
   CHECK_CODE(roomlink_poll_event(e, &ev), want);
   CHECK_CODE(roomlink_wait_event(e, 10, &ev), want);
   CHECK(ev == (roomlink_event *)&ev);
+  CHECK_CODE(roomlink_set_event_ready_callback(e, ready_never, NULL), want);
+  CHECK_CODE(roomlink_set_event_ready_callback(e, NULL, NULL), want);
   if (atomic_load(&failures) != before) fprintf(stderr, "  (handle %llu, from line %d)\n",
                                                 (unsigned long long)e, line);
 }
@@ -350,9 +348,12 @@ static void run_callback_case(int destroy_inside) {
   roomlink_engine_config c = config();
   /* Written before the login below, so before any callback reads it. */
   CHECK_CODE(roomlink_engine_create(&c, &h, &st.self), 0);
-  /* Polling an engine that has a handler is a host bug. */
+  /* Polling an engine that has a handler is a host bug, and so is asking it for event-ready
+   * calls (its events go to the callbacks). */
   roomlink_event *ev = NULL;
   CHECK_CODE(roomlink_poll_event(st.self, &ev), ROOMLINK_CODE_INVALID_ARGUMENT);
+  CHECK_CODE(roomlink_set_event_ready_callback(st.self, ready_never, NULL),
+             ROOMLINK_CODE_INVALID_ARGUMENT);
   CHECK_CODE(roomlink_login_room(st.self, "r1", "alice", "Alice", "t", 1), 0);
   CHECK(wait_for(&st, &st.logining, 1));
   CHECK(wait_for(&st, &st.logout, 1));
@@ -390,9 +391,107 @@ static void run_callback_case(int destroy_inside) {
   pthread_cond_destroy(&st.cond);
 }
 
+/* Two engines destroying each other from their callbacks at the same moment: each callback
+ * waits (5 s at most) until both are inside one, then destroys the other engine. Destroy there
+ * must not wait for the other engine's callback, which is waiting for this one. */
+struct mutual {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  roomlink_engine engines[2];
+  int inside, met, destroyed, released;
+  int32_t codes[2];
+};
+
+struct mutual_side {
+  struct mutual *m;
+  int index;
+};
+
+static void signal_mutual(struct mutual *m) { /* lock held; releases it */
+  pthread_cond_broadcast(&m->cond);
+  pthread_mutex_unlock(&m->lock);
+}
+
+/* Waits (5 s at most) until *value >= want; whether it got there. */
+static int wait_mutual_until(struct mutual *m, int *value, int want) {
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += 5;
+  pthread_mutex_lock(&m->lock);
+  int rc = 0;
+  while (*value < want && rc == 0) rc = pthread_cond_timedwait(&m->cond, &m->lock, &deadline);
+  int ok = *value >= want;
+  pthread_mutex_unlock(&m->lock);
+  return ok;
+}
+
+/* Both callbacks are inside at once. */
+static int wait_for_mutual(struct mutual *m) { return wait_mutual_until(m, &m->inside, 2); }
+
+static void mutual_state_changed(void *ud, const char *room, roomlink_room_state_reason reason,
+                                 int32_t code, const roomlink_kv *kv, uint32_t n) {
+  (void)room, (void)code, (void)kv, (void)n;
+  struct mutual_side *side = ud;
+  struct mutual *m = side->m;
+  if (reason != ROOMLINK_REASON_LOGINING) return;
+  pthread_mutex_lock(&m->lock);
+  m->inside++;
+  pthread_cond_broadcast(&m->cond);
+  pthread_mutex_unlock(&m->lock);
+  if (wait_for_mutual(m)) {
+    pthread_mutex_lock(&m->lock);
+    m->met++;
+    pthread_mutex_unlock(&m->lock);
+  }
+  int32_t destroy_code = roomlink_engine_destroy(m->engines[1 - side->index]);
+  pthread_mutex_lock(&m->lock);
+  m->codes[side->index] = destroy_code;
+  m->destroyed++;
+  signal_mutual(m);
+}
+
+static void mutual_released(void *ud) {
+  struct mutual *m = ((struct mutual_side *)ud)->m;
+  pthread_mutex_lock(&m->lock);
+  m->released++;
+  signal_mutual(m);
+}
+
+static void test_mutual_destroy(void) {
+  struct mutual m;
+  memset(&m, 0, sizeof m);
+  pthread_mutex_init(&m.lock, NULL);
+  pthread_cond_init(&m.cond, NULL);
+  struct mutual_side sides[2] = {{&m, 0}, {&m, 1}};
+  roomlink_engine_config c = config();
+  for (int i = 0; i < 2; i++) {
+    roomlink_event_handler h;
+    memset(&h, 0, sizeof h);
+    h.user_data = &sides[i];
+    h.on_room_state_changed = mutual_state_changed;
+    h.on_released = mutual_released;
+    CHECK_CODE(roomlink_engine_create(&c, &h, &m.engines[i]), 0);
+  }
+  for (int i = 0; i < 2; i++) CHECK_CODE(roomlink_login_room(m.engines[i], "r1", "a", "A", "t", 1), 0);
+  int done = wait_mutual_until(&m, &m.released, 2);
+  if (!done) { /* still blocked in the library: freeing the state would be a use after free */
+    fprintf(stderr, "misuse.c: mutual destroy did not finish within 5 s (deadlock?)\n");
+    exit(1);
+  }
+  pthread_mutex_lock(&m.lock);
+  CHECK(m.met == 2 && m.destroyed == 2);
+  CHECK_CODE(m.codes[0], 0);
+  CHECK_CODE(m.codes[1], 0);
+  pthread_mutex_unlock(&m.lock);
+  for (int i = 0; i < 2; i++) CHECK_CODE(roomlink_engine_destroy(m.engines[i]), ROOMLINK_CODE_ENGINE_DESTROYED);
+  pthread_cond_destroy(&m.cond);
+  pthread_mutex_destroy(&m.lock);
+}
+
 static void test_callbacks(void) {
   run_callback_case(0);
   run_callback_case(1);
+  test_mutual_destroy();
 }
 
 /* ---- inside the log callback everything but the pure functions is refused ---- */
@@ -422,6 +521,11 @@ static void log_cb(void *ud, roomlink_log_level level, const char *target, const
   check_refused(roomlink_engine_create(&c, NULL, &created));
   check_refused(roomlink_engine_destroy(e));
   check_refused(roomlink_set_log_callback(NULL, NULL, ROOMLINK_LOG_OFF));
+  check_refused(roomlink_set_event_ready_callback(e, ready_never, NULL));
+  check_refused(roomlink_set_log_queue(NULL, NULL, ROOMLINK_LOG_OFF, 1));
+  /* Allowed: taking queued log records (none are queued here). */
+  roomlink_log_record *record = (roomlink_log_record *)&record;
+  if (roomlink_poll_log_record(&record) != 0 || record != NULL) atomic_fetch_add(&log_wrong, 1);
   /* Allowed: the pure functions. */
   if (strcmp(roomlink_error_name(ROOMLINK_CODE_OK), "OK") != 0) atomic_fetch_add(&log_wrong, 1);
   if (roomlink_abi_version() != ROOMLINK_ABI_VERSION) atomic_fetch_add(&log_wrong, 1);
@@ -536,6 +640,8 @@ int main(void) {
   test_callbacks();
   test_log_callback();
   test_many_threads();
+  /* No refused roomlink_set_event_ready_callback installed a callback that was then called. */
+  CHECK(atomic_load(&ready_never_calls) == 0);
   int n = atomic_load(&failures);
   if (n != 0) {
     fprintf(stderr, "misuse: %d check(s) failed\n", n);

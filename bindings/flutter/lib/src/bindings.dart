@@ -79,8 +79,37 @@ final class RoomlinkEngineConfigC extends Struct {
 
 /// C: `struct roomlink_event_handler`. Opaque here: the plugin always passes NULL (pull mode),
 /// because its callbacks' borrowed pointers cannot be read by a `NativeCallable.listener`
-/// (see README.md, "Why the pull API").
+/// (see README.md, "Events: the pull API and one data-free callback").
 final class RoomlinkEventHandlerC extends Opaque {}
+
+/// A record's level (`ROOMLINK_LOG_*`), and the most verbose level forwarded.
+enum RoomlinkLogLevel implements CEnum {
+  off(0),
+  error(1),
+  warn(2),
+  info(3),
+  debug(4),
+  trace(5);
+
+  const RoomlinkLogLevel(this.value);
+  @override
+  final int value;
+}
+
+/// C: `struct roomlink_log_record`. Owned by whoever took it from `roomlink_poll_log_record`
+/// until `roomlink_log_record_free`; its strings die with it.
+final class RoomlinkLogRecordC extends Struct {
+  @Uint32()
+  external int level;
+  external Pointer<Utf8> target;
+  external Pointer<Utf8> message;
+  @Uint32()
+  external int droppedBefore;
+}
+
+/// The native side of both data-free callbacks (`roomlink_event_ready_callback`,
+/// `roomlink_log_ready_callback`): `void (*)(void *user_data)`.
+typedef RoomlinkReadyCallbackC = Void Function(Pointer<Void>);
 
 /// C: `struct roomlink_kv`.
 final class RoomlinkKvC extends Struct {
@@ -130,8 +159,9 @@ final class RoomlinkEventC extends Struct {
   external int remainingSeconds;
 }
 
-/// The library's functions. None is a leaf call (`isLeaf`): `roomlink_wait_event` blocks and
-/// `roomlink_engine_destroy` joins threads, and a leaf call would hold up the VM (GC) meanwhile.
+/// The library's functions. None is a leaf call (`isLeaf`): `roomlink_engine_destroy` joins
+/// threads and the setters wait for a running callback, and a leaf call would hold up the VM (GC)
+/// meanwhile; the others are cheap enough that it does not matter.
 final class RoomlinkBindings {
   RoomlinkBindings(this._lib);
 
@@ -200,9 +230,28 @@ final class RoomlinkBindings {
       Int32 Function(Uint64, Pointer<Utf8>, Pointer<Uint32>),
       int Function(int, Pointer<Utf8>, Pointer<Uint32>)>('roomlink_room_state');
 
-  late final waitEvent = _lib.lookupFunction<
-      Int32 Function(Uint64, Uint32, Pointer<Pointer<RoomlinkEventC>>),
-      int Function(int, int, Pointer<Pointer<RoomlinkEventC>>)>('roomlink_wait_event');
+  late final pollEvent = _lib.lookupFunction<
+      Int32 Function(Uint64, Pointer<Pointer<RoomlinkEventC>>),
+      int Function(int, Pointer<Pointer<RoomlinkEventC>>)>('roomlink_poll_event');
+
+  late final setEventReadyCallback = _lib.lookupFunction<
+      Int32 Function(Uint64, Pointer<NativeFunction<Void Function(Pointer<Void>)>>, Pointer<Void>),
+      int Function(int, Pointer<NativeFunction<Void Function(Pointer<Void>)>>,
+          Pointer<Void>)>('roomlink_set_event_ready_callback');
+
+  late final setLogQueue = _lib.lookupFunction<
+      Int32 Function(Pointer<NativeFunction<Void Function(Pointer<Void>)>>, Pointer<Void>, Uint32,
+          Uint32),
+      int Function(Pointer<NativeFunction<Void Function(Pointer<Void>)>>, Pointer<Void>, int,
+          int)>('roomlink_set_log_queue');
+
+  late final pollLogRecord = _lib.lookupFunction<
+      Int32 Function(Pointer<Pointer<RoomlinkLogRecordC>>),
+      int Function(Pointer<Pointer<RoomlinkLogRecordC>>)>('roomlink_poll_log_record');
+
+  late final logRecordFree = _lib.lookupFunction<
+      Int32 Function(Pointer<RoomlinkLogRecordC>),
+      int Function(Pointer<RoomlinkLogRecordC>)>('roomlink_log_record_free');
 
   late final eventFree = _lib.lookupFunction<
       Int32 Function(Pointer<RoomlinkEventC>),

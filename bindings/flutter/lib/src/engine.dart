@@ -1,5 +1,7 @@
 // RoomlinkEngine: one roomlink engine, its calls (one per C function, same codes) and its events
-// as a Stream fed by the event pump isolate (event_pump.dart).
+// as a Stream, taken on this isolate with roomlink_poll_event whenever the engine's event-ready
+// callback (a NativeCallable.listener) says events wait. README.md, "Events: the pull API and one
+// data-free callback", explains the flow and its guarantees.
 
 import 'dart:async';
 import 'dart:ffi';
@@ -10,8 +12,8 @@ import 'package:ffi/ffi.dart';
 import 'bindings.dart';
 import 'config.dart';
 import 'errors.dart';
-import 'event_pump.dart';
 import 'events.dart';
+import 'logs.dart';
 import 'strings.dart';
 import 'types.dart';
 
@@ -21,64 +23,87 @@ import 'types.dart';
 /// Calls are synchronous and return once the library has taken them; they work from a listener
 /// of [events] too. A failing call throws [RoomlinkException] (the code every binding reports)
 /// and changed nothing, or [ArgumentError] for a string with a NUL in it.
+///
+/// roomlink's log records go to `dart:developer`'s `log` while an engine lives, at
+/// [logLevel] and above.
 final class RoomlinkEngine {
-  RoomlinkEngine._(this._handle, this._pump, this._events, this._pumpExited);
+  RoomlinkEngine._(this._handle, this._events);
 
   final int _handle;
-  final SendPort _pump;
   final StreamController<RoomEvent> _events;
-  final Future<void> _pumpExited;
+
+  /// The engine's event-ready callback: called by the library (on its own thread) when events
+  /// wait; runs [_drain] on this isolate afterwards. Closed by [dispose], once destroy returned.
+  late final NativeCallable<RoomlinkReadyCallbackC> _ready;
+
+  /// The library said the engine's last event was taken (`ROOMLINK_CODE_ENGINE_DESTROYED`).
+  bool _finished = false;
   Future<void>? _disposed;
 
-  /// Creates an engine (its event pump isolate included). Throws [RoomlinkException] (e.g.
-  /// 1900004 for a setting out of range, 1900101 without a server URL) or [ArgumentError].
+  /// The most verbose roomlink log level forwarded to `dart:developer`'s `log`; read when the
+  /// first engine of this isolate is created (default warnings and errors).
+  static RoomlinkLogLevel get logLevel => LogForwarding.level;
+  static set logLevel(RoomlinkLogLevel level) => LogForwarding.level = level;
+
+  /// Creates an engine. Throws [RoomlinkException] (e.g. 1900004 for a setting out of range,
+  /// 1900101 without a server URL) or [ArgumentError]. Returns a future for compatibility with
+  /// earlier versions of this plugin; the work is done synchronously.
   static Future<RoomlinkEngine> create(EngineConfig config) async {
     config.validate();
-    final port = ReceivePort('roomlink events');
+    final handle = using((arena) {
+      final out = arena<Uint64>();
+      check(bindings.engineCreate(configToC(config, arena), nullptr, out)); // NULL: pull mode
+      return out.value;
+    });
     // Single-subscription: events that come before `listen` are buffered, not lost (a login's
     // Logining is reported before most apps have subscribed).
-    final events = StreamController<RoomEvent>();
-    final started = Completer<PumpStarted>();
-    final exited = Completer<void>();
-    void fail(Object error) {
-      if (started.isCompleted) {
-        events.addError(error);
-      } else {
-        started.completeError(error);
-      }
+    final engine = RoomlinkEngine._(handle, StreamController<RoomEvent>());
+    engine._ready = NativeCallable<RoomlinkReadyCallbackC>.listener(
+        (Pointer<Void> _) => engine._drain());
+    final code = bindings.setEventReadyCallback(handle, engine._ready.nativeFunction, nullptr);
+    if (code != roomlinkCodeOk) {
+      // Nothing was set (the header's promise), so nothing can call it: close at once. A fresh
+      // engine with no room logs out of nothing: destroying it here is quick.
+      engine._ready.close();
+      bindings.engineDestroy(handle);
+      throw RoomlinkException(code);
     }
+    LogForwarding.acquire();
+    return engine;
+  }
 
-    port.listen((Object? message) {
-      switch (message) {
-        case RoomEvent event:
-          events.add(event);
-        case PumpStarted s when !started.isCompleted:
-          started.complete(s);
-        case PumpFailed(:final code):
-          fail(RoomlinkException(code));
-        case PumpDecodeFailed(:final description):
-          events.addError(StateError(description));
-        case [final String error, final String? stack]: // Isolate.spawn's onError
-          fail(RemoteError(error, stack ?? ''));
-        case null: // Isolate.spawn's onExit: nothing follows
-          if (!started.isCompleted) {
-            started.completeError(StateError('roomlink: the event pump isolate exited'));
-          }
-          port.close();
-          events.close();
-          exited.complete();
+  /// Takes every waiting event, until the library says none is left (NULL) or the engine's last
+  /// event was taken (`ROOMLINK_CODE_ENGINE_DESTROYED`). Draining until NULL after each ready
+  /// call is the header's rule that makes the calls sufficient: no event is missed, also when
+  /// some arrive while this runs. Never blocks.
+  void _drain() {
+    if (_finished || _events.isClosed) return;
+    using((arena) {
+      final slot = arena<Pointer<RoomlinkEventC>>();
+      while (true) {
+        final code = bindings.pollEvent(_handle, slot);
+        if (code == roomlinkCodeEngineDestroyed) {
+          _finished = true;
+          return;
+        }
+        if (code != roomlinkCodeOk) {
+          _events.addError(RoomlinkException(code));
+          return;
+        }
+        final event = slot.value;
+        if (event == nullptr) return;
+        try {
+          // `add` delivers later (not synchronously), so a listener that calls into the engine
+          // never runs inside this loop.
+          _events.add(decodeEvent(event.ref));
+        } catch (e, stack) {
+          // Still freed below, and the stream goes on: the error reaches the listener.
+          _events.addError(StateError('$e'), stack);
+        } finally {
+          bindings.eventFree(event);
+        }
       }
     });
-    // Not awaited: the pump's messages may overtake the spawn's own future, so `started` is what
-    // is awaited (at once, so none of its errors goes unhandled); a failed spawn completes it too.
-    unawaited(Isolate.spawn(runPump, PumpStart(config, port.sendPort),
-            onExit: port.sendPort, onError: port.sendPort, debugName: 'roomlink-events')
-        .then<void>((_) {}, onError: (Object error, StackTrace stack) {
-      port.close();
-      if (!started.isCompleted) started.completeError(error, stack);
-    }));
-    final s = await started.future;
-    return RoomlinkEngine._(s.handle, s.commands, events, exited.future);
   }
 
   /// The engine's events, in order. Single-subscription (use `asBroadcastStream` to share it):
@@ -131,16 +156,27 @@ final class RoomlinkEngine {
       });
 
   /// Logs out of every room (`Logout` events on [events]), stops the engine and closes [events]
-  /// after its last event. Completes once the pump isolate has exited. Idempotent: later calls
-  /// return the same future; the other calls then throw 1900005 (`roomState`: disconnected).
+  /// after its last event. Idempotent: later calls return the same future; the other calls then
+  /// throw 1900005 (`roomState`: disconnected).
   Future<void> dispose() => _disposed ??= _dispose();
 
   Future<void> _dispose() async {
+    // Meanwhile ready calls may still come and be drained here as usual.
     final code = await _destroyOnAnotherIsolate(_handle);
-    // Sent whatever the code: the pump only acts on it once the engine's queue is closed.
-    _pump.send(null);
+    // Destroy has returned: the library is not running the ready callback and will never call
+    // it again (roomlink_set_event_ready_callback's guarantee), so it may be closed now, and
+    // must be before the isolate could exit. Messages it already sent are dropped with it: they
+    // carry no data, and the drain below takes everything.
+    _ready.close();
+    // Destroy does not announce its own Logouts: take them, up to the end.
+    _drain();
+    if (!_finished && code == roomlinkCodeOk) {
+      _events.addError(StateError('roomlink: events left after destroy'));
+    }
+    // Not awaited: the future of `close` completes only once a listener saw the end.
+    unawaited(_events.close());
+    LogForwarding.release();
     check(code);
-    await _pumpExited;
   }
 }
 

@@ -11,6 +11,7 @@ import org.roomlink.EngineConfig
 import org.roomlink.RoomEvent
 import org.roomlink.RoomMode
 import org.roomlink.RoomlinkException
+import org.roomlink.code
 
 fun engineConfig(config: JsonObject): EngineConfig {
     val roomMode = when (val mode = config.str("room_mode")) {
@@ -40,14 +41,6 @@ inline fun roomlinkCall(body: () -> Unit): JsonObject = try {
 } catch (e: RoomlinkException) {
     reply(e.code)
 }
-
-/** The code of the README's table; every case carries one, the sealed base does not expose it. */
-val RoomlinkException.code: Int
-    get() = when (this) {
-        is RoomlinkException.InvalidArgument -> code
-        is RoomlinkException.InvalidState -> code
-        is RoomlinkException.Internal -> code
-    }
 
 fun wireState(state: ConnectionState): Int = state.value.toInt()
 

@@ -80,15 +80,6 @@ func milliseconds(_ config: [String: JSON], _ key: String) throws -> UInt64 {
     return ms
 }
 
-extension RoomlinkError {
-    /// The code of the README's table, which every case carries.
-    var code: Int32 {
-        switch self {
-        case .InvalidArgument(let code, _), .InvalidState(let code, _), .Internal(let code, _): code
-        }
-    }
-}
-
 /// A binding call's reply fields: code 0, or the roomlink error code it threw.
 func code(_ body: () throws -> Void) -> [String: JSON] {
     do {
