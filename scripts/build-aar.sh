@@ -26,14 +26,8 @@ jni_libs="$module/src/main/jniLibs"
 generated="$module/generated"
 target_dir="${CARGO_TARGET_DIR:-target}"
 
-run() {
-  printf '+'
-  printf ' %q' "$@"
-  printf '\n'
-  if ! $dry_run; then
-    "$@"
-  fi
-}
+# shellcheck source=lib/plan.sh
+source "$(dirname "$0")/lib/plan.sh"
 
 # Everything missing is listed at once, each with how to get it; a real run stops before building.
 missing=()

@@ -25,14 +25,8 @@ lib=libroomlink_ffi.a
 target_dir="${CARGO_TARGET_DIR:-target}"
 stage="$target_dir/xcframework"
 
-run() {
-  printf '+'
-  printf ' %q' "$@"
-  printf '\n'
-  if ! $dry_run; then
-    "$@"
-  fi
-}
+# shellcheck source=lib/plan.sh
+source "$(dirname "$0")/lib/plan.sh"
 
 missing=()
 if [ "$(uname -s)" != Darwin ]; then
