@@ -43,6 +43,8 @@ pub(crate) struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Connection caps and the counters of what the edge refused or closed.
     pub edge: Arc<edge::Edge>,
+    /// Admin requests refused for a missing or wrong bearer, reported once per interval.
+    pub admin_refusals: ratelog::RateLog,
 }
 
 /// A running server.
@@ -135,6 +137,7 @@ pub async fn start_with_registry(
         registry: registry.clone(),
         shutdown: shutdown.clone(),
         edge: edge.clone(),
+        admin_refusals: ratelog::RateLog::new(ratelog::LOG_INTERVAL),
     });
     let router = Router::new()
         .route(roomlink::protocol::WS_PATH, get(ws::upgrade))
