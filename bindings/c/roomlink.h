@@ -86,7 +86,7 @@
 /** 1002008 (ZEGO): The user name is empty. */
 #define ROOMLINK_CODE_USER_NAME_EMPTY 1002008
 
-/** 1002009 (ZEGO): The user name has control characters. */
+/** 1002009 (ZEGO): The user name has control characters or bidi embedding/override/isolate characters (U+202A..U+202E, U+2066..U+2069), or renders as nothing (only whitespace and invisible format characters). */
 #define ROOMLINK_CODE_USER_NAME_INVALID 1002009
 
 /** 1002010 (ZEGO): The user name is 256 bytes or longer. */

@@ -61,7 +61,7 @@ error_codes! {
     USER_ID_INVALID = 1002006, Zego, "The user ID has characters outside the allowed set (letters, digits and ~!@#$%^&*()_+=-`;',.<>/\\).";
     USER_ID_TOO_LONG = 1002007, Zego, "The user ID is 64 bytes or longer.";
     USER_NAME_EMPTY = 1002008, Zego, "The user name is empty.";
-    USER_NAME_INVALID = 1002009, Zego, "The user name has control characters.";
+    USER_NAME_INVALID = 1002009, Zego, "The user name has control characters or bidi embedding/override/isolate characters (U+202A..U+202E, U+2066..U+2069), or renders as nothing (only whitespace and invisible format characters).";
     USER_NAME_TOO_LONG = 1002010, Zego, "The user name is 256 bytes or longer.";
     ROOM_ID_EMPTY = 1002011, Zego, "The room ID is empty.";
     ROOM_ID_INVALID = 1002012, Zego, "The room ID has characters outside the allowed set (same set as user IDs).";
