@@ -140,6 +140,9 @@
 /** 1900005 (roomlink): The engine was destroyed; nothing more can be done with it. */
 #define ROOMLINK_CODE_ENGINE_DESTROYED 1900005
 
+/** 1900006 (roomlink): Server: a login or resume from a connection attempt older than one the server already accepted from the same engine; refused without touching any session (the engine gave up on that attempt). */
+#define ROOMLINK_CODE_STALE_ATTEMPT 1900006
+
 /** 1900101 (roomlink): FFI: a required pointer argument was NULL; nothing happened. */
 #define ROOMLINK_CODE_NULL_POINTER 1900101
 

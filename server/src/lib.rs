@@ -11,6 +11,7 @@
 
 pub mod admin;
 mod config;
+pub mod fence;
 mod id;
 mod kicks;
 pub mod memory;

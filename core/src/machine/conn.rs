@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crate::codes::ErrorCode;
-use crate::protocol::{ClientFrame, Hello};
+use crate::protocol::{ClientFrame, Fence, Hello};
 use crate::transitions::{Phase, Trigger};
 
 use super::later;
@@ -38,8 +38,10 @@ impl Machine {
         let mut logins = Vec::new();
         let mut carried = Vec::new();
         let mut json_len = EMPTY_HELLO_JSON_LEN;
+        let fence = self.fence(conn);
         for (id, room) in self.rooms.iter_mut().filter(|(_, r)| r.wants_login()) {
-            let login = room.login(id);
+            let mut login = room.login(id);
+            login.fence = Some(fence.clone());
             let len = serde_json::to_string(&login).map_or(usize::MAX, |j| j.len());
             let with = json_len
                 .saturating_add(len)
@@ -74,9 +76,19 @@ impl Machine {
         let Some(room) = self.rooms.get_mut(room_id) else {
             return;
         };
-        let login = room.login(room_id);
+        let mut login = room.login(room_id);
         room.sent_on = Some(conn);
+        login.fence = Some(self.fence(conn));
         self.send(conn, ClientFrame::Login(login));
+    }
+
+    /// What every login on connection `conn` carries so the server can tell this engine's
+    /// attempts apart: the connection ID is the attempt number (it only ever increases).
+    pub(super) fn fence(&self, conn: ConnId) -> Fence {
+        Fence {
+            instance: self.instance.clone(),
+            attempt: conn,
+        }
     }
 
     pub(super) fn connected(&mut self, now: Instant, conn: ConnId) {

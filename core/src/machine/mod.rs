@@ -145,6 +145,9 @@ fn later(now: Instant, d: std::time::Duration) -> Instant {
 pub struct Machine {
     cfg: EngineConfig,
     rng: SplitMix64,
+    /// This engine's instance ID for the login fence (see `Fence`): derived from the seed, which
+    /// the engine draws at random, so two engines never share it.
+    instance: String,
     /// Every room ever named in a login; inactive ones keep their last reason for `room_state`.
     rooms: BTreeMap<String, Room>,
     link: Link,
@@ -168,9 +171,12 @@ impl Machine {
     /// `config` must have passed [`EngineConfig::validate`]. `seed` feeds the backoff jitter; the
     /// engine passes a random one, tests a fixed one.
     pub fn new(config: EngineConfig, seed: u64) -> Self {
+        // A stream of its own, so the backoff jitter a seed gives is unchanged.
+        let instance = format!("{:016x}", SplitMix64::new(!seed).next_u64());
         Machine {
             cfg: config,
             rng: SplitMix64::new(seed),
+            instance,
             rooms: BTreeMap::new(),
             link: Link::Idle,
             next_conn: 1,
