@@ -55,7 +55,7 @@ async fn a_late_resume_of_an_abandoned_attempt_is_refused_and_moves_nothing() {
     let url = s.ws_url();
     let (first, joined) = Client::join(&url, fenced(login("a", "r1"), "e1", 1)).await;
     let sid = session_id(&joined);
-    let (mut peer, _) = Client::join(&url, login("p", "r1")).await;
+    let (peer, _) = Client::join(&url, login("p", "r1")).await;
     first.drop_link();
     let resume_at = |attempt| fenced(resume(login("a", "r1"), &sid, 0), "e1", attempt);
     let mut live = Client::connect(&url, vec![resume_at(3)], true).await;
