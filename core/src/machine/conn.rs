@@ -67,6 +67,7 @@ impl Machine {
         );
         self.out.push_back(Output::Transmit(Transmit::Connect {
             conn,
+            url: self.url,
             hello: Hello { logins },
         }));
     }
@@ -156,7 +157,7 @@ impl Machine {
             LinkError::Fatal { code, .. } => self.fatal(code),
             LinkError::Transient(_) | LinkError::Protocol(_) => match self.link {
                 Link::Open { .. } => self.link_lost(now, None),
-                _ => self.backoff(now),
+                _ => self.attempt_failed(now),
             },
         }
     }
@@ -186,11 +187,31 @@ impl Machine {
         self.backoff(now);
     }
 
+    /// A connection attempt failed (refused, timed out; the machine already closed it or the
+    /// driver reported it down): the next attempt dials the next URL at once, unless every URL
+    /// failed in a row since the last backoff or success, which waits out the backoff as with one
+    /// URL (so a dead cluster is not hammered).
+    pub(super) fn attempt_failed(&mut self, now: Instant) {
+        let urls = 1 + self.cfg.more_server_urls.len();
+        self.url = (self.url + 1) % urls;
+        self.failed_in_round = self.failed_in_round.saturating_add(1);
+        if self.failed_in_round >= urls {
+            self.failed_in_round = 0;
+            self.backoff(now);
+        } else {
+            log::debug!("attempt failed; trying server URL {} at once", self.url);
+            // The failed attempt is over: `connect` must not close it again.
+            self.link = Link::Idle;
+            self.connect(now);
+        }
+    }
+
     /// Waits a full-jitter backoff before the next attempt (or goes idle if nothing needs a link).
     pub(super) fn backoff(&mut self, now: Instant) {
         if !self.any_active() {
             self.link = Link::Idle;
             self.attempts = 0;
+            self.failed_in_round = 0;
             return;
         }
         let ceiling = backoff_ceiling(self.cfg.backoff_base, self.cfg.backoff_cap, self.attempts);
@@ -207,6 +228,7 @@ impl Machine {
     pub(super) fn fatal(&mut self, code: ErrorCode) {
         self.link = Link::Idle;
         self.attempts = 0;
+        self.failed_in_round = 0;
         for id in self.room_ids(Room::is_active) {
             debug_assert!(self.phase_of(&id) != Phase::NotInRoom);
             self.transition(&id, Trigger::Fatal, code, BTreeMap::new());

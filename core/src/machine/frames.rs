@@ -209,6 +209,7 @@ impl Machine {
             return;
         }
         self.attempts = 0;
+        self.failed_in_round = 0;
         let ext = BTreeMap::from([(
             extended_keys::ROOM_SESSION_ID.to_string(),
             acc.room_session_id.clone(),
