@@ -55,7 +55,27 @@ namespace Roomlink
             CheckAbi();
             this.delivery = delivery;
             byte[] url = Utf8.Encode(config.ServerUrl, "config.ServerUrl");
+            // Every string is encoded (which may throw) before anything is pinned.
+            string[] moreUrls = config.MoreServerUrls ?? new string[0];
+            var more = new byte[moreUrls.Length][];
+            for (int i = 0; i < more.Length; i++)
+            {
+                more[i] = Utf8.Encode(moreUrls[i], "config.MoreServerUrls");
+            }
             var pin = url == null ? default(GCHandle) : GCHandle.Alloc(url, GCHandleType.Pinned);
+            // Each further URL pinned, and the array of their addresses (a NULL entry stays NULL:
+            // the library refuses it with NULL_POINTER).
+            var morePins = new GCHandle[more.Length];
+            var moreAddrs = new IntPtr[more.Length];
+            for (int i = 0; i < more.Length; i++)
+            {
+                if (more[i] != null)
+                {
+                    morePins[i] = GCHandle.Alloc(more[i], GCHandleType.Pinned);
+                    moreAddrs[i] = morePins[i].AddrOfPinnedObject();
+                }
+            }
+            var arrayPin = GCHandle.Alloc(moreAddrs, GCHandleType.Pinned);
             // Strong: the engine object lives while native code may call back into it. Freed by
             // the on_released callback, or here if no engine was made.
             var self = GCHandle.Alloc(this);
@@ -66,7 +86,8 @@ namespace Roomlink
             bool created = false;
             try
             {
-                var c = config.ToNative(pin.IsAllocated ? pin.AddrOfPinnedObject() : IntPtr.Zero);
+                var c = config.ToNative(pin.IsAllocated ? pin.AddrOfPinnedObject() : IntPtr.Zero,
+                    more.Length > 0 ? arrayPin.AddrOfPinnedObject() : IntPtr.Zero, more.Length);
                 var table = NativeCallbacks.Table(GCHandle.ToIntPtr(self));
                 RoomlinkException.Check(Native.roomlink_engine_create(ref c, ref table, out handle));
                 created = true;
@@ -77,6 +98,14 @@ namespace Roomlink
                 {
                     pin.Free();
                 }
+                foreach (var p in morePins)
+                {
+                    if (p.IsAllocated)
+                    {
+                        p.Free();
+                    }
+                }
+                arrayPin.Free();
                 if (!created)
                 {
                     FreeHandle(self); // on_released is never called for a failed create
