@@ -12,6 +12,7 @@
 pub mod admin;
 mod config;
 mod edge;
+pub mod fence;
 mod id;
 mod kicks;
 pub mod memory;

@@ -18,7 +18,7 @@ namespace Roomlink
 #endif
 
         /// <summary>ROOMLINK_ABI_VERSION of the header these declarations were written from.</summary>
-        internal const uint AbiVersion = 1;
+        internal const uint AbiVersion = 2;
 
         internal const int CodeOk = 0;
         internal const int CodeInvalidArgument = 1900004;
@@ -46,6 +46,10 @@ namespace Roomlink
             internal ulong backoff_cap_ms;
             internal ulong token_warning_ms;
             internal ulong max_frame_bytes;
+            /// <summary>`const char *const *`: more server URLs (NULL when the count is 0).</summary>
+            internal IntPtr more_server_urls;
+            /// <summary>`size_t`.</summary>
+            internal UIntPtr more_server_urls_count;
         }
 
         [StructLayout(LayoutKind.Sequential)]

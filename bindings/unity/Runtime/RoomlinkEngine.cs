@@ -56,10 +56,31 @@ namespace Roomlink
             CheckAbi();
             this.delivery = delivery;
             byte[] url = Utf8.Encode(config.ServerUrl, "config.ServerUrl");
+            // Every string is encoded (which may throw) before anything is pinned.
+            string[] moreUrls = config.MoreServerUrls ?? new string[0];
+            var more = new byte[moreUrls.Length][];
+            for (int i = 0; i < more.Length; i++)
+            {
+                more[i] = Utf8.Encode(moreUrls[i], "config.MoreServerUrls");
+            }
             var pin = url == null ? default(GCHandle) : GCHandle.Alloc(url, GCHandleType.Pinned);
+            // Each further URL pinned, and the array of their addresses (a NULL entry stays NULL:
+            // the library refuses it with NULL_POINTER).
+            var morePins = new GCHandle[more.Length];
+            var moreAddrs = new IntPtr[more.Length];
+            for (int i = 0; i < more.Length; i++)
+            {
+                if (more[i] != null)
+                {
+                    morePins[i] = GCHandle.Alloc(more[i], GCHandleType.Pinned);
+                    moreAddrs[i] = morePins[i].AddrOfPinnedObject();
+                }
+            }
+            var arrayPin = GCHandle.Alloc(moreAddrs, GCHandleType.Pinned);
             try
             {
-                var c = config.ToNative(pin.IsAllocated ? pin.AddrOfPinnedObject() : IntPtr.Zero);
+                var c = config.ToNative(pin.IsAllocated ? pin.AddrOfPinnedObject() : IntPtr.Zero,
+                    more.Length > 0 ? arrayPin.AddrOfPinnedObject() : IntPtr.Zero, more.Length);
                 if (delivery == EventDelivery.EngineThread)
                 {
                     CreateWithCallbacks(ref c, out handle);
@@ -75,6 +96,14 @@ namespace Roomlink
                 {
                     pin.Free();
                 }
+                foreach (var p in morePins)
+                {
+                    if (p.IsAllocated)
+                    {
+                        p.Free();
+                    }
+                }
+                arrayPin.Free();
             }
             lock (LiveGate)
             {

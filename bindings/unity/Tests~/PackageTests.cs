@@ -88,6 +88,18 @@ namespace Roomlink.Tests
             Equal(8000UL, c.BackoffCapMs, "backoff cap");
             Equal(30000UL, c.TokenWarningMs, "token warning");
             Equal(65536UL, c.MaxFrameBytes, "max frame");
+            Equal(0, c.MoreServerUrls.Length, "more server URLs");
+        }
+
+        // The further URLs reach the library: a bad one is refused as the first URL would be.
+        static void MoreServerUrlsAreChecked()
+        {
+            var bad = new RoomlinkEngineConfig(Unreachable) { MoreServerUrls = new[] { Unreachable, "http://x/" } };
+            Equal(1900004, Throws(() => new RoomlinkEngine(bad), "http URL").Code, "bad URL code");
+            var nul = new RoomlinkEngineConfig(Unreachable) { MoreServerUrls = new string[] { null } };
+            Equal(1900101, Throws(() => new RoomlinkEngine(nul), "null URL").Code, "null URL code");
+            var good = new RoomlinkEngineConfig(Unreachable) { MoreServerUrls = new[] { Unreachable } };
+            new RoomlinkEngine(good).Dispose();
         }
 
         static void BadConfigIsRefusedWithItsCode()
@@ -431,6 +443,7 @@ namespace Roomlink.Tests
             {
                 Test("config_defaults_come_from_the_library", ConfigDefaultsComeFromTheLibrary),
                 Test("bad_config_is_refused_with_its_code", BadConfigIsRefusedWithItsCode),
+                Test("more_server_urls_are_checked", MoreServerUrlsAreChecked),
                 Test("main_thread_delivery_waits_for_drain", MainThreadDeliveryWaitsForDrain),
                 Test("engine_thread_delivery_raises_at_once", EngineThreadDeliveryRaisesAtOnce),
                 Test("drain_takes_one_at_a_time_despite_a_throw", DrainTakesOneAtATimeDespiteAThrow),
