@@ -26,6 +26,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent
 HEADER = PACKAGE.parent / "c" / "roomlink.h"
+# The ABI version the header declares now (the bump mutation starts from it).
+ABI = int(re.search(r"ROOMLINK_ABI_VERSION (\d+)", HEADER.read_text()).group(1))
 sys.path.insert(0, str(PACKAGE.parent / "flutter" / "tool"))
 sys.dont_write_bytecode = True  # no __pycache__ left in the Flutter plugin's folder
 from check_bindings import Header, snake  # noqa: E402  (one header parser for both checks)
@@ -94,6 +96,8 @@ def matches(cs, base, stars, structs):
         return base == "char" and stars == 1
     if cs == "void":
         return base == "void" and stars == 0
+    if cs == "UIntPtr":  # C#'s pointer-sized unsigned integer: size_t, and uintptr_t
+        return base in ("size_t", "uintptr_t") and stars == 0
     if cs in SCALARS:
         return base == SCALARS[cs] and stars == 0
     if cs in structs:
@@ -223,7 +227,7 @@ MUTATIONS = [
     ("a constant renumbered", "header", "REASON_LOGOUT 7", "REASON_LOGOUT 9", "Logout"),
     ("a constant added", "header", "#define ROOMLINK_UPDATE_DELETE 1",
      "#define ROOMLINK_UPDATE_DELETE 1\n#define ROOMLINK_UPDATE_REPLACE 2", "ROOMLINK_UPDATE_REPLACE"),
-    ("the ABI version bumped", "header", "ABI_VERSION 1", "ABI_VERSION 2", "AbiVersion"),
+    ("the ABI version bumped", "header", f"ABI_VERSION {ABI}", f"ABI_VERSION {ABI + 1}", "AbiVersion"),
     ("a C# parameter retyped", NATIVE, "roomlink_on_network_changed(ulong engine, uint available)",
      "roomlink_on_network_changed(ulong engine, int available)", "roomlink_on_network_changed"),
     ("a C# field dropped", NATIVE, "            internal uint remaining_seconds;\n", "", "struct Event"),
