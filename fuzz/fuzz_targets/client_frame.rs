@@ -10,8 +10,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(frame) = ClientFrame::decode(text, 64 * 1024) {
-        let again = ClientFrame::decode(&frame.encode(), usize::MAX)
-            .expect("an encoded frame decodes");
+        let again =
+            ClientFrame::decode(&frame.encode(), usize::MAX).expect("an encoded frame decodes");
         assert_eq!(frame, again);
     }
 });

@@ -10,8 +10,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(frame) = ServerFrame::decode(text, 64 * 1024) {
-        let again = ServerFrame::decode(&frame.encode(), usize::MAX)
-            .expect("an encoded frame decodes");
+        let again =
+            ServerFrame::decode(&frame.encode(), usize::MAX).expect("an encoded frame decodes");
         assert_eq!(frame, again);
     }
 });

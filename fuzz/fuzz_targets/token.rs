@@ -32,7 +32,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let minted = token::mint(SECRET, &claims);
     if minted.len() <= 4096 {
-        let verified = token::verify(SECRET, "app", &minted, user, room, 1).expect("minted verifies");
+        let verified =
+            token::verify(SECRET, "app", &minted, user, room, 1).expect("minted verifies");
         assert_eq!(verified, claims);
     }
 });
