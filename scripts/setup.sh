@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the tests need on a fresh machine: shellcheck, and every conformance driver's
+# Installs what the tests need on a fresh machine: shellcheck, nightly + cargo-fuzz, and every conformance driver's
 # toolchain (each launcher's `setup`, idempotent and quick when everything is present). Called by
 # scripts/test.sh.
 set -euo pipefail
@@ -9,6 +9,16 @@ status=0
 source scripts/lib/apt.sh
 if ! apt_install shellcheck; then
   echo "setup: shellcheck could not be installed (the shell script check will fail in CI)" >&2
+  status=1
+fi
+# The fuzz step (scripts/fuzz.sh) needs the nightly toolchain and cargo-fuzz.
+if ! rustup run nightly rustc --version >/dev/null 2>&1 &&
+  ! rustup toolchain install nightly --profile minimal; then
+  echo "setup: the nightly toolchain could not be installed (the fuzz step will fail in CI)" >&2
+  status=1
+fi
+if ! cargo fuzz --version >/dev/null 2>&1 && ! cargo install --locked cargo-fuzz; then
+  echo "setup: cargo-fuzz could not be installed (the fuzz step will fail in CI)" >&2
   status=1
 fi
 for launcher in conformance/drivers/*/driver.sh; do

@@ -52,6 +52,18 @@ shell_scripts() {
   fi
 }
 
+# A short run of every fuzz target from the checked-in corpus (fuzz/README.md).
+fuzz_short() {
+  if cargo fuzz --version >/dev/null 2>&1 && rustup run nightly rustc --version >/dev/null 2>&1; then
+    bash scripts/fuzz.sh
+  elif [ "${CI:-}" = "true" ]; then
+    echo "cargo-fuzz or the nightly toolchain is missing (scripts/setup.sh installs them)" >&2
+    return 1
+  else
+    echo "cargo-fuzz or the nightly toolchain is missing: skipped (scripts/setup.sh installs them)"
+  fi
+}
+
 # Installs the drivers' toolchains (mono, kotlinc, the Swift chroot, ...) when missing. If it
 # fails, the drivers it concerns are skipped, which CI (--require-all) counts as failures.
 step "setup (scripts/setup.sh)" bash scripts/setup.sh
@@ -62,6 +74,7 @@ step "C header drift (bindings/c/roomlink.h)" header_drift
 step "Flutter plugin (declarations vs header, pump modelled in C)" flutter_static
 step "Unity package tests (bindings/unity/Tests~, on Mono)" bash "bindings/unity/Tests~/run.sh"
 step "conformance (conformance/README.md)" bash scripts/conformance.sh
+step "fuzz (scripts/fuzz.sh, 60 s per target)" fuzz_short
 
 if [ ${#failed[@]} -ne 0 ]; then
   echo "== failed so far (the script will fail after the tests): ${failed[*]}" >&2
