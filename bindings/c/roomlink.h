@@ -140,6 +140,9 @@
 /** 1900005 (roomlink): The engine was destroyed; nothing more can be done with it. */
 #define ROOMLINK_CODE_ENGINE_DESTROYED 1900005
 
+/** 1900006 (roomlink): The HTTP proxy answered 407: it wants credentials and none were given, or it refused the ones in the proxy URL. */
+#define ROOMLINK_CODE_PROXY_AUTH_FAILED 1900006
+
 /** 1900101 (roomlink): FFI: a required pointer argument was NULL; nothing happened. */
 #define ROOMLINK_CODE_NULL_POINTER 1900101
 
@@ -162,7 +165,7 @@
  * additions that leave existing programs working keep it. A host checks
  * `roomlink_abi_version() == ROOMLINK_ABI_VERSION` at start and refuses to run otherwise.
  */
-#define ROOMLINK_ABI_VERSION 1
+#define ROOMLINK_ABI_VERSION 2
 
 /**
  * ZEGO's room modes (`roomlink_engine_config.room_mode`).
@@ -215,6 +218,11 @@ typedef struct roomlink_engine_config {
    * Larger frames are a protocol error (default 65 536; at least 1024).
    */
   uint64_t max_frame_bytes;
+  /**
+   * NULL (the default) to connect directly, or an HTTP proxy to tunnel through,
+   * `http://[user:pass@]host:port` (UTF-8, NUL-terminated). Credentials in it are never logged.
+   */
+  const char *proxy_url;
 } roomlink_engine_config;
 
 /**

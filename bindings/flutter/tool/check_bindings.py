@@ -363,7 +363,7 @@ MUTATIONS = [
         TOKEN_KIND + "\n#define ROOMLINK_EVENT_ROOM_EXTRA_INFO_UPDATE 5",
         "ROOMLINK_EVENT_ROOM_EXTRA_INFO_UPDATE",
     ),
-    ("the ABI version bumped", "header", "ABI_VERSION 1", "ABI_VERSION 2", "roomlinkAbiVersion"),
+    ("the ABI version bumped", "header", "ABI_VERSION 2", "ABI_VERSION 3", "roomlinkAbiVersion"),
     (
         "a Dart parameter type wrong",
         "lib/src/bindings.dart",

@@ -18,7 +18,7 @@ namespace Roomlink
 #endif
 
         /// <summary>ROOMLINK_ABI_VERSION of the header these declarations were written from.</summary>
-        internal const uint AbiVersion = 1;
+        internal const uint AbiVersion = 2;
 
         internal const int CodeOk = 0;
         internal const int CodeInvalidArgument = 1900004;
@@ -39,6 +39,7 @@ namespace Roomlink
             internal ulong backoff_cap_ms;
             internal ulong token_warning_ms;
             internal ulong max_frame_bytes;
+            internal IntPtr proxy_url;
         }
 
         [StructLayout(LayoutKind.Sequential)]

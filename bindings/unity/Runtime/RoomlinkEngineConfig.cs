@@ -59,6 +59,9 @@ namespace Roomlink
                 backoff_cap_ms = BackoffCapMs,
                 token_warning_ms = TokenWarningMs,
                 max_frame_bytes = MaxFrameBytes,
+                // No proxy from Unity yet: the URL would need pinning next to ServerUrl's in
+                // RoomlinkEngine's constructor. NULL connects directly.
+                proxy_url = IntPtr.Zero,
             };
         }
     }

@@ -41,6 +41,9 @@ pub struct roomlink_engine_config {
     pub token_warning_ms: u64,
     /// Larger frames are a protocol error (default 65 536; at least 1024).
     pub max_frame_bytes: u64,
+    /// NULL (the default) to connect directly, or an HTTP proxy to tunnel through,
+    /// `http://[user:pass@]host:port` (UTF-8, NUL-terminated). Credentials in it are never logged.
+    pub proxy_url: *const c_char,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -61,16 +64,17 @@ fn defaults() -> roomlink_engine_config {
         backoff_cap_ms: ms(d.backoff_cap),
         token_warning_ms: ms(d.token_warning),
         max_frame_bytes: d.max_frame_bytes as u64,
+        proxy_url: std::ptr::null(),
     }
 }
 
 /// Core's config from the C struct. NULL or a NULL `server_url` is `NULL_POINTER`, a URL that is
 /// not UTF-8 `INVALID_UTF8`, an unknown room mode `INVALID_ARGUMENT` (core's `validate` checks
-/// the rest when the engine is created).
+/// the rest, the proxy URL's form included, when the engine is created).
 ///
 /// # Safety
-/// `config` is NULL or points to a valid struct whose `server_url` is NULL or a NUL-terminated
-/// string, both alive for the call.
+/// `config` is NULL or points to a valid struct whose `server_url` and `proxy_url` are each NULL
+/// or a NUL-terminated string, all alive for the call.
 pub(crate) unsafe fn from_c(
     config: *const roomlink_engine_config,
 ) -> Result<EngineConfig, ErrorCode> {
@@ -78,6 +82,14 @@ pub(crate) unsafe fn from_c(
     let c = unsafe { config.as_ref() }.ok_or(ErrorCode::NULL_POINTER)?;
     // SAFETY: the caller's promise.
     let url = unsafe { strings::arg(c.server_url) }?;
+    let proxy = if c.proxy_url.is_null() {
+        None
+    } else {
+        // SAFETY: the caller's promise.
+        Some(roomlink::ProxyUrl::from(unsafe {
+            strings::arg(c.proxy_url)
+        }?))
+    };
     let room_mode = match c.room_mode {
         ROOMLINK_ROOM_MODE_SINGLE_ROOM => RoomMode::SingleRoom,
         ROOMLINK_ROOM_MODE_MULTI_ROOM => RoomMode::MultiRoom,
@@ -94,6 +106,7 @@ pub(crate) unsafe fn from_c(
         token_warning: Duration::from_millis(c.token_warning_ms),
         max_frame_bytes: usize::try_from(c.max_frame_bytes)
             .map_err(|_| ErrorCode::INVALID_ARGUMENT)?,
+        proxy,
         ..EngineConfig::new(url)
     })
 }
@@ -130,5 +143,20 @@ mod tests {
         assert_eq!(unsafe { from_c(&c) }, Err(ErrorCode::INVALID_ARGUMENT));
         c.server_url = std::ptr::null();
         assert_eq!(unsafe { from_c(&c) }, Err(ErrorCode::NULL_POINTER));
+    }
+
+    #[test]
+    fn a_proxy_url_is_carried_and_bad_utf8_is_refused() {
+        let mut c = defaults();
+        c.server_url = c"ws://127.0.0.1:1/v1/ws".as_ptr();
+        c.proxy_url = c"http://u:p@127.0.0.1:3128".as_ptr();
+        let config = unsafe { from_c(&c) }.unwrap();
+        assert_eq!(
+            config.proxy,
+            Some(roomlink::ProxyUrl::from("http://u:p@127.0.0.1:3128"))
+        );
+        let bad = [0xffu8, 0];
+        c.proxy_url = bad.as_ptr().cast();
+        assert_eq!(unsafe { from_c(&c) }, Err(ErrorCode::INVALID_UTF8));
     }
 }
