@@ -140,7 +140,7 @@
 /** 1900005 (roomlink): The engine was destroyed; nothing more can be done with it. */
 #define ROOMLINK_CODE_ENGINE_DESTROYED 1900005
 
-/** 1900006 (roomlink): The HTTP proxy answered 407: it wants credentials and none were given, or it refused the ones in the proxy URL. */
+/** 1900006 (roomlink): The HTTP proxy refused the tunnel for want of credentials (407), or refused the ones in the proxy URL. */
 #define ROOMLINK_CODE_PROXY_AUTH_FAILED 1900006
 
 /** 1900101 (roomlink): FFI: a required pointer argument was NULL; nothing happened. */

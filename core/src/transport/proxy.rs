@@ -196,18 +196,19 @@ fn proxy_fatal(code: ErrorCode, detail: &str) -> LinkError {
 }
 
 /// What a proxy's answer to `CONNECT` means. 2xx: the tunnel is up. 407: the credentials are
-/// missing or wrong, which retrying cannot fix. A proxy that cannot reach the server right now, or
+/// missing or wrong, which retrying cannot fix; 401 too, because no server is involved before
+/// the tunnel is up (tinyproxy answers wrong credentials with 401, missing ones with 407). A proxy that cannot reach the server right now, or
 /// is overloaded (5xx, 408, 429), may later. Anything else (403 for a port the proxy does not
 /// tunnel to, 405 for a proxy that does not tunnel at all) is the deployment's fault.
 pub(crate) fn tunnel_status(status: u16, had_credentials: bool) -> Result<(), LinkError> {
     match status {
         200..=299 => Ok(()),
-        407 => Err(proxy_fatal(
+        401 | 407 => Err(proxy_fatal(
             ErrorCode::PROXY_AUTH_FAILED,
             if had_credentials {
-                "407: the proxy refused the credentials"
+                "the proxy refused the credentials"
             } else {
-                "407: the proxy wants credentials (http://user:pass@host:port)"
+                "the proxy wants credentials (http://user:pass@host:port)"
             },
         )),
         408 | 429 | 500..=599 => Err(LinkError::Transient(format!(
@@ -272,9 +273,9 @@ mod tests {
     #[test]
     fn connect_answers_map_to_tunnel_auth_failure_retry_or_fatal() {
         assert!(tunnel_status(200, false).is_ok());
-        for had in [false, true] {
+        for (status, had) in [(407, false), (407, true), (401, true)] {
             assert!(matches!(
-                tunnel_status(407, had),
+                tunnel_status(status, had),
                 Err(LinkError::Fatal {
                     code: ErrorCode::PROXY_AUTH_FAILED,
                     ..
