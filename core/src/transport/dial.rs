@@ -260,4 +260,47 @@ mod tests {
         let (none, _, _) = run(&[]).await;
         assert_eq!(none.unwrap_err().kind(), io::ErrorKind::NotFound);
     }
+
+    /// A loopback listener whose accept queue is full: the kernel drops further SYNs, so a
+    /// connect to it hangs like one to a blackholed address. Returns it with the connection that
+    /// fills its queue (both must stay alive).
+    async fn blackhole_v6() -> (tokio::net::TcpListener, Vec<TcpStream>, SocketAddr) {
+        let socket = tokio::net::TcpSocket::new_v6().expect("IPv6 socket");
+        socket.bind(a("[::1]:0")).expect("bind [::1]");
+        let listener = socket.listen(0).expect("listen");
+        let addr = listener.local_addr().unwrap();
+        let mut queued = Vec::new();
+        // Fill the queue until a connect no longer completes (one or two, by kernel).
+        for _ in 0..8 {
+            match tokio::time::timeout(MS(200), TcpStream::connect(addr)).await {
+                Ok(Ok(stream)) => queued.push(stream),
+                Ok(Err(e)) => panic!("connect to the queue-full listener failed: {e}"),
+                Err(_) => return (listener, queued, addr),
+            }
+        }
+        panic!("a listener with a full accept queue still completes connects: no blackhole here");
+    }
+
+    #[tokio::test]
+    async fn over_real_sockets_a_blackholed_ipv6_address_costs_the_attempt_delay() {
+        let (_hole, _queued, hole) = blackhole_v6().await;
+        let working = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let working_addr = working.local_addr().unwrap();
+        let t0 = std::time::Instant::now();
+        let stream = race(
+            order(vec![working_addr, hole]),
+            CONNECTION_ATTEMPT_DELAY,
+            TcpStream::connect,
+        )
+        .await
+        .expect("the IPv4 address connects");
+        let took = t0.elapsed();
+        assert_eq!(stream.peer_addr().unwrap(), working_addr);
+        // IPv6 was tried first (so the IPv4 attempt waited its turn), and the blackhole cost the
+        // attempt delay, not a connect timeout: far below the default ping timeout.
+        assert!(took >= CONNECTION_ATTEMPT_DELAY, "{took:?}");
+        let ping_timeout = crate::EngineConfig::default().ping_timeout;
+        assert!(took < ping_timeout / 4, "{took:?}");
+        eprintln!("happy eyeballs past a blackholed [::1]: connected in {took:?}");
+    }
 }
