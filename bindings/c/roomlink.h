@@ -101,7 +101,7 @@
 /** 1002013 (ZEGO): The room ID is 128 bytes or longer. */
 #define ROOMLINK_CODE_ROOM_ID_TOO_LONG 1002013
 
-/** 1002030 (ZEGO): Could not connect and retrying cannot help: bad server URL, TLS failure, or the peer is not a roomlink server. */
+/** 1002030 (ZEGO): Could not connect and retrying cannot help: bad server URL, TLS failure, or the peer is not a roomlink server (at first login; during an outage these are retried). */
 #define ROOMLINK_CODE_CONNECT_FAILED 1002030
 
 /** 1002033 (ZEGO): Authentication failed: the token is malformed, signed with the wrong secret, for another user/room, or expired at login. */

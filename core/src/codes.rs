@@ -66,7 +66,7 @@ error_codes! {
     ROOM_ID_EMPTY = 1002011, Zego, "The room ID is empty.";
     ROOM_ID_INVALID = 1002012, Zego, "The room ID has characters outside the allowed set (same set as user IDs).";
     ROOM_ID_TOO_LONG = 1002013, Zego, "The room ID is 128 bytes or longer.";
-    CONNECT_FAILED = 1002030, Zego, "Could not connect and retrying cannot help: bad server URL, TLS failure, or the peer is not a roomlink server.";
+    CONNECT_FAILED = 1002030, Zego, "Could not connect and retrying cannot help: bad server URL, TLS failure, or the peer is not a roomlink server (at first login; during an outage these are retried).";
     AUTH_FAILED = 1002033, Zego, "Authentication failed: the token is malformed, signed with the wrong secret, for another user/room, or expired at login.";
     ROOM_FULL = 1002034, Zego, "The room has reached its member limit.";
     KICKED_DUPLICATE_LOGIN = 1002050, Zego, "Kicked out: the same user ID logged in to this room elsewhere.";
