@@ -496,7 +496,9 @@ mod tests {
                 .strip_prefix("#[uniffi(default = ")
                 .and_then(|rest| rest.strip_suffix(")]"))
             {
-                pending = Some(value.parse::<u64>().unwrap());
+                // `None` (the proxy) is core's default by construction (`Option`, checked below).
+                pending = value.parse::<u64>().ok();
+                assert!(pending.is_some() || value == "None", "{line}");
             } else if let Some(field) = line.strip_prefix("pub ") {
                 let name = field.split(':').next().unwrap().to_owned();
                 if let Some(value) = pending.take() {
@@ -516,6 +518,7 @@ mod tests {
             ("max_frame_bytes".to_owned(), u64::from(d.max_frame_bytes)),
         ]);
         assert_eq!(literals, expected);
+        assert_eq!(d.proxy_url, None);
     }
 
     #[test]
