@@ -140,8 +140,8 @@
 /** 1900005 (roomlink): The engine was destroyed; nothing more can be done with it. */
 #define ROOMLINK_CODE_ENGINE_DESTROYED 1900005
 
-/** 1900006 (roomlink): The HTTP proxy refused the tunnel for want of credentials (407), or refused the ones in the proxy URL. */
-#define ROOMLINK_CODE_PROXY_AUTH_FAILED 1900006
+/** 1900007 (roomlink): The HTTP proxy refused the tunnel for want of credentials (407), or refused the ones in the proxy URL. */
+#define ROOMLINK_CODE_PROXY_AUTH_FAILED 1900007
 
 /** 1900101 (roomlink): FFI: a required pointer argument was NULL; nothing happened. */
 #define ROOMLINK_CODE_NULL_POINTER 1900101

@@ -79,7 +79,7 @@ error_codes! {
     INTERNAL_ERROR = 1900003, Roomlink, "An internal error (a bug); the operation did not happen.";
     INVALID_ARGUMENT = 1900004, Roomlink, "An argument is out of range (e.g. an engine config value, a stream ID).";
     ENGINE_DESTROYED = 1900005, Roomlink, "The engine was destroyed; nothing more can be done with it.";
-    PROXY_AUTH_FAILED = 1900006, Roomlink, "The HTTP proxy refused the tunnel for want of credentials (407), or refused the ones in the proxy URL.";
+    PROXY_AUTH_FAILED = 1900007, Roomlink, "The HTTP proxy refused the tunnel for want of credentials (407), or refused the ones in the proxy URL.";
     NULL_POINTER = 1900101, Roomlink, "FFI: a required pointer argument was NULL; nothing happened.";
     INVALID_UTF8 = 1900102, Roomlink, "FFI: a string argument is not valid UTF-8; nothing happened.";
     UNKNOWN_ENGINE = 1900103, Roomlink, "FFI: the engine handle was never issued by this library (0 or a made-up value); nothing happened.";

@@ -1,7 +1,7 @@
 //! Captive portals and TLS interception during an outage, on virtual time: while a room is
 //! Reconnecting, a TLS failure or a refused upgrade (`LinkError::Fatal` 1002030 from the
 //! transport) is retried until the retry window ends; at first login it stays a prompt
-//! `LoginFailed` 1002030. Proxy credentials refused (1900006) stay final either way.
+//! `LoginFailed` 1002030. Proxy credentials refused (1900007) stay final either way.
 
 mod hand;
 

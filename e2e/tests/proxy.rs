@@ -100,7 +100,7 @@ async fn a_proxy_that_refuses_the_credentials_fails_the_login_at_once_and_never_
         // 407 is not worth a retry: LoginFailed with its own code, not the login timeout's.
         a.expect(
             state(R::LoginFailed, ErrorCode::PROXY_AUTH_FAILED),
-            &format!("LoginFailed 1900006 ({what})"),
+            &format!("LoginFailed 1900007 ({what})"),
         )
         .await;
     }
