@@ -14,6 +14,7 @@ use roomlink::protocol::{Login, RoomEvent, ServerFrame, Snapshot};
 use roomlink::{ErrorCode, StreamDeleteReason, StreamInfo, User, validate};
 
 use crate::config::{ServerConfig, deadline};
+use crate::fence;
 use crate::id::random_id;
 use crate::kicks::{KickRecord, RecentKicks};
 use crate::registry::{ConnEnd, ConnHandle, ConnId, RoomInfo, RoomRegistry};
@@ -444,12 +445,15 @@ impl MemoryRegistry {
         else {
             return;
         };
-        let old_conn = st
-            .sessions
-            .get(&sid)
-            .and_then(|s| s.conn.as_ref().map(|c| c.id));
+        let old_conn = st.sessions.get(&sid).and_then(|s| s.conn.clone());
         if let Some(old) = old_conn {
-            st.detach_from_conn(&sid, old);
+            st.detach_from_conn(&sid, old.id);
+            // [fence] Never a silent move: the connection that loses the session is told.
+            if old.id != conn.id {
+                old.send(ServerFrame::SessionMoved {
+                    room_id: login.room_id.clone(),
+                });
+            }
         }
         st.by_conn.entry(conn.id).or_default().insert(sid.clone());
         let snapshot = st
@@ -461,6 +465,7 @@ impl MemoryRegistry {
         };
         sess.cancel_detach_timer(&mut st.timers);
         sess.conn = Some(conn.clone());
+        sess.fence = fence::after_admit(sess.fence.take(), login.fence.as_ref()); // [fence]
         sess.token_expires_at_ms = claims.expires_at_ms;
         self.arm_token_timer(&mut st.timers, sess, now_ms);
         let (events, snapshot) = match sess.replay_after(last_seq) {
@@ -561,6 +566,7 @@ impl MemoryRegistry {
             cfg.replay_buffer,
         );
         sess.conn = Some(conn.clone());
+        sess.fence = login.fence.clone(); // [fence]
         sess.token_expires_at_ms = claims.expires_at_ms;
         self.arm_token_timer(&mut st.timers, &mut sess, now_ms);
         st.sessions.insert(sid.clone(), sess);
@@ -680,6 +686,23 @@ impl RoomRegistry for MemoryRegistry {
                 "this connection already has another user in this room",
             );
         }
+        // [fence] A late attempt the engine already gave up on changes nothing (crate::fence).
+        let live = st
+            .rooms
+            .get(room_id.as_str())
+            .and_then(|r| r.members.get(&login.user.user_id))
+            .and_then(|sid| st.sessions.get(sid));
+        if fence::check(live.and_then(|s| s.fence.as_ref()), login.fence.as_ref())
+            == fence::Verdict::Stale
+        {
+            log::info!(
+                "conn {}: stale attempt of {} in {room_id} refused",
+                conn.id,
+                login.user.user_id
+            );
+            return login_failed(conn, &room_id, ErrorCode::STALE_ATTEMPT, "stale attempt");
+        }
+        // [/fence]
         if let Some(resume) = login.resume.clone() {
             if let Some(k) = st
                 .kicked

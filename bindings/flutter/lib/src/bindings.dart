@@ -75,6 +75,10 @@ final class RoomlinkEngineConfigC extends Struct {
   external int tokenWarningMs;
   @Uint64()
   external int maxFrameBytes;
+  /// `const char *const *`: more server URLs (NULL when the count is 0).
+  external Pointer<Pointer<Utf8>> moreServerUrls;
+  @Size()
+  external int moreServerUrlsCount;
   external Pointer<Utf8> proxyUrl;
 }
 
