@@ -12,11 +12,8 @@
 pub mod admin;
 mod config;
 mod id;
-mod kicks;
 pub mod memory;
 pub mod registry;
-mod session;
-mod timers;
 pub mod token;
 mod ws;
 
