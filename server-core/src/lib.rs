@@ -25,7 +25,6 @@ mod timers;
 
 pub use info::RoomInfo;
 pub use inject::{AuthError, Authenticator, Grant, IdSource};
-pub use kicks::{KEEP_FOR as KICKS_KEPT_FOR, MAX_ENTRIES as KICKS_KEPT_MAX};
 pub use output::{ConnEnd, ConnId, Output};
 pub use rooms::Rooms;
 pub use rules::Rules;

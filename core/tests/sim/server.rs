@@ -43,14 +43,14 @@ impl Authenticator for SimTokens {
     }
 }
 
-/// `s2`, `s3`, … for sessions and `rs2`, … for rooms, as the sim always numbered them.
+/// Deterministic IDs from one counter: `s1`, `rs2`, `s3`, …
 #[derive(Default)]
 struct Counter(u64);
 
 impl Counter {
     fn mint(&mut self, prefix: &str) -> String {
         self.0 += 1;
-        format!("{prefix}{}", self.0 + 1)
+        format!("{prefix}{}", self.0)
     }
 }
 
