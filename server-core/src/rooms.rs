@@ -455,7 +455,7 @@ impl Rooms {
         if let Some(old) = old_conn {
             st.detach_from_conn(&sid, old);
         }
-        st.by_conn.entry(conn).or_default().insert(sid.clone());
+        st.attach_to_conn(&sid, conn);
         let Some(sess) = st.sessions.get_mut(&sid) else {
             return;
         };
@@ -582,7 +582,7 @@ impl Rooms {
         sess.token_expires_at_ms = grant.expires_at_ms;
         arm_token_timer(&mut st.timers, &mut sess, now);
         st.sessions.insert(sid.clone(), sess);
-        st.by_conn.entry(conn).or_default().insert(sid.clone());
+        st.attach_to_conn(&sid, conn);
         log::info!(
             "session {}: {uid} joined {room_id} on conn {conn}",
             Tag(&sid)
