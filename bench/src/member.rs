@@ -27,6 +27,7 @@ pub fn login(room_id: &str, user_id: &str, user_update: bool) -> Login {
         user_update,
         resume: None,
         streams: Vec::new(),
+        fence: None,
     }
 }
 

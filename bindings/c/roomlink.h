@@ -86,7 +86,7 @@
 /** 1002008 (ZEGO): The user name is empty. */
 #define ROOMLINK_CODE_USER_NAME_EMPTY 1002008
 
-/** 1002009 (ZEGO): The user name has control characters. */
+/** 1002009 (ZEGO): The user name has control characters or bidi embedding/override/isolate characters (U+202A..U+202E, U+2066..U+2069), or renders as nothing (only whitespace and invisible format characters). */
 #define ROOMLINK_CODE_USER_NAME_INVALID 1002009
 
 /** 1002010 (ZEGO): The user name is 256 bytes or longer. */
@@ -140,6 +140,9 @@
 /** 1900005 (roomlink): The engine was destroyed; nothing more can be done with it. */
 #define ROOMLINK_CODE_ENGINE_DESTROYED 1900005
 
+/** 1900006 (roomlink): Server: a login or resume from a connection attempt older than one the server already accepted from the same engine; refused without touching any session (the engine gave up on that attempt). */
+#define ROOMLINK_CODE_STALE_ATTEMPT 1900006
+
 /** 1900101 (roomlink): FFI: a required pointer argument was NULL; nothing happened. */
 #define ROOMLINK_CODE_NULL_POINTER 1900101
 
@@ -162,7 +165,7 @@
  * additions that leave existing programs working keep it. A host checks
  * `roomlink_abi_version() == ROOMLINK_ABI_VERSION` at start and refuses to run otherwise.
  */
-#define ROOMLINK_ABI_VERSION 1
+#define ROOMLINK_ABI_VERSION 2
 
 /**
  * ZEGO's room modes (`roomlink_engine_config.room_mode`).
@@ -215,6 +218,16 @@ typedef struct roomlink_engine_config {
    * Larger frames are a protocol error (default 65 536; at least 1024).
    */
   uint64_t max_frame_bytes;
+  /**
+   * More servers, tried in order after `server_url`: an array of `more_server_urls_count`
+   * NUL-terminated UTF-8 URLs (default NULL, count 0). A failed attempt moves on to the next
+   * URL at once; after a full round of failures the backoff applies. Borrowed for the call.
+   */
+  const char *const *more_server_urls;
+  /**
+   * The number of entries in `more_server_urls` (0: none; then the pointer may be NULL).
+   */
+  size_t more_server_urls_count;
 } roomlink_engine_config;
 
 /**

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use roomlink_server::ServerConfig;
+use roomlink_server::{ConnectionLimits, ServerConfig};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -32,6 +32,23 @@ pub struct Args {
     /// Room events kept per session for replay on resume.
     #[arg(long, env = "ROOMLINK_REPLAY_BUFFER", default_value_t = 256)]
     replay_buffer: usize,
+    /// The whole HTTP request (up to the WebSocket upgrade) must arrive within this long of the
+    /// accept, or the connection is closed (ms).
+    #[arg(long, env = "ROOMLINK_REQUEST_TIMEOUT_MS", default_value_t = 5_000)]
+    request_timeout_ms: u64,
+    /// A WebSocket connection holding no session this long after its upgrade is closed (ms).
+    #[arg(long, env = "ROOMLINK_LOGIN_TIMEOUT_MS", default_value_t = 10_000)]
+    login_timeout_ms: u64,
+    /// Most connections held at once [default: derived from the open-file limit].
+    #[arg(long, env = "ROOMLINK_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Most connections whose HTTP request is still in progress [default: max-connections / 8].
+    #[arg(long, env = "ROOMLINK_MAX_PENDING")]
+    max_pending: Option<usize>,
+    /// Most connections from one address (IPv6: one /64) [default: derived, below max-pending,
+    /// and not applied to loopback peers; set, it applies to every address].
+    #[arg(long, env = "ROOMLINK_MAX_PER_IP")]
+    max_per_ip: Option<usize>,
 }
 
 pub fn run(args: Args) -> Result<(), String> {
@@ -44,6 +61,13 @@ pub fn run(args: Args) -> Result<(), String> {
         room_capacity: args.room_capacity,
         max_frame_bytes: args.max_frame_bytes,
         replay_buffer: args.replay_buffer,
+        request_timeout: Duration::from_millis(args.request_timeout_ms),
+        login_timeout: Duration::from_millis(args.login_timeout_ms),
+        limits: ConnectionLimits {
+            max_connections: args.max_connections,
+            max_pending: args.max_pending,
+            max_per_ip: args.max_per_ip,
+        },
     };
     // Checked here too (start would refuse it as well) so the message names the setting rather
     // than reading like a bind failure.
@@ -94,6 +118,11 @@ mod tests {
             (&["--room-capacity", "0"][..], "room_capacity"),
             (&["--max-frame-bytes", "10"][..], "max_frame_bytes"),
             (&["--replay-buffer", "2000000"][..], "replay_buffer"),
+            (&["--request-timeout-ms", "0"][..], "request_timeout"),
+            (&["--login-timeout-ms", "0"][..], "login_timeout"),
+            (&["--max-connections", "0"][..], "max_connections"),
+            (&["--max-pending", "0"][..], "max_pending"),
+            (&["--max-per-ip", "0"][..], "max_per_ip"),
             (&["--admin-secret", ""][..], "admin_secret"),
             (&["--token-secret", ""][..], "token_secret"),
             (&["--app-id", ""][..], "app_id"),

@@ -340,7 +340,9 @@ impl Runner<'_> {
                 let cmd = json!({ "cmd": "in_callback", "client": client, "when": when.to_wire(), "then": then });
                 self.command(cmd).await.map(drop)
             }
-            ClientOp::Fault { fault, ms } => self.world.fault(client, *fault, *ms, self.scale),
+            ClientOp::Fault { fault, ms } => {
+                self.world.fault(client, *fault, *ms, self.scale).await
+            }
             ClientOp::Wait {
                 pattern,
                 timeout_ms,

@@ -138,6 +138,10 @@ pub enum FaultKind {
     Blackhole,
     Reset,
     Delay,
+    /// Not a fault setting: the next new connection is held (see `FaultProxy::hold_next`).
+    HoldNext,
+    /// Not a fault setting: held connections reach the server now (`FaultProxy::release_held`).
+    Release,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -99,7 +99,7 @@ impl World {
         ))
     }
 
-    pub fn fault(
+    pub async fn fault(
         &self,
         client: &str,
         kind: FaultKind,
@@ -110,12 +110,25 @@ impl World {
             .proxies
             .get(client)
             .ok_or_else(|| format!("no proxy for {client:?}"))?;
-        proxy.set(match kind {
+        let fault = match kind {
             FaultKind::Pass => Fault::Pass,
             FaultKind::Blackhole => Fault::Blackhole,
             FaultKind::Reset => Fault::Reset,
             FaultKind::Delay => Fault::Delay(scaled(ms.ok_or("delay needs ms")?, scale)),
-        });
+            FaultKind::HoldNext => {
+                proxy.hold_next();
+                return Ok(());
+            }
+            // Returns once the server has handled the held connections (or the op timeout).
+            FaultKind::Release => {
+                return deadline("releasing held connections", self.op_timeout, async {
+                    proxy.release_held().await;
+                    Ok(())
+                })
+                .await;
+            }
+        };
+        proxy.set(fault);
         Ok(())
     }
 

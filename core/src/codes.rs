@@ -61,7 +61,7 @@ error_codes! {
     USER_ID_INVALID = 1002006, Zego, "The user ID has characters outside the allowed set (letters, digits and ~!@#$%^&*()_+=-`;',.<>/\\).";
     USER_ID_TOO_LONG = 1002007, Zego, "The user ID is 64 bytes or longer.";
     USER_NAME_EMPTY = 1002008, Zego, "The user name is empty.";
-    USER_NAME_INVALID = 1002009, Zego, "The user name has control characters.";
+    USER_NAME_INVALID = 1002009, Zego, "The user name has control characters or bidi embedding/override/isolate characters (U+202A..U+202E, U+2066..U+2069), or renders as nothing (only whitespace and invisible format characters).";
     USER_NAME_TOO_LONG = 1002010, Zego, "The user name is 256 bytes or longer.";
     ROOM_ID_EMPTY = 1002011, Zego, "The room ID is empty.";
     ROOM_ID_INVALID = 1002012, Zego, "The room ID has characters outside the allowed set (same set as user IDs).";
@@ -79,6 +79,7 @@ error_codes! {
     INTERNAL_ERROR = 1900003, Roomlink, "An internal error (a bug); the operation did not happen.";
     INVALID_ARGUMENT = 1900004, Roomlink, "An argument is out of range (e.g. an engine config value, a stream ID).";
     ENGINE_DESTROYED = 1900005, Roomlink, "The engine was destroyed; nothing more can be done with it.";
+    STALE_ATTEMPT = 1900006, Roomlink, "Server: a login or resume from a connection attempt older than one the server already accepted from the same engine; refused without touching any session (the engine gave up on that attempt).";
     NULL_POINTER = 1900101, Roomlink, "FFI: a required pointer argument was NULL; nothing happened.";
     INVALID_UTF8 = 1900102, Roomlink, "FFI: a string argument is not valid UTF-8; nothing happened.";
     UNKNOWN_ENGINE = 1900103, Roomlink, "FFI: the engine handle was never issued by this library (0 or a made-up value); nothing happened.";

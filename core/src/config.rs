@@ -21,8 +21,11 @@ pub enum RoomMode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EngineConfig {
-    /// `ws://host:port/path` or `wss://...`.
+    /// `ws://host:port/path` or `wss://...`: the first server to try.
     pub server_url: String,
+    /// More servers (same form), tried in order after `server_url`: a failed attempt moves on to
+    /// the next URL at once; after a full round of failures the normal backoff applies.
+    pub more_server_urls: Vec<String>,
     pub room_mode: RoomMode,
     /// How often the client sends a ping while the link is idle.
     #[serde(with = "millis")]
@@ -53,6 +56,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             server_url: String::new(),
+            more_server_urls: Vec::new(),
             room_mode: RoomMode::SingleRoom,
             heartbeat_interval: Duration::from_secs(10),
             ping_timeout: Duration::from_secs(25),
@@ -74,11 +78,30 @@ impl EngineConfig {
         }
     }
 
+    /// Several servers (e.g. the nodes of a cluster), tried in this order; the first is
+    /// `server_url`. An empty list leaves `server_url` empty, which `validate` refuses.
+    pub fn with_urls<S: Into<String>>(urls: impl IntoIterator<Item = S>) -> Self {
+        let mut urls = urls.into_iter().map(Into::into);
+        EngineConfig {
+            server_url: urls.next().unwrap_or_default(),
+            more_server_urls: urls.collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Every server URL, in the order attempts try them (`server_url` first).
+    pub fn urls(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.server_url.as_str())
+            .chain(self.more_server_urls.iter().map(String::as_str))
+    }
+
     /// Rejects settings that cannot work (zero durations, a ping timeout not above the heartbeat
     /// interval, a URL that is not ws/wss) with `INVALID_ARGUMENT`.
     pub fn validate(&self) -> Result<(), ErrorCode> {
         let zero = Duration::ZERO;
-        let url_ok = self.server_url.starts_with("ws://") || self.server_url.starts_with("wss://");
+        let url_ok = self
+            .urls()
+            .all(|u| u.starts_with("ws://") || u.starts_with("wss://"));
         if !url_ok
             || self.heartbeat_interval == zero
             || self.ping_timeout <= self.heartbeat_interval

@@ -49,6 +49,21 @@ pub struct Login {
     /// away comes back with its streams.
     #[serde(default)]
     pub streams: Vec<PublishedStream>,
+    /// Which engine and which of its connection attempts sent this login, so the server can
+    /// refuse an attempt the engine already gave up on that arrives after a newer one (see
+    /// `docs/PROTOCOL.md`, "Stale attempts"). Optional: older clients send none and are not fenced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fence: Option<Fence>,
+}
+
+/// An engine instance and one of its connection attempts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fence {
+    /// Random per engine instance (not a secret: it only orders that engine's own attempts).
+    pub instance: String,
+    /// Increases with every connection attempt of the instance; every login on one connection
+    /// carries the same number.
+    pub attempt: u64,
 }
 
 fn yes() -> bool {
@@ -210,6 +225,11 @@ pub enum ServerFrame {
         #[serde(default)]
         message: String,
     },
+    /// The session left this connection: a resume on another connection took it. The client
+    /// resumes again if this is its current connection; on a connection it gave up on, it is stale.
+    SessionMoved {
+        room_id: String,
+    },
     Pong,
     /// The server is closing the link (protocol error, shutdown). Sessions stay resumable.
     Bye {
@@ -278,6 +298,7 @@ impl ServerFrame {
             | ServerFrame::LoginFailed { room_id, .. }
             | ServerFrame::Event { room_id, .. }
             | ServerFrame::Kicked { room_id, .. }
+            | ServerFrame::SessionMoved { room_id }
             | ServerFrame::TokenRenewed { room_id, .. } => Some(room_id),
             ServerFrame::Error { room_id, .. } => room_id.as_deref(),
             ServerFrame::Pong | ServerFrame::Bye { .. } | ServerFrame::Unknown => None,
@@ -325,6 +346,19 @@ mod tests {
                 session_id: None,
             }
         );
+    }
+
+    #[test]
+    fn a_login_without_a_fence_still_decodes_and_none_is_not_sent() {
+        let text =
+            r#"{"t":"login","room_id":"r","user":{"user_id":"u","user_name":"U"},"token":"t"}"#;
+        let ClientFrame::Login(login) = ClientFrame::decode(text, 1024).unwrap() else {
+            panic!("not a login");
+        };
+        assert_eq!(login.fence, None);
+        assert!(!ClientFrame::Login(login).encode().contains("fence"));
+        let moved = ServerFrame::decode(r#"{"t":"session_moved","room_id":"r"}"#, 1024).unwrap();
+        assert_eq!(moved.room_id(), Some("r"));
     }
 
     #[test]
@@ -376,6 +410,10 @@ mod tests {
                     last_seq: 3,
                 }),
                 streams: vec![],
+                fence: Some(Fence {
+                    instance: "e1".into(),
+                    attempt: 2,
+                }),
             }],
         };
         let header = hello.to_header();

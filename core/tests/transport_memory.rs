@@ -20,6 +20,7 @@ fn hello() -> Hello {
             user_update: true,
             resume: None,
             streams: vec![],
+            fence: None,
         }],
     }
 }

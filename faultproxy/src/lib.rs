@@ -12,6 +12,13 @@
 //!   new connections are reset as soon as they are accepted.
 //! - [`Fault::Delay`]: bytes flow, each chunk delivered after the given extra latency.
 //!
+//! Besides the fault, [`FaultProxy::hold_next`] holds the next new connection (whatever the
+//! fault): its client→server bytes are kept in the proxy, nothing is answered and its close is not
+//! passed on, until [`FaultProxy::release_held`] delivers them to the server. That is a connection
+//! attempt stuck in the network (an overloaded server's accept queue, a mobile network holding
+//! packets) that the client gives up on and that still reaches the server later, after a newer
+//! attempt of the same client got through.
+//!
 //! The proxy runs on the tokio runtime it is started on; [`FaultProxy::set`] is synchronous so it can
 //! be called from any thread.
 
@@ -42,7 +49,20 @@ pub struct FaultProxy {
     addr: SocketAddr,
     fault: watch::Sender<Fault>,
     open: Arc<AtomicUsize>,
+    hold: Arc<Hold>,
     accept_task: JoinHandle<()>,
+}
+
+/// Connections to hold, and the ones held until released.
+struct Hold {
+    /// How many of the next accepted connections to hold.
+    armed: AtomicUsize,
+    /// Bumped by every release; a held connection is delivered when it changes. Dropped with
+    /// the proxy, which ends every held connection.
+    release: watch::Sender<u64>,
+    /// Held connections not yet fully delivered.
+    pending: AtomicUsize,
+    delivered: Notify,
 }
 
 impl FaultProxy {
@@ -56,12 +76,24 @@ impl FaultProxy {
         let addr = listener.local_addr()?;
         let (fault, _) = watch::channel(Fault::Pass);
         let open = Arc::new(AtomicUsize::new(0));
-        let accept_task =
-            tokio::spawn(accept_loop(listener, upstream, fault.clone(), open.clone()));
+        let hold = Arc::new(Hold {
+            armed: AtomicUsize::new(0),
+            release: watch::channel(0).0,
+            pending: AtomicUsize::new(0),
+            delivered: Notify::new(),
+        });
+        let accept_task = tokio::spawn(accept_loop(
+            listener,
+            upstream,
+            fault.clone(),
+            open.clone(),
+            hold.clone(),
+        ));
         Ok(FaultProxy {
             addr,
             fault,
             open,
+            hold,
             accept_task,
         })
     }
@@ -79,6 +111,32 @@ impl FaultProxy {
 
     pub fn fault(&self) -> Fault {
         *self.fault.borrow()
+    }
+
+    /// Holds the next new connection, whatever the fault, until [`release_held`](Self::release_held):
+    /// its client→server bytes stay in the proxy, the client gets nothing (its attempt times out)
+    /// and its close is not passed on. Connections after it are treated as the fault says.
+    pub fn hold_next(&self) {
+        log::info!("fault proxy {}: holding the next connection", self.addr);
+        self.hold.armed.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Delivers every held connection's bytes to the server now, then its close if the client
+    /// closed meanwhile. Returns once each one is delivered and, where the client had closed,
+    /// the server has closed it too (so the server has processed what it was sent); one whose
+    /// client is still there goes on as a normal connection.
+    pub async fn release_held(&self) {
+        log::info!("fault proxy {}: releasing held connections", self.addr);
+        self.hold.release.send_modify(|g| *g = g.wrapping_add(1));
+        loop {
+            let delivered = self.hold.delivered.notified();
+            tokio::pin!(delivered);
+            delivered.as_mut().enable();
+            if self.hold.pending.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            delivered.await;
+        }
     }
 
     /// Client connections currently held open by the proxy (in any state).
@@ -100,6 +158,7 @@ async fn accept_loop(
     upstream: SocketAddr,
     fault: watch::Sender<Fault>,
     open: Arc<AtomicUsize>,
+    hold: Arc<Hold>,
 ) {
     loop {
         let (client, peer) = match listener.accept().await {
@@ -115,6 +174,26 @@ async fn accept_loop(
         let _ = client.set_nodelay(true);
         let rx = fault.subscribe();
         let open = open.clone();
+        let take = |n: usize| n.checked_sub(1);
+        if hold
+            .armed
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, take)
+            .is_ok()
+        {
+            hold.pending.fetch_add(1, Ordering::SeqCst);
+            let release = hold.release.subscribe();
+            let hold = hold.clone();
+            tokio::spawn(async move {
+                open.fetch_add(1, Ordering::SeqCst);
+                if let Err(e) = held(client, upstream, release, rx).await {
+                    log::debug!("fault proxy held connection from {peer} ended: {e}");
+                }
+                open.fetch_sub(1, Ordering::SeqCst);
+                hold.pending.fetch_sub(1, Ordering::SeqCst);
+                hold.delivered.notify_waiters();
+            });
+            continue;
+        }
         tokio::spawn(async move {
             open.fetch_add(1, Ordering::SeqCst);
             if let Err(e) = handle(client, upstream, rx).await {
@@ -199,6 +278,53 @@ async fn hang(mut client: TcpStream, mut fault: watch::Receiver<Fault>) -> io::R
             }
         }
     }
+}
+
+/// A held connection: keeps what the client sends (and its close) until a release, then
+/// delivers it to the server. A client that closed meanwhile gets nothing of the answer; one
+/// still there continues as a normal connection under the current fault.
+async fn held(
+    mut client: TcpStream,
+    upstream: SocketAddr,
+    mut release: watch::Receiver<u64>,
+    fault: watch::Receiver<Fault>,
+) -> io::Result<()> {
+    release.borrow_and_update();
+    let mut kept = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut client_closed = false;
+    loop {
+        tokio::select! {
+            r = client.read(&mut buf), if !client_closed => match r {
+                Ok(0) | Err(_) => client_closed = true,
+                Ok(n) => kept.extend_from_slice(&buf[..n]),
+            },
+            changed = release.changed() => {
+                // The proxy is gone: the held bytes never arrive.
+                changed.map_err(|_| io::Error::other("proxy dropped"))?;
+                break;
+            }
+        }
+    }
+    let mut server = TcpStream::connect(upstream).await?;
+    let _ = server.set_nodelay(true);
+    server.write_all(&kept).await?;
+    if !client_closed {
+        // Delivered: from now on it is an ordinary connection (the release waits no longer).
+        tokio::spawn(async move {
+            let (cr, cw) = client.into_split();
+            let (sr, sw) = server.into_split();
+            let finished = Arc::new(Finished::default());
+            tokio::spawn(pump(cr, sw, fault.clone(), finished.clone()));
+            pump(sr, cw, fault, finished).await;
+        });
+        return Ok(());
+    }
+    // The client is long gone: pass its close on and drop whatever the server answers until the
+    // server closes too, which it does once it has handled the request.
+    server.shutdown().await?;
+    while server.read(&mut buf).await? != 0 {}
+    Ok(())
 }
 
 enum Ended {
@@ -465,6 +591,46 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[tokio::test]
+    async fn a_held_connection_reaches_the_server_only_when_released_after_the_client_left() {
+        // The upstream records what each connection sent, then closes it once the client has.
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream = l.local_addr().unwrap();
+        let (got_tx, mut got_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let got_tx = got_tx.clone();
+                tokio::spawn(async move {
+                    let mut all = Vec::new();
+                    let _ = s.read_to_end(&mut all).await;
+                    let _ = got_tx.send(all);
+                });
+            }
+        });
+        let proxy = FaultProxy::start(upstream).await.unwrap();
+        proxy.hold_next();
+        let mut first = TcpStream::connect(proxy.local_addr()).await.unwrap();
+        first.write_all(b"old attempt").await.unwrap();
+        // The next connection is not held: it reaches the server while the first waits.
+        let mut second = TcpStream::connect(proxy.local_addr()).await.unwrap();
+        second.write_all(b"new attempt").await.unwrap();
+        drop(second);
+        let got = tokio::time::timeout(WAIT, got_rx.recv()).await.unwrap();
+        assert_eq!(got.as_deref(), Some(&b"new attempt"[..]));
+        // The client gives up on the held one; its bytes still arrive, once released.
+        drop(first);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            got_rx.try_recv().is_err(),
+            "held bytes leaked before release"
+        );
+        tokio::time::timeout(WAIT, proxy.release_held())
+            .await
+            .expect("release finishes once the server closed");
+        assert_eq!(got_rx.try_recv().ok().as_deref(), Some(&b"old attempt"[..]));
+        assert_eq!(proxy.open_connections(), 0);
     }
 
     #[tokio::test]

@@ -123,22 +123,31 @@ mod tests {
     /// The sink is process-wide: these tests must not overlap under `cargo test`'s threads.
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
+    /// The target of every record these tests log. The sink they install also receives what
+    /// other tests of this binary log meanwhile on their threads (`cargo test` runs them in one
+    /// process, unlike nextest), e.g. the panic `boundary`'s test reports: the tests' sinks keep
+    /// only records of this target.
+    const OURS: &str = "roomlink_ffi::log_bridge::tests::marker";
+
     #[test]
     fn records_reach_the_sink_at_its_level_and_a_logging_sink_does_not_recurse() {
         let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let seen: Arc<Mutex<Vec<(log::Level, String)>>> = Arc::default();
         let into = seen.clone();
         set_sink(
-            Some(Arc::new(move |level, _target, message: &str| {
+            Some(Arc::new(move |level, target: &str, message: &str| {
+                if target != OURS {
+                    return;
+                }
                 into.lock().unwrap().push((level, message.to_owned()));
-                log::warn!("from inside the sink");
+                log::warn!(target: OURS, "from inside the sink");
             })),
             LevelFilter::Info,
         );
-        log::debug!("below the level");
-        log::info!("kept");
+        log::debug!(target: OURS, "below the level");
+        log::info!(target: OURS, "kept");
         set_sink(None, LevelFilter::Trace);
-        log::error!("after removal");
+        log::error!(target: OURS, "after removal");
         let seen = seen.lock().unwrap();
         assert_eq!(*seen, vec![(log::Level::Info, "kept".to_owned())]);
     }
@@ -149,8 +158,11 @@ mod tests {
         let seen: Arc<Mutex<Vec<String>>> = Arc::default();
         let into = seen.clone();
         set_sink(
-            Some(Arc::new(move |_level, _target, message: &str| {
+            Some(Arc::new(move |_level, target: &str, message: &str| {
                 assert!(in_sink());
+                if target != OURS {
+                    return;
+                }
                 if message == "boom" {
                     panic!("a host logger threw");
                 }
@@ -158,12 +170,12 @@ mod tests {
             })),
             LevelFilter::Info,
         );
-        log::info!("boom");
+        log::info!(target: OURS, "boom");
         assert!(
             !in_sink(),
             "the in-sink mark is cleared when the sink unwinds"
         );
-        log::info!("after");
+        log::info!(target: OURS, "after");
         set_sink(None, LevelFilter::Off);
         assert_eq!(*seen.lock().unwrap(), vec!["after".to_owned()]);
     }

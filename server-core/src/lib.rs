@@ -11,6 +11,7 @@
 //! Connection liveness is the driver's: it answers pings, notices silence and reports the end of
 //! a connection with [`ConnEnd`]. Session IDs appear in log lines only as a [`Tag`].
 
+mod fence;
 mod info;
 mod inject;
 mod kicks;

@@ -7,6 +7,7 @@ use std::time::Instant;
 use roomlink::protocol::{Login, RoomEvent, ServerFrame};
 use roomlink::{ErrorCode, StreamDeleteReason, validate};
 
+use crate::fence;
 use crate::info::RoomInfo;
 use crate::inject::{AuthError, Authenticator, Grant, IdSource};
 use crate::output::{ConnEnd, ConnId, Output};
@@ -121,8 +122,7 @@ impl Rooms {
         }
         // 2. Admission checks that refuse before any state changes. One connection speaks for
         // one user per room: frames name only the room, so a second user there would make
-        // `logout`/`publish_stream` ambiguous. (Further checks on the connection's standing,
-        // e.g. refusing stale attempts of a client instance, belong here.)
+        // `logout`/`publish_stream` ambiguous.
         let other_user = self
             .st
             .session_on(conn, &room_id)
@@ -135,6 +135,24 @@ impl Rooms {
                 ErrorCode::ALREADY_LOGGED_IN,
                 "this connection already has another user in this room",
             );
+        }
+        // A late attempt the engine already gave up on changes nothing (see `crate::fence`).
+        let live = self
+            .st
+            .rooms
+            .get(room_id.as_str())
+            .and_then(|r| r.members.get(&login.user.user_id))
+            .and_then(|sid| self.st.sessions.get(sid));
+        if fence::check(live.and_then(|s| s.fence.as_ref()), login.fence.as_ref())
+            == fence::Verdict::Stale
+        {
+            log::info!(
+                "conn {conn}: stale attempt of {} in {room_id} refused",
+                login.user.user_id
+            );
+            return self
+                .st
+                .login_failed(conn, &room_id, ErrorCode::STALE_ATTEMPT, "stale attempt");
         }
         // 3. A resume of a live session, or an answer for one that was kicked.
         if let Some(resume) = &login.resume {
@@ -454,6 +472,15 @@ impl Rooms {
         let old_conn = st.sessions.get(&sid).and_then(|s| s.conn);
         if let Some(old) = old_conn {
             st.detach_from_conn(&sid, old);
+            // Never a silent move: the connection that loses the session is told.
+            if old != conn {
+                st.out.push_back((
+                    old,
+                    ServerFrame::SessionMoved {
+                        room_id: login.room_id.clone(),
+                    },
+                ));
+            }
         }
         st.attach_to_conn(&sid, conn);
         let Some(sess) = st.sessions.get_mut(&sid) else {
@@ -461,6 +488,7 @@ impl Rooms {
         };
         sess.cancel_detach_timer(&mut st.timers);
         sess.conn = Some(conn);
+        sess.fence = fence::after_admit(sess.fence.take(), login.fence.as_ref());
         sess.token_expires_at_ms = grant.expires_at_ms;
         arm_token_timer(&mut st.timers, sess, now);
         let replay = sess.replay_after(resume.last_seq);
@@ -579,6 +607,7 @@ impl Rooms {
             self.rules.replay_buffer,
         );
         sess.conn = Some(conn);
+        sess.fence = login.fence.clone();
         sess.token_expires_at_ms = grant.expires_at_ms;
         arm_token_timer(&mut st.timers, &mut sess, now);
         st.sessions.insert(sid.clone(), sess);

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use roomlink::User;
-use roomlink::protocol::{RoomEvent, SeqEvent, ServerFrame};
+use roomlink::protocol::{Fence, RoomEvent, SeqEvent, ServerFrame};
 
 use crate::output::ConnId;
 use crate::timers::{TimerKey, Timers};
@@ -34,6 +34,8 @@ pub struct Session {
     pub detach_timer: Option<TimerKey>,
     /// The token-expiry kick, likewise.
     pub token_timer: Option<TimerKey>,
+    /// The newest login fence accepted for this session (see [`crate::fence`]).
+    pub fence: Option<Fence>,
 }
 
 impl Session {
@@ -56,6 +58,7 @@ impl Session {
             token_expires_at_ms: 0,
             detach_timer: None,
             token_timer: None,
+            fence: None,
         }
     }
 

@@ -51,6 +51,7 @@ fn login(user: &str, token: &str) -> Login {
         user_update: true,
         resume: None,
         streams: vec![],
+        fence: None,
     }
 }
 

@@ -13,8 +13,10 @@
 
 pub mod admin;
 mod config;
+mod edge;
 mod id;
 pub mod memory;
+mod ratelog;
 pub mod registry;
 pub mod token;
 mod ws;
@@ -25,11 +27,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use config::ServerConfig;
+pub use config::{ConnectionLimits, ResolvedLimits, ServerConfig, open_file_limit};
+pub use edge::EdgeStats;
 pub use registry::{RoomInfo, RoomRegistry};
 
 /// What handlers share.
@@ -38,17 +40,23 @@ pub(crate) struct AppState {
     pub registry: Arc<dyn RoomRegistry>,
     /// Flips to `true` at shutdown; every connection task watches it.
     pub shutdown: watch::Receiver<bool>,
+    /// Connection caps and the counters of what the edge refused or closed.
+    pub edge: Arc<edge::Edge>,
+    /// Admin requests refused for a missing or wrong bearer, reported once per interval.
+    pub admin_refusals: ratelog::RateLog,
 }
 
 /// A running server.
 pub struct ServerHandle {
     addr: SocketAddr,
     registry: Arc<dyn RoomRegistry>,
+    edge: Arc<edge::Edge>,
+    limits: ResolvedLimits,
     stop: watch::Sender<bool>,
     serve: JoinHandle<()>,
 }
 
-/// How long shutdown waits for in-flight HTTP requests before cutting them off.
+/// How long shutdown waits for the accept loop to end before cutting it off.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
@@ -112,40 +120,42 @@ pub async fn start_with_registry(
     }
     let listener = bind(config.bind)?;
     let addr = listener.local_addr()?;
+    let files = open_file_limit();
+    let limits = config.limits.resolve(files);
+    log::info!(
+        "connection caps: {} connections, {} pending requests, {} per address (open-file limit {files})",
+        limits.max_connections,
+        limits.max_pending,
+        limits.max_per_ip
+    );
+    let edge = Arc::new(edge::Edge::new(limits));
+    let request_timeout = config.request_timeout;
     let (stop, shutdown) = watch::channel(false);
     let app = Arc::new(AppState {
         config,
         registry: registry.clone(),
         shutdown: shutdown.clone(),
+        edge: edge.clone(),
+        admin_refusals: ratelog::RateLog::new(ratelog::LOG_INTERVAL),
     });
     let router = Router::new()
         .route(roomlink::protocol::WS_PATH, get(ws::upgrade))
         .route("/healthz", get(|| async { "ok" }))
         .nest("/admin", admin::router(app.clone()))
         .with_state(app);
-    let mut wait = shutdown;
-    let serve = tokio::spawn(async move {
-        let graceful = async move {
-            let _ = wait.wait_for(|stopped| *stopped).await;
-        };
-        // Frames are small and latency-bound: Nagle would hold one back until the previous one
-        // is acknowledged (e.g. `Joined` right behind the upgrade response).
-        let listener = listener.tap_io(|stream| {
-            if let Err(e) = stream.set_nodelay(true) {
-                log::debug!("TCP_NODELAY: {e}");
-            }
-        });
-        if let Err(e) = axum::serve(listener, router)
-            .with_graceful_shutdown(graceful)
-            .await
-        {
-            log::error!("server stopped: {e}");
-        }
-    });
+    let serve = tokio::spawn(edge::accept_loop(
+        listener,
+        router,
+        edge.clone(),
+        request_timeout,
+        shutdown,
+    ));
     log::info!("roomlink server listening on {addr}");
     Ok(ServerHandle {
         addr,
         registry,
+        edge,
+        limits,
         stop,
         serve,
     })
@@ -159,6 +169,16 @@ impl ServerHandle {
     /// `ws://ADDR/v1/ws`.
     pub fn ws_url(&self) -> String {
         format!("ws://{}{}", self.addr, roomlink::protocol::WS_PATH)
+    }
+
+    /// The connection caps in force (the config's, with unset ones derived at start).
+    pub fn limits(&self) -> ResolvedLimits {
+        self.limits
+    }
+
+    /// Connections held now and everything the edge has refused or closed since start.
+    pub fn edge_stats(&self) -> EdgeStats {
+        self.edge.stats()
     }
 
     /// `http://ADDR/admin`.

@@ -1,8 +1,11 @@
 //! The WebSocket endpoint: upgrade checks, then one task per connection.
 //!
 //! The task owns the socket and multiplexes four things with `select!`: frames queued for it by
-//! the registry, frames from the client, its silence deadline (a single `Sleep` pushed back on
-//! every inbound frame, so no polling) and the server's shutdown signal.
+//! the registry, frames from the client, its deadline (a single `Sleep` pushed back on every
+//! inbound frame, so no polling) and the server's shutdown signal. Until the connection is first
+//! answered `joined` or `resumed`, the same `Sleep` also stands for the login deadline
+//! (`login_timeout` after the upgrade): a connection that never gets a session is closed then,
+//! so sockets without a session cannot pile up until the heartbeat timeout.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -82,6 +85,8 @@ pub async fn upgrade(
 enum End {
     Closed,
     Silent,
+    /// No session `login_timeout` after the upgrade.
+    Sessionless,
     Shutdown,
 }
 
@@ -137,13 +142,25 @@ async fn send(socket: &mut WebSocket, frame: &ServerFrame, limit: Duration) -> b
     )
 }
 
-/// Sends every queued frame, oldest first; `Some` when the connection must end.
-async fn flush(socket: &mut WebSocket, out: &Outbox, limit: Duration) -> Option<End> {
+/// Sends every queued frame, oldest first; `Some` when the connection must end. Sets
+/// `has_session` once a frame grants one.
+async fn flush(
+    socket: &mut WebSocket,
+    out: &Outbox,
+    limit: Duration,
+    has_session: &mut bool,
+) -> Option<End> {
     loop {
         match out.take() {
             Outbound::Empty => return None,
             Outbound::Kill => return Some(End::Closed),
             Outbound::Frame(frame) => {
+                if matches!(
+                    *frame,
+                    ServerFrame::Joined { .. } | ServerFrame::Resumed { .. }
+                ) {
+                    *has_session = true;
+                }
                 if !send(socket, &frame, limit).await {
                     return Some(End::Closed);
                 }
@@ -210,7 +227,19 @@ async fn serve(mut socket: WebSocket, app: Arc<AppState>, conn: Option<ConnHandl
     let mut shutdown = app.shutdown.clone();
     let timeout = app.config.heartbeat_timeout;
     let mut last_heard = Instant::now();
-    let silence = tokio::time::sleep_until(deadline(last_heard, timeout).into());
+    // `Some` until the connection holds a session: when it must have one by.
+    let mut login_by = Some(deadline(last_heard, app.config.login_timeout));
+    let mut has_session = false;
+    // The earlier of the silence deadline and the login deadline, and whether it is the latter.
+    let next_deadline = |last_heard: Instant, login_by: Option<Instant>| {
+        let silent_at = deadline(last_heard, timeout);
+        match login_by {
+            Some(at) if at <= silent_at => (at, true),
+            _ => (silent_at, false),
+        }
+    };
+    let (at, mut is_login_deadline) = next_deadline(last_heard, login_by);
+    let silence = tokio::time::sleep_until(at.into());
     tokio::pin!(silence);
 
     let end = loop {
@@ -219,14 +248,22 @@ async fn serve(mut socket: WebSocket, app: Arc<AppState>, conn: Option<ConnHandl
             _ = shutdown.changed() => Wake::End(End::Shutdown),
             _ = out.changed() => Wake::Outbound,
             msg = socket.recv() => Wake::Inbound(msg),
-            _ = &mut silence => Wake::End(End::Silent),
+            _ = &mut silence => Wake::End(if is_login_deadline { End::Sessionless } else { End::Silent }),
         };
         let msg = match wake {
             Wake::End(end) => break end,
-            Wake::Outbound => match Box::pin(flush(&mut socket, out, timeout)).await {
-                Some(end) => break end,
-                None => continue,
-            },
+            Wake::Outbound => {
+                let end = Box::pin(flush(&mut socket, out, timeout, &mut has_session)).await;
+                if has_session && login_by.take().is_some() {
+                    let at;
+                    (at, is_login_deadline) = next_deadline(last_heard, login_by);
+                    silence.as_mut().reset(at.into());
+                }
+                match end {
+                    Some(end) => break end,
+                    None => continue,
+                }
+            }
             Wake::Inbound(None) => break End::Closed,
             Wake::Inbound(Some(Err(e))) => {
                 log::info!("conn {id}: read error: {e}");
@@ -236,7 +273,9 @@ async fn serve(mut socket: WebSocket, app: Arc<AppState>, conn: Option<ConnHandl
             Wake::Inbound(Some(Ok(m))) => m,
         };
         last_heard = Instant::now();
-        silence.as_mut().reset(deadline(last_heard, timeout).into());
+        let at;
+        (at, is_login_deadline) = next_deadline(last_heard, login_by);
+        silence.as_mut().reset(at.into());
         match handle_message(app, conn, msg) {
             Inbound::Continue => {}
             Inbound::Close => break End::Closed,
@@ -256,6 +295,19 @@ async fn serve(mut socket: WebSocket, app: Arc<AppState>, conn: Option<ConnHandl
             log::info!("conn {id}: silent for {timeout:?}, closing");
             app.registry.connection_ended(id, ConnEnd::Silent);
             let close = tokio::time::timeout(timeout, socket.send(Message::Close(None)));
+            let _ = Box::pin(close).await;
+        }
+        End::Sessionless => {
+            app.edge.sessionless_closed(app.config.login_timeout);
+            app.registry
+                .connection_ended(id, ConnEnd::Closed { last_heard });
+            let close = CloseFrame {
+                code: 1008,
+                reason: "no session".into(),
+            };
+            // Short: a client that holds no session is owed no patience.
+            let limit = app.config.request_timeout;
+            let close = tokio::time::timeout(limit, socket.send(Message::Close(Some(close))));
             let _ = Box::pin(close).await;
         }
         // The registry was cleared; just drop the socket, as a crashed or restarted server would.

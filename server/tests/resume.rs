@@ -113,6 +113,14 @@ async fn resume_moves_a_session_off_a_half_dead_connection() {
         event(new.recv().await).1,
         RoomEvent::UserAdd { .. }
     ));
+    // The old connection is told once that the session left it (never a silent move), then
+    // gets nothing more for it.
+    assert_eq!(
+        old.recv().await,
+        ServerFrame::SessionMoved {
+            room_id: "r1".into()
+        }
+    );
     old.expect_silence(300).await;
     s.shutdown().await;
 }

@@ -26,6 +26,8 @@ from pathlib import Path
 
 PLUGIN = Path(__file__).resolve().parent.parent
 HEADER = PLUGIN.parent / "c" / "roomlink.h"
+# The ABI version the header declares now (the bump mutation starts from it).
+ABI = int(re.search(r"ROOMLINK_ABI_VERSION (\d+)", HEADER.read_text()).group(1))
 
 SCALARS = {
     "void": "Void",
@@ -363,7 +365,7 @@ MUTATIONS = [
         TOKEN_KIND + "\n#define ROOMLINK_EVENT_ROOM_EXTRA_INFO_UPDATE 5",
         "ROOMLINK_EVENT_ROOM_EXTRA_INFO_UPDATE",
     ),
-    ("the ABI version bumped", "header", "ABI_VERSION 1", "ABI_VERSION 2", "roomlinkAbiVersion"),
+    ("the ABI version bumped", "header", f"ABI_VERSION {ABI}", f"ABI_VERSION {ABI + 1}", "roomlinkAbiVersion"),
     (
         "a Dart parameter type wrong",
         "lib/src/bindings.dart",

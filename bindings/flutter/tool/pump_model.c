@@ -12,14 +12,21 @@
  *  - RoomlinkEngine.create: roomlink_engine_create (pull mode), the event-ready listener set with
  *    roomlink_set_event_ready_callback, log forwarding started by the first engine
  *    (roomlink_set_log_queue with the log-ready listener);
- *  - a ready message drains with roomlink_poll_event until NULL or ROOMLINK_CODE_ENGINE_DESTROYED
- *    (the header's rule), a log-ready message with roomlink_poll_log_record until NULL;
+ *  - the events stream is a synchronous StreamController fed only while listened to: a ready
+ *    message (or the listen itself) drains with roomlink_poll_event until NULL or
+ *    ROOMLINK_CODE_ENGINE_DESTROYED (the header's rule), one event at a time, running the app's
+ *    listener on each before polling the next (no buffer of its own); a log-ready message drains
+ *    with roomlink_poll_log_record until NULL;
  *  - dispose: roomlink_engine_destroy on another thread (Isolate.run), whose return is a message;
  *    then close the ready listener, drain up to the end, close the stream, stop log forwarding
  *    after the last engine (stop, close the log listener, drain the rest).
  * Checked: every event arrives once and in order (each room's Logining, then its Logout), no
  * listener is invoked after it was closed, roomlink_poll_event is called a bounded number of
- * times (each call returns an event, or ends a drain), log records arrive.
+ * times (each call returns an event, or ends a drain), log records arrive; events that come
+ * before the app listens wait in the engine's queue; and, against a real server (pump_model.sh
+ * starts `roomlink serve`), a listener that logs out on Logined sees no later event of that room
+ * but its Logout: the call acted on the engine's queue before the next event was taken, so core's
+ * "Logout is the last word on a room" applies, as with callbacks on the engine's thread.
  *
  * Build and run: bash bindings/flutter/tool/pump_model.sh
  */
@@ -140,9 +147,22 @@ static void logs_release(void) {
 
 /* ---- RoomlinkEngine (engine.dart) ---- */
 
+struct engine;
+
+/* What a polled event is to the app's listener: the fields the cases look at. */
+struct seen {
+  roomlink_event_kind kind;
+  roomlink_room_state_reason reason; /* state changes only */
+  char room[16];
+};
+
 struct engine {
   roomlink_engine handle;
   struct listener ready;
+  /* The app's listener of the events stream, run by engine_drain before the next poll. */
+  void (*on_event)(struct engine *e, const struct seen *ev);
+  int listening; /* the app called listen (until then events wait in the engine's queue) */
+  int draining;  /* engine_drain is running (a listener's call must not re-enter it) */
   int rooms;
   int finished;      /* poll said ROOMLINK_CODE_ENGINE_DESTROYED */
   int stream_closed; /* dispose completed */
@@ -152,15 +172,20 @@ struct engine {
   double destroy_ms;
   /* The stream, as the app's listener sees it. */
   int logining, logout, out_of_order, other;
+  int logined, after_logout; /* the server case */
   long polls, drains;
 };
 
-static void engine_create(struct engine *e, int rooms) {
+static void engine_dispose(struct engine *e);
+
+static void engine_create(struct engine *e, int rooms, const char *url, const char *token,
+                          void (*on_event)(struct engine *, const struct seen *)) {
   memset(e, 0, sizeof *e);
   e->rooms = rooms;
+  e->on_event = on_event;
   roomlink_engine_config c;
   CHECK(roomlink_engine_config_default(&c) == ROOMLINK_CODE_OK);
-  c.server_url = "ws://127.0.0.1:1/v1/ws"; /* nothing listens: logins stay in Logining */
+  c.server_url = url;
   c.room_mode = ROOMLINK_ROOM_MODE_MULTI_ROOM;
   CHECK(roomlink_engine_create(&c, NULL, &e->handle) == ROOMLINK_CODE_OK);
   e->ready.kind = EVENTS_READY;
@@ -171,13 +196,15 @@ static void engine_create(struct engine *e, int rooms) {
   for (int i = 0; i < rooms; i++) {
     char room[16];
     snprintf(room, sizeof room, "r%d", i);
-    CHECK(roomlink_login_room(e->handle, room, "alice", "Alice", "t", 1) == ROOMLINK_CODE_OK);
+    CHECK(roomlink_login_room(e->handle, room, "alice", "Alice", token, 1) == ROOMLINK_CODE_OK);
   }
 }
 
-/* _drain: until NULL or the end. */
+/* _drain: one event at a time, the listener run on each before the next poll, until NULL or
+ * the end; only while listened to. */
 static void engine_drain(struct engine *e) {
-  if (e->finished || e->stream_closed) return;
+  if (e->draining || e->finished || e->stream_closed || !e->listening) return;
+  e->draining = 1;
   e->drains++;
   for (;;) {
     roomlink_event *ev = NULL;
@@ -185,21 +212,53 @@ static void engine_drain(struct engine *e) {
     int32_t code = roomlink_poll_event(e->handle, &ev);
     if (code == ROOMLINK_CODE_ENGINE_DESTROYED) {
       e->finished = 1;
-      return;
+      break;
     }
     CHECK(code == ROOMLINK_CODE_OK);
-    if (code != ROOMLINK_CODE_OK || ev == NULL) return;
-    if (ev->kind != ROOMLINK_EVENT_ROOM_STATE_CHANGED) {
-      e->other++;
-    } else if (ev->reason == ROOMLINK_REASON_LOGINING) {
-      e->logining++;
-      e->out_of_order += e->logout > 0;
-    } else if (ev->reason == ROOMLINK_REASON_LOGOUT) {
-      e->logout++;
-    } else {
-      e->other++;
-    }
+    if (code != ROOMLINK_CODE_OK || ev == NULL) break;
+    /* decodeEvent copies, then the event is freed, then the listener runs (`add`). */
+    struct seen s = {.kind = ev->kind, .reason = ev->reason};
+    snprintf(s.room, sizeof s.room, "%s", ev->room_id);
     CHECK(roomlink_event_free(ev) == ROOMLINK_CODE_OK);
+    e->on_event(e, &s);
+  }
+  e->draining = 0;
+}
+
+/* The stream's first `listen` (onListen's microtask): what waited in the engine's queue is
+ * taken now. */
+static void engine_listen(struct engine *e) {
+  e->listening = 1;
+  engine_drain(e);
+}
+
+/* The app of the first cases: counts, and disposes once every room reported Logining. */
+static void count_and_dispose(struct engine *e, const struct seen *ev) {
+  if (ev->kind != ROOMLINK_EVENT_ROOM_STATE_CHANGED) {
+    e->other++;
+  } else if (ev->reason == ROOMLINK_REASON_LOGINING) {
+    e->logining++;
+    e->out_of_order += e->logout > 0;
+  } else if (ev->reason == ROOMLINK_REASON_LOGOUT) {
+    e->logout++;
+  } else {
+    e->other++;
+  }
+  if (!e->disposing && e->logining == e->rooms) engine_dispose(e);
+}
+
+/* The server case's app: logs out in the Logined listener; then only that Logout may follow. */
+static void logout_on_logined(struct engine *e, const struct seen *ev) {
+  int state = ev->kind == ROOMLINK_EVENT_ROOM_STATE_CHANGED;
+  if (e->logined && !(state && ev->reason == ROOMLINK_REASON_LOGOUT)) e->after_logout++;
+  if (state && ev->reason == ROOMLINK_REASON_LOGINING) e->logining++;
+  if (state && ev->reason == ROOMLINK_REASON_LOGINED && !e->logined) {
+    e->logined = 1;
+    CHECK(roomlink_logout_room(e->handle, ev->room) == ROOMLINK_CODE_OK);
+  }
+  if (state && ev->reason == ROOMLINK_REASON_LOGOUT) {
+    e->logout++;
+    if (!e->disposing) engine_dispose(e);
   }
 }
 
@@ -230,12 +289,14 @@ static void engine_destroy_returned(struct engine *e, int32_t code) {
 
 /* ---- the app ---- */
 
-/* `engines` engines with `rooms` rooms each; each is disposed once its Loginings arrived. */
-static void run_case(const char *name, int engines, int rooms) {
-  struct engine e[2];
+/* `engines` engines with `rooms` rooms each at `url`, listened to after the logins, each event
+ * handed to `on_event`; the case ends when every engine's destroy returned. */
+static void run_case(const char *name, int engines, int rooms, const char *url, const char *token,
+                     void (*on_event)(struct engine *, const struct seen *), struct engine *e) {
   int dropped = 0;
-  for (int i = 0; i < engines; i++) engine_create(&e[i], rooms);
+  for (int i = 0; i < engines; i++) engine_create(&e[i], rooms, url, token, on_event);
   for (int i = 0; i < engines; i++) {
+    engine_listen(&e[i]);
     if (rooms == 0) engine_dispose(&e[i]); /* nothing to wait for */
   }
   int open = engines;
@@ -252,9 +313,7 @@ static void run_case(const char *name, int engines, int rooms) {
           dropped++; /* to a closed port: dropped, as Dart does */
           break;
         }
-        engine_drain(target);
-        /* The app's listener: dispose once every room reported Logining. */
-        if (!target->disposing && target->logining == rooms) engine_dispose(target);
+        engine_drain(target); /* the app's listener runs in it */
         break;
       case LOGS_READY:
         if (atomic_load(&log_listener.closed)) {
@@ -272,10 +331,7 @@ static void run_case(const char *name, int engines, int rooms) {
   }
   for (int i = 0; i < engines; i++) {
     struct engine *x = &e[i];
-    CHECK(x->logining == rooms && x->logout == rooms && x->other == 0 && x->out_of_order == 0);
     CHECK(atomic_load(&x->ready.calls_after_close) == 0);
-    /* Each poll returned an event, or ended a drain (NULL or the end): never in vain. */
-    CHECK(x->polls <= 2L * rooms + x->drains);
     roomlink_event *ev = NULL;
     CHECK(roomlink_poll_event(x->handle, &ev) == ROOMLINK_CODE_ENGINE_DESTROYED && ev == NULL);
     printf("pump_model: %-24s engine %d: %d Logining + %d Logout; %d ready call(s), %ld drain(s), "
@@ -287,11 +343,43 @@ static void run_case(const char *name, int engines, int rooms) {
   printf("pump_model: %-24s %d ready message(s) after close dropped\n", name, dropped);
 }
 
+/* Nothing listens on port 1: logins stay in Logining until destroy logs out. */
+static void run_unreachable(const char *name, int engines, int rooms) {
+  struct engine e[2];
+  run_case(name, engines, rooms, "ws://127.0.0.1:1/v1/ws", "t", count_and_dispose, e);
+  for (int i = 0; i < engines; i++) {
+    struct engine *x = &e[i];
+    CHECK(x->logining == rooms && x->logout == rooms && x->other == 0 && x->out_of_order == 0);
+    /* Each poll returned an event, or ended a drain (NULL or the end): never in vain. */
+    CHECK(x->polls <= 2L * rooms + x->drains);
+  }
+}
+
+/* A real server (pump_model.sh starts one): Logining, Logined (the listener logs out, so the
+ * server's count and user updates that follow Logined are dropped by core), Logout, and
+ * nothing of the room in between. */
+static void run_logout_on_logined(const char *url, const char *token) {
+  struct engine e[1];
+  run_case("logout on Logined:", 1, 1, url, token, logout_on_logined, e);
+  CHECK(e[0].logining == 1 && e[0].logined == 1 && e[0].logout == 1);
+  CHECK(e[0].after_logout == 0); /* no later event of that room was taken */
+  printf("pump_model: logout on Logined:       %d event(s) of r0 between Logined and Logout\n",
+         e[0].after_logout);
+}
+
 int main(void) {
   CHECK(roomlink_abi_version() == ROOMLINK_ABI_VERSION);
-  run_case("idle engine:", 1, 0);
-  run_case("two rooms:", 1, 2);
-  run_case("two engines, two rooms:", 2, 2);
+  const char *url = getenv("ROOMLINK_PUMP_SERVER_URL");
+  const char *token = getenv("ROOMLINK_PUMP_TOKEN");
+  if (url == NULL || token == NULL) {
+    fprintf(stderr, "pump_model: ROOMLINK_PUMP_SERVER_URL and ROOMLINK_PUMP_TOKEN unset "
+                    "(run it with bash bindings/flutter/tool/pump_model.sh)\n");
+    return 1;
+  }
+  run_unreachable("idle engine:", 1, 0);
+  run_unreachable("two rooms:", 1, 2);
+  run_unreachable("two engines, two rooms:", 2, 2);
+  run_logout_on_logined(url, token);
   /* Creating and destroying engines logs at debug level ("engine destroyed", ...). */
   CHECK(log_records >= 4);
   printf("pump_model: %d log records forwarded, %d log-ready message(s) after close dropped\n",

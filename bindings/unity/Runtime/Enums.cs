@@ -70,8 +70,10 @@ namespace Roomlink
     /// <summary>Where an engine raises its C# events.</summary>
     public enum EventDelivery
     {
-        /// <summary>Queued and raised by <see cref="MainThreadDispatcher.Drain"/>: in Unity every
-        /// frame on the main thread, so handlers may touch GameObjects. The default.</summary>
+        /// <summary>Left in the engine's queue until <see cref="MainThreadDispatcher.Drain"/> takes
+        /// them, one at a time: in Unity every frame on the main thread, so handlers may touch
+        /// GameObjects. A call made in a handler acts before the next event is taken, as with
+        /// EngineThread. The default.</summary>
         MainThread = 0,
         /// <summary>Raised at once on roomlink's own event thread ("roomlink-events"), one at a
         /// time and in order, like the C callbacks: for hosts with their own threading.</summary>

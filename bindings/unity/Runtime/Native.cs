@@ -18,13 +18,20 @@ namespace Roomlink
 #endif
 
         /// <summary>ROOMLINK_ABI_VERSION of the header these declarations were written from.</summary>
-        internal const uint AbiVersion = 1;
+        internal const uint AbiVersion = 2;
 
         internal const int CodeOk = 0;
         internal const int CodeInvalidArgument = 1900004;
         internal const int CodeEngineDestroyed = 1900005;
 
         internal const int StreamDeleteReasonNone = -1;
+
+        // roomlink_event_kind: which fields of a polled Event are set.
+        internal const uint EventRoomStateChanged = 0;
+        internal const uint EventRoomUserUpdate = 1;
+        internal const uint EventRoomOnlineUserCountUpdate = 2;
+        internal const uint EventRoomStreamUpdate = 3;
+        internal const uint EventRoomTokenWillExpire = 4;
 
         [StructLayout(LayoutKind.Sequential)]
         internal struct EngineConfig
@@ -39,6 +46,10 @@ namespace Roomlink
             internal ulong backoff_cap_ms;
             internal ulong token_warning_ms;
             internal ulong max_frame_bytes;
+            /// <summary>`const char *const *`: more server URLs (NULL when the count is 0).</summary>
+            internal IntPtr more_server_urls;
+            /// <summary>`size_t`.</summary>
+            internal UIntPtr more_server_urls_count;
         }
 
         [StructLayout(LayoutKind.Sequential)]
@@ -77,6 +88,27 @@ namespace Roomlink
             internal IntPtr on_released;
         }
 
+        /// <summary>roomlink_event (pull API): one flat struct for every kind, owned by the
+        /// caller until roomlink_event_free.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct Event
+        {
+            internal uint kind;
+            internal IntPtr room_id;
+            internal uint reason;
+            internal int error_code;
+            internal IntPtr extended_data;
+            internal uint extended_data_len;
+            internal uint update_type;
+            internal IntPtr users;
+            internal uint user_count;
+            internal IntPtr streams;
+            internal uint stream_count;
+            internal int stream_delete_reason;
+            internal uint count;
+            internal uint remaining_seconds;
+        }
+
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void RoomStateChangedFn(IntPtr userData, IntPtr roomId, uint reason,
             int errorCode, IntPtr extendedData, uint extendedDataLen);
@@ -99,6 +131,9 @@ namespace Roomlink
         internal delegate void ReleasedFn(IntPtr userData);
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void EventReadyFn(IntPtr userData);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void LogFn(IntPtr userData, uint level, IntPtr target, IntPtr message);
 
         // byte[] arguments are NUL-terminated UTF-8 (Utf8.Encode); a blittable array is pinned for
@@ -110,6 +145,22 @@ namespace Roomlink
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int roomlink_engine_create(ref EngineConfig config,
             ref EventHandler handler, out ulong engine);
+
+        /// <summary>roomlink_engine_create with handler NULL: a pull-mode engine, whose events
+        /// wait in its queue for roomlink_poll_event.</summary>
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, EntryPoint = "roomlink_engine_create")]
+        internal static extern int roomlink_engine_create_pull(ref EngineConfig config,
+            IntPtr handler, out ulong engine);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int roomlink_poll_event(ulong engine, out IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int roomlink_event_free(IntPtr ev);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int roomlink_set_event_ready_callback(ulong engine, IntPtr callback,
+            IntPtr userData);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int roomlink_engine_destroy(ulong engine);

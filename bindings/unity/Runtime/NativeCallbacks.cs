@@ -1,11 +1,10 @@
-// The C callbacks: static methods (IL2CPP can only call back into static methods marked
+// The C callbacks (EventDelivery.EngineThread, and the event-ready wake-up of MainThread
+// engines): static methods (IL2CPP can only call back into static methods marked
 // [MonoPInvokeCallback]) that copy the borrowed arguments into managed values and hand them to the
 // engine behind user_data (a GCHandle to the RoomlinkEngine). They run on roomlink's event thread;
 // no exception may unwind into native code.
 
 using System;
-using System.Collections.Generic;
-using System.Collections.ObjectModel;
 using System.Runtime.InteropServices;
 using AOT;
 
@@ -21,10 +20,14 @@ namespace Roomlink
         static readonly Native.RoomStreamUpdateFn StreamUpdate = OnRoomStreamUpdate;
         static readonly Native.RoomTokenWillExpireFn TokenWillExpire = OnRoomTokenWillExpire;
         static readonly Native.ReleasedFn Released = OnReleased;
+        static readonly Native.EventReadyFn Ready = OnEventsReady;
 
-        static readonly int KvSize = Marshal.SizeOf(typeof(Native.Kv));
-        static readonly int UserSize = Marshal.SizeOf(typeof(Native.User));
-        static readonly int StreamSize = Marshal.SizeOf(typeof(Native.Stream));
+        /// <summary>The event-ready callback of every EventDelivery.MainThread engine (user_data
+        /// unused: it only wakes the one dispatcher).</summary>
+        internal static IntPtr EventReady
+        {
+            get { return Marshal.GetFunctionPointerForDelegate(Ready); }
+        }
 
         /// <summary>The handler table for one engine (copied by roomlink_engine_create).</summary>
         internal static Native.EventHandler Table(IntPtr userData)
@@ -46,31 +49,15 @@ namespace Roomlink
             return (RoomlinkEngine)GCHandle.FromIntPtr(userData).Target;
         }
 
-        static T At<T>(IntPtr array, int size, uint index)
-        {
-            return (T)Marshal.PtrToStructure(new IntPtr(array.ToInt64() + size * (long)index), typeof(T));
-        }
-
-        static RoomlinkUser UserOf(Native.User u)
-        {
-            return new RoomlinkUser(Utf8.Decode(u.user_id), Utf8.Decode(u.user_name));
-        }
-
         [MonoPInvokeCallback(typeof(Native.RoomStateChangedFn))]
         static void OnRoomStateChanged(IntPtr userData, IntPtr roomId, uint reason, int errorCode,
             IntPtr extendedData, uint extendedDataLen)
         {
             try
             {
-                // Sorted by key, as the library sends it and every platform shows it.
-                var data = new SortedDictionary<string, string>(StringComparer.Ordinal);
-                for (uint i = 0; i < extendedDataLen; i++)
-                {
-                    var kv = At<Native.Kv>(extendedData, KvSize, i);
-                    data[Utf8.Decode(kv.key)] = Utf8.Decode(kv.value);
-                }
                 Engine(userData).RaiseRoomStateChanged(Utf8.Decode(roomId),
-                    (RoomStateChangedReason)reason, errorCode, data);
+                    (RoomStateChangedReason)reason, errorCode,
+                    NativeCopy.ExtendedData(extendedData, extendedDataLen));
             }
             catch (Exception e)
             {
@@ -84,13 +71,8 @@ namespace Roomlink
         {
             try
             {
-                var list = new RoomlinkUser[userCount];
-                for (uint i = 0; i < userCount; i++)
-                {
-                    list[i] = UserOf(At<Native.User>(users, UserSize, i));
-                }
                 Engine(userData).RaiseRoomUserUpdate(Utf8.Decode(roomId), (UpdateType)updateType,
-                    new ReadOnlyCollection<RoomlinkUser>(list));
+                    NativeCopy.Users(users, userCount));
             }
             catch (Exception e)
             {
@@ -117,20 +99,8 @@ namespace Roomlink
         {
             try
             {
-                var list = new RoomlinkStream[streamCount];
-                for (uint i = 0; i < streamCount; i++)
-                {
-                    var s = At<Native.Stream>(streams, StreamSize, i);
-                    list[i] = new RoomlinkStream(Utf8.Decode(s.stream_id), UserOf(s.user),
-                        Utf8.Decode(s.extra_info));
-                }
-                StreamDeleteReason? reason = null;
-                if (streamDeleteReason != Native.StreamDeleteReasonNone)
-                {
-                    reason = (StreamDeleteReason)streamDeleteReason;
-                }
                 Engine(userData).RaiseRoomStreamUpdate(Utf8.Decode(roomId), (UpdateType)updateType,
-                    new ReadOnlyCollection<RoomlinkStream>(list), reason);
+                    NativeCopy.Streams(streams, streamCount), NativeCopy.DeleteReason(streamDeleteReason));
             }
             catch (Exception e)
             {
@@ -144,6 +114,21 @@ namespace Roomlink
             try
             {
                 Engine(userData).RaiseRoomTokenWillExpire(Utf8.Decode(roomId), remainingSeconds);
+            }
+            catch (Exception e)
+            {
+                RoomlinkLog.Exception(e);
+            }
+        }
+
+        // On the engine's thread when its queue goes from empty to non-empty: only a wake-up, the
+        // events stay in the engine's queue until the dispatcher polls them.
+        [MonoPInvokeCallback(typeof(Native.EventReadyFn))]
+        static void OnEventsReady(IntPtr userData)
+        {
+            try
+            {
+                MainThreadDispatcher.Wake();
             }
             catch (Exception e)
             {

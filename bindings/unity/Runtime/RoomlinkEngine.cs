@@ -41,7 +41,8 @@ namespace Roomlink
         }
 
         /// <summary>Creates an engine. Its events are raised where <paramref name="delivery"/>
-        /// says (by default queued for the main thread: see <see cref="MainThreadDispatcher"/>).
+        /// says (by default taken from the engine's queue by the main thread's
+        /// <see cref="MainThreadDispatcher.Drain"/>).
         /// Call <see cref="Dispose"/> when done: the engine lives until then.</summary>
         /// <exception cref="RoomlinkException">A setting is out of range (1900004), the URL is
         /// null (1900101), ...</exception>
@@ -55,7 +56,64 @@ namespace Roomlink
             CheckAbi();
             this.delivery = delivery;
             byte[] url = Utf8.Encode(config.ServerUrl, "config.ServerUrl");
+            // Every string is encoded (which may throw) before anything is pinned.
+            string[] moreUrls = config.MoreServerUrls ?? new string[0];
+            var more = new byte[moreUrls.Length][];
+            for (int i = 0; i < more.Length; i++)
+            {
+                more[i] = Utf8.Encode(moreUrls[i], "config.MoreServerUrls");
+            }
             var pin = url == null ? default(GCHandle) : GCHandle.Alloc(url, GCHandleType.Pinned);
+            // Each further URL pinned, and the array of their addresses (a NULL entry stays NULL:
+            // the library refuses it with NULL_POINTER).
+            var morePins = new GCHandle[more.Length];
+            var moreAddrs = new IntPtr[more.Length];
+            for (int i = 0; i < more.Length; i++)
+            {
+                if (more[i] != null)
+                {
+                    morePins[i] = GCHandle.Alloc(more[i], GCHandleType.Pinned);
+                    moreAddrs[i] = morePins[i].AddrOfPinnedObject();
+                }
+            }
+            var arrayPin = GCHandle.Alloc(moreAddrs, GCHandleType.Pinned);
+            try
+            {
+                var c = config.ToNative(pin.IsAllocated ? pin.AddrOfPinnedObject() : IntPtr.Zero,
+                    more.Length > 0 ? arrayPin.AddrOfPinnedObject() : IntPtr.Zero, more.Length);
+                if (delivery == EventDelivery.EngineThread)
+                {
+                    CreateWithCallbacks(ref c, out handle);
+                }
+                else
+                {
+                    CreatePulled(ref c, out handle);
+                }
+            }
+            finally
+            {
+                if (pin.IsAllocated)
+                {
+                    pin.Free();
+                }
+                foreach (var p in morePins)
+                {
+                    if (p.IsAllocated)
+                    {
+                        p.Free();
+                    }
+                }
+                arrayPin.Free();
+            }
+            lock (LiveGate)
+            {
+                Live.Add(this);
+            }
+        }
+
+        // EngineThread: the handler table calls NativeCallbacks on roomlink's event thread.
+        void CreateWithCallbacks(ref Native.EngineConfig c, out ulong engine)
+        {
             // Strong: the engine object lives while native code may call back into it. Freed by
             // the on_released callback, or here if no engine was made.
             var self = GCHandle.Alloc(this);
@@ -66,26 +124,42 @@ namespace Roomlink
             bool created = false;
             try
             {
-                var c = config.ToNative(pin.IsAllocated ? pin.AddrOfPinnedObject() : IntPtr.Zero);
                 var table = NativeCallbacks.Table(GCHandle.ToIntPtr(self));
-                RoomlinkException.Check(Native.roomlink_engine_create(ref c, ref table, out handle));
+                RoomlinkException.Check(Native.roomlink_engine_create(ref c, ref table, out engine));
                 created = true;
             }
             finally
             {
-                if (pin.IsAllocated)
-                {
-                    pin.Free();
-                }
                 if (!created)
                 {
                     FreeHandle(self); // on_released is never called for a failed create
                 }
             }
-            lock (LiveGate)
+        }
+
+        // MainThread: no handler (the pull API). Events wait in the engine's own queue until
+        // MainThreadDispatcher.Drain takes them one at a time; the event-ready callback only wakes
+        // it. No GCHandle: the dispatcher holds the engine until its last event is taken.
+        void CreatePulled(ref Native.EngineConfig c, out ulong engine)
+        {
+            RoomlinkException.Check(Native.roomlink_engine_create_pull(ref c, IntPtr.Zero, out engine));
+            // Known to the dispatcher before the first wake-up can come: a wake-up is only sent
+            // when the queue goes from empty to non-empty, so one that found no engine is lost.
+            MainThreadDispatcher.Add(this);
+            int code = Native.roomlink_set_event_ready_callback(engine, NativeCallbacks.EventReady,
+                IntPtr.Zero);
+            if (code != Native.CodeOk)
             {
-                Live.Add(this);
+                Native.roomlink_engine_destroy(engine);
+                MainThreadDispatcher.Forget(this);
+                throw new RoomlinkException(code);
             }
+        }
+
+        /// <summary>The native handle (for the dispatcher's polls).</summary>
+        internal ulong Handle
+        {
+            get { return handle; }
         }
 
         /// <summary>Frees an engine's user_data handle (once: on_released, or a failed create).</summary>
@@ -235,6 +309,12 @@ namespace Roomlink
                 Volatile.Write(ref disposed, 0);
                 throw new RoomlinkException(code);
             }
+            if (delivery == EventDelivery.MainThread)
+            {
+                // Destroy's Logouts are not announced by the event-ready callback (it ends first):
+                // they wait in the engine's queue for the next Drain, which then sees the end.
+                MainThreadDispatcher.Wake();
+            }
             lock (LiveGate)
             {
                 Live.Remove(this);
@@ -255,79 +335,55 @@ namespace Roomlink
             }
         }
 
-        // Called by NativeCallbacks on roomlink's event thread with copied arguments.
-        void Deliver(Action raise)
-        {
-            if (delivery == EventDelivery.EngineThread)
-            {
-                RoomlinkLog.Guard(raise);
-            }
-            else
-            {
-                MainThreadDispatcher.Post(raise);
-            }
-        }
+        // The C# events, raised with copied arguments where the delivery mode says: by
+        // NativeCallbacks on roomlink's event thread (EngineThread), by PolledEvent on the thread
+        // that drains MainThreadDispatcher (MainThread). Both catch and log a handler's exception.
 
         internal void RaiseRoomStateChanged(string roomId, RoomStateChangedReason reason, int errorCode,
             IReadOnlyDictionary<string, string> extendedData)
         {
-            Deliver(() =>
+            var h = OnRoomStateChanged;
+            if (h != null)
             {
-                var h = OnRoomStateChanged;
-                if (h != null)
-                {
-                    h(roomId, reason, errorCode, extendedData);
-                }
-            });
+                h(roomId, reason, errorCode, extendedData);
+            }
         }
 
         internal void RaiseRoomUserUpdate(string roomId, UpdateType updateType, IReadOnlyList<RoomlinkUser> users)
         {
-            Deliver(() =>
+            var h = OnRoomUserUpdate;
+            if (h != null)
             {
-                var h = OnRoomUserUpdate;
-                if (h != null)
-                {
-                    h(roomId, updateType, users);
-                }
-            });
+                h(roomId, updateType, users);
+            }
         }
 
         internal void RaiseRoomOnlineUserCountUpdate(string roomId, uint count)
         {
-            Deliver(() =>
+            var h = OnRoomOnlineUserCountUpdate;
+            if (h != null)
             {
-                var h = OnRoomOnlineUserCountUpdate;
-                if (h != null)
-                {
-                    h(roomId, count);
-                }
-            });
+                h(roomId, count);
+            }
         }
 
         internal void RaiseRoomStreamUpdate(string roomId, UpdateType updateType,
             IReadOnlyList<RoomlinkStream> streams, StreamDeleteReason? deleteReason)
         {
-            Deliver(() =>
+            var h = OnRoomStreamUpdate;
+            if (h != null)
             {
-                var h = OnRoomStreamUpdate;
-                if (h != null)
-                {
-                    h(roomId, updateType, streams, deleteReason);
-                }
-            });
+                h(roomId, updateType, streams, deleteReason);
+            }
         }
 
         internal void RaiseRoomTokenWillExpire(string roomId, uint remainingSeconds)
         {
-            Deliver(() =>
+            var h = OnRoomTokenWillExpire;
+            if (h != null)
             {
-                var h = OnRoomTokenWillExpire;
-                if (h != null)
-                {
-                    h(roomId, remainingSeconds);
-                }
-            });
+                h(roomId, remainingSeconds);
+            }
         }
     }
 }

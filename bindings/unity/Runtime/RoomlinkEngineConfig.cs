@@ -25,6 +25,9 @@ namespace Roomlink
         public ulong TokenWarningMs { get; set; }
         /// <summary>Larger frames are a protocol error (default 65 536; at least 1024).</summary>
         public ulong MaxFrameBytes { get; set; }
+        /// <summary>More servers, tried in order after ServerUrl: a failed attempt moves on to the
+        /// next at once; after a full round of failures the backoff applies (default none).</summary>
+        public string[] MoreServerUrls { get; set; }
 
         /// <summary>The library's defaults (roomlink_engine_config_default) for
         /// <paramref name="serverUrl"/>.</summary>
@@ -42,10 +45,12 @@ namespace Roomlink
             BackoffCapMs = d.backoff_cap_ms;
             TokenWarningMs = d.token_warning_ms;
             MaxFrameBytes = d.max_frame_bytes;
+            MoreServerUrls = new string[0];
         }
 
-        /// <summary>The C struct; <paramref name="serverUrl"/> is the pinned UTF-8 URL.</summary>
-        internal Native.EngineConfig ToNative(IntPtr serverUrl)
+        /// <summary>The C struct; <paramref name="serverUrl"/> is the pinned UTF-8 URL,
+        /// <paramref name="moreUrls"/> the pinned array of <paramref name="moreCount"/> pinned URLs.</summary>
+        internal Native.EngineConfig ToNative(IntPtr serverUrl, IntPtr moreUrls, int moreCount)
         {
             return new Native.EngineConfig
             {
@@ -59,6 +64,8 @@ namespace Roomlink
                 backoff_cap_ms = BackoffCapMs,
                 token_warning_ms = TokenWarningMs,
                 max_frame_bytes = MaxFrameBytes,
+                more_server_urls = moreUrls,
+                more_server_urls_count = (UIntPtr)moreCount,
             };
         }
     }

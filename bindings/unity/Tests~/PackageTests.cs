@@ -1,4 +1,4 @@
-// The package's own tests, for what the conformance kit does not reach: the main-thread queue,
+// The package's own tests, for what the conformance kit does not reach: the main-thread drain,
 // Dispose's rules, the GCHandle's release, the config struct's layout, string marshalling and
 // log forwarding. Compiled with the Runtime sources (internals visible) by run.sh, run with mono
 // against libroomlink_ffi. No server: an engine pointed at a closed port still reports Logining
@@ -88,6 +88,18 @@ namespace Roomlink.Tests
             Equal(8000UL, c.BackoffCapMs, "backoff cap");
             Equal(30000UL, c.TokenWarningMs, "token warning");
             Equal(65536UL, c.MaxFrameBytes, "max frame");
+            Equal(0, c.MoreServerUrls.Length, "more server URLs");
+        }
+
+        // The further URLs reach the library: a bad one is refused as the first URL would be.
+        static void MoreServerUrlsAreChecked()
+        {
+            var bad = new RoomlinkEngineConfig(Unreachable) { MoreServerUrls = new[] { Unreachable, "http://x/" } };
+            Equal(1900004, Throws(() => new RoomlinkEngine(bad), "http URL").Code, "bad URL code");
+            var nul = new RoomlinkEngineConfig(Unreachable) { MoreServerUrls = new string[] { null } };
+            Equal(1900101, Throws(() => new RoomlinkEngine(nul), "null URL").Code, "null URL code");
+            var good = new RoomlinkEngineConfig(Unreachable) { MoreServerUrls = new[] { Unreachable } };
+            new RoomlinkEngine(good).Dispose();
         }
 
         static void BadConfigIsRefusedWithItsCode()
@@ -120,6 +132,9 @@ namespace Roomlink.Tests
                 engine.LogoutRoom("r1");
                 DrainUntil(() => seen.Count == 2, "Logout");
             }
+            // Disposed: one more drain takes the engine's end, and it is never polled again.
+            DrainUntil(() => MainThreadDispatcher.Engines == 0, "the disposed engine's end");
+            Equal(2, seen.Count, "no event after the end");
             Equal(RoomStateChangedReason.Logining, seen[0], "first");
             Equal(RoomStateChangedReason.Logout, seen[1], "second");
             Assert(threads.TrueForAll(t => t == mainThread), "raised on the draining thread");
@@ -152,7 +167,7 @@ namespace Roomlink.Tests
                 engine.LoginRoom("r1", Alice, "token");
                 engine.LogoutRoom("r1");
                 Assert(logout.WaitOne(5000), "Logout raised after a handler threw");
-                Equal(0, MainThreadDispatcher.Pending, "nothing queued for the main thread");
+                Equal(0, MainThreadDispatcher.Engines, "nothing for the main thread to drain");
             }
             Assert(handlerThread != testThread, "raised on roomlink's thread");
             lock (seen)
@@ -161,19 +176,95 @@ namespace Roomlink.Tests
             }
         }
 
-        static void DrainRunsEveryHandlerDespiteAThrow()
+        static RoomlinkEngineConfig MultiRoom()
+        {
+            var c = Config();
+            c.RoomMode = RoomMode.MultiRoom;
+            return c;
+        }
+
+        // Three rooms' Logining events wait in the engine's queue; Drain(1) takes one at a time,
+        // and a throwing handler stops neither its drain nor the next.
+        static void DrainTakesOneAtATimeDespiteAThrow()
         {
             var ran = new List<string>();
-            MainThreadDispatcher.Post(() => ran.Add("first"));
-            MainThreadDispatcher.Post(() => { throw new InvalidOperationException("expected by the test"); });
-            MainThreadDispatcher.Post(() => ran.Add("third"));
-            Equal(3, MainThreadDispatcher.Pending, "queued");
-            Equal(3, MainThreadDispatcher.Drain(), "ran");
-            Equal("first,third", string.Join(",", ran.ToArray()), "order");
-            Equal(0, MainThreadDispatcher.Drain(), "empty");
+            using (var engine = new RoomlinkEngine(MultiRoom()))
+            {
+                engine.OnRoomStateChanged += (room, reason, code, data) =>
+                {
+                    ran.Add(room);
+                    if (room == "r2")
+                    {
+                        throw new InvalidOperationException("a handler's bug (expected by the test)");
+                    }
+                };
+                engine.LoginRoom("r1", Alice, "t");
+                engine.LoginRoom("r2", Alice, "t");
+                engine.LoginRoom("r3", Alice, "t");
+                Assert(MainThreadDispatcher.WaitForWork(5000), "Logining queued");
+                Equal(0, MainThreadDispatcher.Drain(0), "a limit of 0 takes nothing");
+                Equal(0, ran.Count, "nothing raised");
+                var deadline = DateTime.UtcNow.AddSeconds(5);
+                while (ran.Count < 3 && DateTime.UtcNow < deadline)
+                {
+                    int before = ran.Count;
+                    if (MainThreadDispatcher.WaitForWork(5000))
+                    {
+                        int raised = MainThreadDispatcher.Drain(1);
+                        Assert(raised <= 1, "at most the limit");
+                        Equal(before + raised, ran.Count, "raised = handlers run");
+                    }
+                }
+                Equal("r1,r2,r3", string.Join(",", ran.ToArray()), "in order, past the throw");
+            }
+            DrainUntil(() => MainThreadDispatcher.Engines == 0, "the disposed engine's end");
+            Equal(6, ran.Count, "the three Logouts of Dispose");
+            Equal(0, MainThreadDispatcher.Drain(), "nothing left");
             var start = DateTime.UtcNow;
             Assert(!MainThreadDispatcher.WaitForWork(50), "no work");
             Assert(DateTime.UtcNow - start >= TimeSpan.FromMilliseconds(40), "waited for the timeout");
+        }
+
+        // A handler's calls act before the next event is taken: Dispose from the Logining handler
+        // logs out while the other rooms' events still wait, and the same drain then raises them
+        // and the Logouts in the engine's order; a Drain inside a handler takes nothing.
+        static void MainThreadHandlerActsBeforeTheNextEvent()
+        {
+            var seen = new List<string>();
+            int nested = -1;
+            var engine = new RoomlinkEngine(MultiRoom());
+            engine.OnRoomStateChanged += (room, reason, code, data) =>
+            {
+                seen.Add(room + " " + reason);
+                if (room == "r1" && reason == RoomStateChangedReason.Logining)
+                {
+                    nested = MainThreadDispatcher.Drain();
+                    engine.Dispose();
+                    Equal(ConnectionState.Disconnected, engine.GetRoomState("r2"), "logged out at once");
+                }
+            };
+            engine.LoginRoom("r1", Alice, "t");
+            engine.LoginRoom("r2", Alice, "t");
+            DrainUntil(() => MainThreadDispatcher.Engines == 0, "the disposed engine's end");
+            Equal(0, nested, "Drain inside a handler");
+            Assert(engine.IsDisposed, "disposed");
+            Equal("r1 Logining,r2 Logining,r1 Logout,r2 Logout", string.Join(",", seen.ToArray()), "events");
+            Equal(0, MainThreadDispatcher.Drain(), "never polled after its end");
+        }
+
+        // Leaving play mode: what a disposed engine's queue still holds is freed, not raised.
+        static void ClearFreesWithoutRaising()
+        {
+            int raised = 0;
+            var engine = new RoomlinkEngine(Config());
+            engine.OnRoomStateChanged += (room, reason, code, data) => raised++;
+            engine.LoginRoom("r1", Alice, "t");
+            engine.Dispose();
+            Equal(1, MainThreadDispatcher.Engines, "held until its end");
+            MainThreadDispatcher.Clear();
+            Equal(0, MainThreadDispatcher.Engines, "forgotten");
+            Equal(0, MainThreadDispatcher.Drain(), "nothing raised later");
+            Equal(0, raised, "not raised");
         }
 
         static void DisposeIsOnceAndLaterCallsSay1900005()
@@ -352,9 +443,12 @@ namespace Roomlink.Tests
             {
                 Test("config_defaults_come_from_the_library", ConfigDefaultsComeFromTheLibrary),
                 Test("bad_config_is_refused_with_its_code", BadConfigIsRefusedWithItsCode),
+                Test("more_server_urls_are_checked", MoreServerUrlsAreChecked),
                 Test("main_thread_delivery_waits_for_drain", MainThreadDeliveryWaitsForDrain),
                 Test("engine_thread_delivery_raises_at_once", EngineThreadDeliveryRaisesAtOnce),
-                Test("drain_runs_every_handler_despite_a_throw", DrainRunsEveryHandlerDespiteAThrow),
+                Test("drain_takes_one_at_a_time_despite_a_throw", DrainTakesOneAtATimeDespiteAThrow),
+                Test("main_thread_handler_acts_before_the_next_event", MainThreadHandlerActsBeforeTheNextEvent),
+                Test("clear_frees_without_raising", ClearFreesWithoutRaising),
                 Test("dispose_is_once_and_later_calls_say_1900005", DisposeIsOnceAndLaterCallsSay1900005),
                 Test("gc_handle_is_held_until_released", GcHandleIsHeldUntilReleased),
                 Test("dispose_inside_a_handler", DisposeInsideAHandler),

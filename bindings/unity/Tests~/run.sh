@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# The Unity package's own tests (PackageTests.cs) with Mono: compiled together with Runtime/*.cs
-# (outside Unity, as the conformance driver is) and run against the cdylib. Needs mcs and mono:
+# The Unity package's checks: check_native.py (Runtime/Native.cs and Enums.cs against
+# bindings/c/roomlink.h), then its own tests (PackageTests.cs) with Mono: compiled together with
+# Runtime/*.cs (outside Unity, as the conformance driver is) and run against the cdylib. Needs mcs and mono:
 # `bash conformance/drivers/csharp/driver.sh setup` installs them. Last line: `unity: N passed, N failed`.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
+
+# First, needing only python3: the P/Invoke declarations and enums match the header (after
+# proving that check catches doctored copies).
+if ! command -v python3 >/dev/null 2>&1; then
+  # shellcheck source=../../../scripts/lib/apt.sh
+  source scripts/lib/apt.sh
+  apt_install python3
+fi
+python3 "bindings/unity/Tests~/check_native.py" --self-test
 
 # As the conformance kit does with a missing driver toolchain: skipped locally, a failure in CI.
 for tool in mcs mono; do

@@ -1,10 +1,11 @@
 // The C# conformance driver: the Unity package (bindings/unity/Runtime, compiled in as-is) behind
 // the driver protocol of conformance/README.md, shaped like the Rust reference driver
 // (conformance/drivers/rust/src/main.rs). Events are written from the package's C# event
-// handlers. Delivery is EventDelivery.EngineThread: the protocol's hooks run "inside the
-// callback", before the engine delivers its next event, which only the engine thread can promise.
-// ROOMLINK_CSHARP_DELIVERY=main_thread runs the same handlers through MainThreadDispatcher,
-// drained by a thread of the driver's own (a Unity frame loop's stand-in).
+// handlers, and the protocol's hooks run in them, before the next event is taken.
+// Delivery is the package's default, EventDelivery.MainThread: a frame loop of the driver's own
+// (Unity's main thread's stand-in) calls MainThreadDispatcher.Drain every frame, and at once
+// when the dispatcher is woken. ROOMLINK_CSHARP_DELIVERY=engine_thread (the csharp-enginethread
+// driver) raises them on roomlink's event thread instead.
 
 using System;
 using System.Collections.Generic;
@@ -37,6 +38,7 @@ namespace Roomlink.Conformance
         readonly Stream stdout = Console.OpenStandardOutput();
         readonly UTF8Encoding utf8 = new UTF8Encoding(false);
         readonly EventDelivery delivery;
+        readonly string name;
 
         readonly object gate = new object(); // engines, destroyed
         readonly Dictionary<string, RoomlinkEngine> engines = new Dictionary<string, RoomlinkEngine>();
@@ -46,9 +48,10 @@ namespace Roomlink.Conformance
         readonly object hookGate = new object();
         readonly Dictionary<string, List<Hook>> hooks = new Dictionary<string, List<Hook>>();
 
-        Driver(EventDelivery delivery)
+        Driver(EventDelivery delivery, string name)
         {
             this.delivery = delivery;
+            this.name = name;
         }
 
         void Print(JObject line)
@@ -371,9 +374,9 @@ namespace Roomlink.Conformance
             }
         }
 
-        /// <summary>Destroys every engine not destroyed yet (exit, or stdin closed), then raises
-        /// what the main-thread queue still holds.</summary>
-        void ReleaseAll()
+        /// <summary>Destroys every engine not destroyed yet (exit, or stdin closed), then stops
+        /// the frame loop and raises the engines' last events (their Logouts).</summary>
+        void ReleaseAll(FrameLoop frames)
         {
             List<RoomlinkEngine> live;
             lock (gate)
@@ -392,12 +395,24 @@ namespace Roomlink.Conformance
                     Console.Error.WriteLine("exit: destroy failed: " + e.Message);
                 }
             }
+            if (frames == null)
+            {
+                return; // EngineThread: Dispose returned after the engine's last callback
+            }
+            frames.Stop();
+            // Every destroy has returned (none ran inside a roomlink callback: hooks run on the
+            // frame loop), so each engine's last events are in its queue, followed by its end.
             MainThreadDispatcher.Drain();
+            if (MainThreadDispatcher.Engines != 0)
+            {
+                Console.Error.WriteLine("exit: " + MainThreadDispatcher.Engines
+                    + " engines not at their end after the last drain");
+            }
         }
 
-        void Serve(TextReader stdin)
+        void Serve(TextReader stdin, FrameLoop frames)
         {
-            Print(new JObject { { "ready", true }, { "driver", "csharp" } });
+            Print(new JObject { { "ready", true }, { "driver", name } });
             string text;
             while ((text = stdin.ReadLine()) != null)
             {
@@ -420,7 +435,7 @@ namespace Roomlink.Conformance
                 object name;
                 if (cmd.TryGetValue("cmd", out name) && "exit".Equals(name))
                 {
-                    ReleaseAll();
+                    ReleaseAll(frames);
                     Print(new JObject { { "id", id }, { "code", 0L } });
                     return;
                 }
@@ -436,41 +451,66 @@ namespace Roomlink.Conformance
                 reply["id"] = id;
                 Print(reply);
             }
-            ReleaseAll(); // stdin closed: leave no engine running while the process ends
+            ReleaseAll(frames); // stdin closed: leave no engine running while the process ends
         }
 
         static int Main()
         {
-            var mode = Environment.GetEnvironmentVariable("ROOMLINK_CSHARP_DELIVERY") ?? "engine_thread";
+            var mode = Environment.GetEnvironmentVariable("ROOMLINK_CSHARP_DELIVERY") ?? "main_thread";
             EventDelivery delivery;
+            string name;
             switch (mode)
             {
-                case "engine_thread": delivery = EventDelivery.EngineThread; break;
-                case "main_thread": delivery = EventDelivery.MainThread; break;
+                case "main_thread": delivery = EventDelivery.MainThread; name = "csharp"; break;
+                case "engine_thread": delivery = EventDelivery.EngineThread; name = "csharp-enginethread"; break;
                 default:
-                    Console.Error.WriteLine("ROOMLINK_CSHARP_DELIVERY must be engine_thread or main_thread, got " + mode);
+                    Console.Error.WriteLine("ROOMLINK_CSHARP_DELIVERY must be main_thread or engine_thread, got " + mode);
                     return 2;
             }
             RoomlinkLog.Enable(RoomlinkLogLevel.Info); // to stderr, which the orchestrator keeps
-            if (delivery == EventDelivery.MainThread)
-            {
-                // The frame loop's stand-in: raise queued events as they come.
-                var pump = new Thread(() =>
-                {
-                    while (true)
-                    {
-                        MainThreadDispatcher.WaitForWork(Timeout.Infinite);
-                        MainThreadDispatcher.Drain();
-                    }
-                });
-                pump.IsBackground = true;
-                pump.Name = "main-thread pump";
-                pump.Start();
-            }
+            FrameLoop frames = delivery == EventDelivery.MainThread ? FrameLoop.Start() : null;
             var stdin = new StreamReader(Console.OpenStandardInput(), new UTF8Encoding(false));
-            new Driver(delivery).Serve(stdin);
+            new Driver(delivery, name).Serve(stdin, frames);
             RoomlinkLog.Disable();
             return 0;
+        }
+    }
+
+    /// <summary>Unity's main thread's stand-in: a thread that calls the per-frame drain once per
+    /// 16 ms frame, and at once when the dispatcher is woken (an engine's event-ready callback, a
+    /// Dispose), so the trace does not depend on where in a frame an event arrived.</summary>
+    internal sealed class FrameLoop
+    {
+        const int FrameMs = 16;
+        readonly Thread thread;
+        volatile bool stopping;
+
+        FrameLoop()
+        {
+            thread = new Thread(Run) { IsBackground = true, Name = "main thread (frame loop)" };
+        }
+
+        internal static FrameLoop Start()
+        {
+            var frames = new FrameLoop();
+            frames.thread.Start();
+            return frames;
+        }
+
+        void Run()
+        {
+            while (!stopping)
+            {
+                MainThreadDispatcher.WaitForWork(FrameMs);
+                MainThreadDispatcher.Drain();
+            }
+        }
+
+        /// <summary>Returns after the frame running now (at most one frame's wait and its drain).</summary>
+        internal void Stop()
+        {
+            stopping = true;
+            thread.Join();
         }
     }
 }

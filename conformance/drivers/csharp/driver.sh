@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Launcher for the C# driver: setup | check | build | run (see conformance/README.md).
+# It runs the package in its default EventDelivery.MainThread mode (a simulated frame loop drains
+# the engines' queues); conformance/drivers/csharp-enginethread runs the same build in EngineThread.
 # Driver.cs is compiled with Mono's mcs together with the Unity package's own sources
 # (bindings/unity/Runtime/*.cs, outside Unity: no UNITY_* define), and run with mono against the
 # cdylib that `cargo build -p roomlink-ffi` builds (found through LD_LIBRARY_PATH, as Unity finds

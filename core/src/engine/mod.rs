@@ -133,7 +133,7 @@ impl Engine {
         config.validate()?;
         // Backoff jitter only needs to differ between clients, not to be unpredictable.
         let seed = std::hash::RandomState::new().hash_one((Instant::now(), thread::current().id()));
-        let setup_url: Arc<str> = Arc::from(config.server_url.as_str());
+        let setup_urls: Arc<[Arc<str>]> = config.urls().map(Arc::from).collect();
         let max_frame_bytes = config.max_frame_bytes;
         let machine = Machine::new(config, seed);
 
@@ -143,7 +143,7 @@ impl Engine {
         let setup = LinkSetup {
             shared: shared.clone(),
             transport,
-            url: setup_url,
+            urls: setup_urls,
             max_frame_bytes,
         };
 

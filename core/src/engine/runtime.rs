@@ -37,7 +37,8 @@ struct ConnHandle {
 pub(crate) struct LinkSetup {
     pub(crate) shared: Arc<Shared>,
     pub(crate) transport: Arc<dyn Transport>,
-    pub(crate) url: Arc<str>,
+    /// The config's server URLs, in order (`Transmit::Connect` names one by index).
+    pub(crate) urls: Arc<[Arc<str>]>,
     pub(crate) max_frame_bytes: usize,
 }
 
@@ -87,9 +88,12 @@ fn transmit(
     tasks: &mut JoinSet<ConnId>,
 ) {
     match t {
-        Transmit::Connect { conn, hello } => {
+        Transmit::Connect { conn, url, hello } => {
             let (tx, rx) = mpsc::unbounded_channel();
-            let abort = tasks.spawn(connection(setup.clone(), conn, hello, rx));
+            // The machine only names URLs of the config; the first one is a safe fallback.
+            let url = setup.urls.get(url).or(setup.urls.first()).cloned();
+            let url = url.unwrap_or_else(|| Arc::from(""));
+            let abort = tasks.spawn(connection(setup.clone(), conn, url, hello, rx));
             conns.insert(conn, ConnHandle { cmds: tx, abort });
         }
         Transmit::Send { conn, frame } => match conns.get(&conn) {
@@ -116,13 +120,12 @@ fn transmit(
 async fn connection(
     setup: LinkSetup,
     conn: ConnId,
+    url: Arc<str>,
     hello: Hello,
     mut cmds: mpsc::UnboundedReceiver<ConnCmd>,
 ) -> ConnId {
     let shared = &setup.shared;
-    let mut connect = setup
-        .transport
-        .connect(&setup.url, &hello, setup.max_frame_bytes);
+    let mut connect = setup.transport.connect(&url, &hello, setup.max_frame_bytes);
     // Frames the machine sends before the link is up wait here (the machine normally waits for
     // `handle_connected`, but the order must not depend on it).
     let mut early = Vec::new();

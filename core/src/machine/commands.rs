@@ -277,6 +277,7 @@ impl Machine {
             // replaced too rather than left to run into its deadline.
             (true, Link::Backoff { .. } | Link::Connecting { .. }) if self.any_active() => {
                 self.attempts = 0;
+                self.failed_in_round = 0;
                 self.connect(now);
             }
             (false, Link::Open { conn, .. }) => self.link_lost(now, Some(conn)),

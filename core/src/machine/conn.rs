@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crate::codes::ErrorCode;
-use crate::protocol::{ClientFrame, Hello};
+use crate::protocol::{ClientFrame, Fence, Hello};
 use crate::transitions::{Phase, Trigger};
 
 use super::later;
@@ -38,8 +38,10 @@ impl Machine {
         let mut logins = Vec::new();
         let mut carried = Vec::new();
         let mut json_len = EMPTY_HELLO_JSON_LEN;
+        let fence = self.fence(conn);
         for (id, room) in self.rooms.iter_mut().filter(|(_, r)| r.wants_login()) {
-            let login = room.login(id);
+            let mut login = room.login(id);
+            login.fence = Some(fence.clone());
             let len = serde_json::to_string(&login).map_or(usize::MAX, |j| j.len());
             let with = json_len
                 .saturating_add(len)
@@ -65,6 +67,7 @@ impl Machine {
         );
         self.out.push_back(Output::Transmit(Transmit::Connect {
             conn,
+            url: self.url,
             hello: Hello { logins },
         }));
     }
@@ -74,9 +77,19 @@ impl Machine {
         let Some(room) = self.rooms.get_mut(room_id) else {
             return;
         };
-        let login = room.login(room_id);
+        let mut login = room.login(room_id);
         room.sent_on = Some(conn);
+        login.fence = Some(self.fence(conn));
         self.send(conn, ClientFrame::Login(login));
+    }
+
+    /// What every login on connection `conn` carries so the server can tell this engine's
+    /// attempts apart: the connection ID is the attempt number (it only ever increases).
+    pub(super) fn fence(&self, conn: ConnId) -> Fence {
+        Fence {
+            instance: self.instance.clone(),
+            attempt: conn,
+        }
     }
 
     pub(super) fn connected(&mut self, now: Instant, conn: ConnId) {
@@ -144,7 +157,7 @@ impl Machine {
             LinkError::Fatal { code, .. } => self.fatal(code),
             LinkError::Transient(_) | LinkError::Protocol(_) => match self.link {
                 Link::Open { .. } => self.link_lost(now, None),
-                _ => self.backoff(now),
+                _ => self.attempt_failed(now),
             },
         }
     }
@@ -174,11 +187,31 @@ impl Machine {
         self.backoff(now);
     }
 
+    /// A connection attempt failed (refused, timed out; the machine already closed it or the
+    /// driver reported it down): the next attempt dials the next URL at once, unless every URL
+    /// failed in a row since the last backoff or success, which waits out the backoff as with one
+    /// URL (so a dead cluster is not hammered).
+    pub(super) fn attempt_failed(&mut self, now: Instant) {
+        let urls = 1 + self.cfg.more_server_urls.len();
+        self.url = (self.url + 1) % urls;
+        self.failed_in_round = self.failed_in_round.saturating_add(1);
+        if self.failed_in_round >= urls {
+            self.failed_in_round = 0;
+            self.backoff(now);
+        } else {
+            log::debug!("attempt failed; trying server URL {} at once", self.url);
+            // The failed attempt is over: `connect` must not close it again.
+            self.link = Link::Idle;
+            self.connect(now);
+        }
+    }
+
     /// Waits a full-jitter backoff before the next attempt (or goes idle if nothing needs a link).
     pub(super) fn backoff(&mut self, now: Instant) {
         if !self.any_active() {
             self.link = Link::Idle;
             self.attempts = 0;
+            self.failed_in_round = 0;
             return;
         }
         let ceiling = backoff_ceiling(self.cfg.backoff_base, self.cfg.backoff_cap, self.attempts);
@@ -195,6 +228,7 @@ impl Machine {
     pub(super) fn fatal(&mut self, code: ErrorCode) {
         self.link = Link::Idle;
         self.attempts = 0;
+        self.failed_in_round = 0;
         for id in self.room_ids(Room::is_active) {
             debug_assert!(self.phase_of(&id) != Phase::NotInRoom);
             self.transition(&id, Trigger::Fatal, code, BTreeMap::new());

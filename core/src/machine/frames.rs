@@ -149,11 +149,37 @@ impl Machine {
                     room.renewals.pop_front();
                 }
             }
+            ServerFrame::SessionMoved { room_id } => self.session_moved(now, conn, &room_id),
             ServerFrame::Pong | ServerFrame::Unknown => {}
             ServerFrame::Bye { code, message } => {
                 log::info!("server said bye: {code}: {message}");
                 self.link_lost(now, Some(conn));
             }
+        }
+    }
+
+    /// The server moved a room's session off the current connection (a resume on another
+    /// connection took it; with the login fence that is never one of this engine's own stale
+    /// attempts). Not a kick: the session lives on, so take it back with a resume on this link,
+    /// reported as an outage (`Reconnecting`, then `Reconnected`). The same frame on a connection
+    /// the machine gave up on never gets here (stale connections are ignored above).
+    fn session_moved(&mut self, now: Instant, conn: ConnId, room_id: &str) {
+        if !self.rooms.get(room_id).is_some_and(|r| r.is_joined()) {
+            log::debug!("room {room_id}: session_moved while not joined; ignored");
+            return;
+        }
+        log::info!("room {room_id}: session moved to another connection; resuming it again");
+        if self.transition(
+            room_id,
+            Trigger::LinkLost,
+            ErrorCode::RECONNECTING,
+            BTreeMap::new(),
+        ) && let Some(room) = self.rooms.get_mut(room_id)
+        {
+            room.retry_deadline = Some(super::later(now, self.cfg.retry_window));
+        }
+        if self.phase_of(room_id) == Phase::Reconnecting {
+            self.send_login(conn, room_id);
         }
     }
 
@@ -183,6 +209,7 @@ impl Machine {
             return;
         }
         self.attempts = 0;
+        self.failed_in_round = 0;
         let ext = BTreeMap::from([(
             extended_keys::ROOM_SESSION_ID.to_string(),
             acc.room_session_id.clone(),

@@ -36,11 +36,19 @@
 //!
 //! # What the driver does
 //!
-//! - `Connect { conn, hello }`: open the WebSocket with `hello` in the upgrade header, then call
+//! - `Connect { conn, url, hello }`: open the WebSocket to the config's URL number `url` (0 =
+//!   `server_url`, then `more_server_urls`) with `hello` in the upgrade header, then call
 //!   `handle_connected(conn)` before feeding its frames (a frame on a connecting `conn` is taken
 //!   as connected anyway), and `handle_link_down(conn, ..)` when it fails or ends.
 //! - At most one connection is current; a new `Connect` is only emitted after the previous one was
 //!   closed or reported down.
+//!
+//! # Several server URLs
+//!
+//! A failed attempt (refused, reset, not connected within `ping_timeout`) dials the next URL at
+//! once; when every URL has failed in a row, the next attempt waits out the backoff, as with one
+//! URL. An open link that is lost retries the URL it was on (after the backoff). A fatal error
+//! (TLS, not a roomlink server) still fails the rooms at once, whichever URL gave it.
 //!
 //! # What the server is told, and when
 //!
@@ -100,9 +108,14 @@ pub type ConnId = u64;
 /// What the machine wants the driver to do on the network.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transmit {
-    /// Open a new connection to the configured server, carrying `hello` in the upgrade request.
-    /// Report the outcome with `handle_connected` or `handle_link_down`.
-    Connect { conn: ConnId, hello: Hello },
+    /// Open a new connection to server URL number `url` of the config (0 = `server_url`, then
+    /// `more_server_urls` in order), carrying `hello` in the upgrade request. Report the outcome
+    /// with `handle_connected` or `handle_link_down`.
+    Connect {
+        conn: ConnId,
+        url: usize,
+        hello: Hello,
+    },
     /// Send one frame on an open connection.
     Send { conn: ConnId, frame: ClientFrame },
     /// Close the connection (or abandon the attempt). No `handle_link_down` is expected for it,
@@ -145,12 +158,20 @@ fn later(now: Instant, d: std::time::Duration) -> Instant {
 pub struct Machine {
     cfg: EngineConfig,
     rng: SplitMix64,
+    /// This engine's instance ID for the login fence (see `Fence`): derived from the seed, which
+    /// the engine draws at random, so two engines never share it.
+    instance: String,
     /// Every room ever named in a login; inactive ones keep their last reason for `room_state`.
     rooms: BTreeMap<String, Room>,
     link: Link,
     next_conn: ConnId,
-    /// Failed attempts since the last `Joined`/`Resumed` (the backoff exponent).
+    /// Backoff waits since the last `Joined`/`Resumed` (the backoff exponent).
     attempts: u32,
+    /// The server URL the next attempt dials (an index into `EngineConfig::urls`).
+    url: usize,
+    /// Attempts that failed in a row since the last backoff or success: when it reaches the
+    /// number of URLs, a full round has failed and the next attempt waits out the backoff.
+    failed_in_round: usize,
     out: VecDeque<Output>,
     /// The last `Room::login_id` minted.
     next_login: u64,
@@ -168,13 +189,18 @@ impl Machine {
     /// `config` must have passed [`EngineConfig::validate`]. `seed` feeds the backoff jitter; the
     /// engine passes a random one, tests a fixed one.
     pub fn new(config: EngineConfig, seed: u64) -> Self {
+        // A stream of its own, so the backoff jitter a seed gives is unchanged.
+        let instance = format!("{:016x}", SplitMix64::new(!seed).next_u64());
         Machine {
             cfg: config,
             rng: SplitMix64::new(seed),
+            instance,
             rooms: BTreeMap::new(),
             link: Link::Idle,
             next_conn: 1,
             attempts: 0,
+            url: 0,
+            failed_in_round: 0,
             out: VecDeque::new(),
             next_login: 0,
             hello: None,
@@ -360,6 +386,7 @@ impl Machine {
         }
         self.link = Link::Idle;
         self.attempts = 0;
+        self.failed_in_round = 0;
         self.hello = None;
         self.stale_answers.clear();
         // No reconnect just to say goodbye: the server's heartbeat timeout drops these sessions.

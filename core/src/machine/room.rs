@@ -130,6 +130,7 @@ impl Room {
                     extra_info: extra.clone(),
                 })
                 .collect(),
+            fence: None,
         }
     }
 

@@ -43,7 +43,7 @@ impl Machine {
                 log::info!("conn {conn}: attempt timed out");
                 self.out
                     .push_back(Output::Transmit(Transmit::Close { conn }));
-                self.backoff(now);
+                self.attempt_failed(now);
             }
             Link::Connecting { .. } => {}
             Link::Open {

@@ -56,7 +56,7 @@ pub fn states(out: &[Output]) -> Vec<(String, R, ErrorCode)> {
 
 pub fn connect_of(out: &[Output]) -> Option<(ConnId, Hello)> {
     out.iter().find_map(|o| match o {
-        Output::Transmit(Transmit::Connect { conn, hello }) => Some((*conn, hello.clone())),
+        Output::Transmit(Transmit::Connect { conn, hello, .. }) => Some((*conn, hello.clone())),
         _ => None,
     })
 }

@@ -251,7 +251,7 @@ impl Sim {
         let now = self.now;
         let fault = self.clients[i].fault;
         match t {
-            Transmit::Connect { conn, hello } => match fault {
+            Transmit::Connect { conn, hello, .. } => match fault {
                 Fault::None => {
                     self.clients[i].open.insert(conn);
                     self.clients[i].m.handle_connected(now, conn);

@@ -41,6 +41,12 @@ pub struct roomlink_engine_config {
     pub token_warning_ms: u64,
     /// Larger frames are a protocol error (default 65 536; at least 1024).
     pub max_frame_bytes: u64,
+    /// More servers, tried in order after `server_url`: an array of `more_server_urls_count`
+    /// NUL-terminated UTF-8 URLs (default NULL, count 0). A failed attempt moves on to the next
+    /// URL at once; after a full round of failures the backoff applies. Borrowed for the call.
+    pub more_server_urls: *const *const c_char,
+    /// The number of entries in `more_server_urls` (0: none; then the pointer may be NULL).
+    pub more_server_urls_count: usize,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -61,6 +67,8 @@ fn defaults() -> roomlink_engine_config {
         backoff_cap_ms: ms(d.backoff_cap),
         token_warning_ms: ms(d.token_warning),
         max_frame_bytes: d.max_frame_bytes as u64,
+        more_server_urls: std::ptr::null(),
+        more_server_urls_count: 0,
     }
 }
 
@@ -68,9 +76,12 @@ fn defaults() -> roomlink_engine_config {
 /// not UTF-8 `INVALID_UTF8`, an unknown room mode `INVALID_ARGUMENT` (core's `validate` checks
 /// the rest when the engine is created).
 ///
+/// A NULL `more_server_urls` with a non-zero count, or a NULL entry, is `NULL_POINTER`.
+///
 /// # Safety
 /// `config` is NULL or points to a valid struct whose `server_url` is NULL or a NUL-terminated
-/// string, both alive for the call.
+/// string and whose `more_server_urls` is NULL or points to `more_server_urls_count` pointers,
+/// each NULL or a NUL-terminated string, all alive for the call.
 pub(crate) unsafe fn from_c(
     config: *const roomlink_engine_config,
 ) -> Result<EngineConfig, ErrorCode> {
@@ -83,7 +94,21 @@ pub(crate) unsafe fn from_c(
         ROOMLINK_ROOM_MODE_MULTI_ROOM => RoomMode::MultiRoom,
         _ => return Err(ErrorCode::INVALID_ARGUMENT),
     };
+    let mut more_server_urls = Vec::new();
+    if c.more_server_urls_count > 0 {
+        if c.more_server_urls.is_null() {
+            return Err(ErrorCode::NULL_POINTER);
+        }
+        // SAFETY: the caller's promise: `more_server_urls_count` readable pointers.
+        let entries =
+            unsafe { std::slice::from_raw_parts(c.more_server_urls, c.more_server_urls_count) };
+        for &entry in entries {
+            // SAFETY: the caller's promise.
+            more_server_urls.push(unsafe { strings::arg(entry) }?.to_string());
+        }
+    }
     Ok(EngineConfig {
+        more_server_urls,
         room_mode,
         heartbeat_interval: Duration::from_millis(c.heartbeat_interval_ms),
         ping_timeout: Duration::from_millis(c.ping_timeout_ms),
@@ -120,6 +145,27 @@ mod tests {
         c.server_url = c"ws://127.0.0.1:1/v1/ws".as_ptr();
         let config = unsafe { from_c(&c) }.unwrap();
         assert_eq!(config, EngineConfig::new("ws://127.0.0.1:1/v1/ws"));
+    }
+
+    #[test]
+    fn more_server_urls_are_copied_in_order_and_a_null_entry_is_refused() {
+        let mut c = defaults();
+        c.server_url = c"ws://a/v1/ws".as_ptr();
+        let more = [c"ws://b/v1/ws".as_ptr(), c"ws://c/v1/ws".as_ptr()];
+        c.more_server_urls = more.as_ptr();
+        c.more_server_urls_count = more.len();
+        let config = unsafe { from_c(&c) }.unwrap();
+        assert_eq!(
+            config.urls().collect::<Vec<_>>(),
+            ["ws://a/v1/ws", "ws://b/v1/ws", "ws://c/v1/ws"]
+        );
+        let with_null = [c"ws://b/v1/ws".as_ptr(), std::ptr::null()];
+        c.more_server_urls = with_null.as_ptr();
+        assert_eq!(unsafe { from_c(&c) }, Err(ErrorCode::NULL_POINTER));
+        c.more_server_urls = std::ptr::null();
+        assert_eq!(unsafe { from_c(&c) }, Err(ErrorCode::NULL_POINTER));
+        c.more_server_urls_count = 0;
+        assert!(unsafe { from_c(&c) }.is_ok());
     }
 
     #[test]

@@ -46,6 +46,10 @@ pub struct EngineConfig {
     /// Larger frames are a protocol error (at least 1024).
     #[uniffi(default = 65536)]
     pub max_frame_bytes: u32,
+    /// More servers, tried in order after `server_url`: a failed attempt moves on to the next at
+    /// once; after a full round of failures the backoff applies.
+    #[uniffi(default)]
+    pub more_server_urls: Vec<String>,
 }
 
 /// A user as other members see them.
@@ -168,6 +172,7 @@ impl From<roomlink::EngineConfig> for EngineConfig {
             backoff_cap_ms: ms(c.backoff_cap),
             token_warning_ms: ms(c.token_warning),
             max_frame_bytes: u32::try_from(c.max_frame_bytes).unwrap_or(u32::MAX),
+            more_server_urls: c.more_server_urls,
         }
     }
 }
@@ -189,6 +194,7 @@ impl TryFrom<EngineConfig> for roomlink::EngineConfig {
             token_warning: Duration::from_millis(c.token_warning_ms),
             max_frame_bytes: usize::try_from(c.max_frame_bytes)
                 .map_err(|_| ErrorCode::INVALID_ARGUMENT)?,
+            more_server_urls: c.more_server_urls,
         };
         config.validate()?;
         Ok(config)

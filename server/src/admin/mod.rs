@@ -55,7 +55,10 @@ async fn auth(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Res
     if ok {
         next.run(req).await
     } else {
-        log::warn!(
+        // Once per interval, not per request: anyone can send these, and a line each would let
+        // them flood the log at the default level.
+        crate::ratelog::warn_limited!(
+            app.admin_refusals,
             "admin request without a valid bearer: {} {}",
             req.method(),
             req.uri().path()

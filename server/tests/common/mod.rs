@@ -58,6 +58,7 @@ pub fn login(user: &str, room: &str) -> Login {
         user_update: true,
         resume: None,
         streams: vec![],
+        fence: None,
     }
 }
 

@@ -12,7 +12,7 @@ import 'package:ffi/ffi.dart';
 import 'library.dart';
 
 /// `ROOMLINK_ABI_VERSION`: the ABI this file describes.
-const int roomlinkAbiVersion = 1;
+const int roomlinkAbiVersion = 2;
 
 /// `ROOMLINK_CODE_OK`.
 const int roomlinkCodeOk = 0;
@@ -75,6 +75,10 @@ final class RoomlinkEngineConfigC extends Struct {
   external int tokenWarningMs;
   @Uint64()
   external int maxFrameBytes;
+  /// `const char *const *`: more server URLs (NULL when the count is 0).
+  external Pointer<Pointer<Utf8>> moreServerUrls;
+  @Size()
+  external int moreServerUrlsCount;
 }
 
 /// C: `struct roomlink_event_handler`. Opaque here: the plugin always passes NULL (pull mode),

@@ -1,7 +1,9 @@
 // RoomlinkEngine: one roomlink engine, its calls (one per C function, same codes) and its events
-// as a Stream, taken on this isolate with roomlink_poll_event whenever the engine's event-ready
-// callback (a NativeCallable.listener) says events wait. README.md, "Events: the pull API and one
-// data-free callback", explains the flow and its guarantees.
+// as a Stream, taken on this isolate with roomlink_poll_event, one at a time, whenever the
+// engine's event-ready callback (a NativeCallable.listener) says events wait. The stream is
+// synchronous and fed only while listened to: each event's listener returns before the next is
+// taken from the engine's queue, so there is no second queue here. README.md, "Events: the pull
+// API and one data-free callback", explains the flow and its guarantees.
 
 import 'dart:async';
 import 'dart:ffi';
@@ -40,6 +42,13 @@ final class RoomlinkEngine {
   bool _finished = false;
   Future<void>? _disposed;
 
+  /// [_drain] is running (a listener resumed the stream from inside its callback): it goes on.
+  bool _draining = false;
+
+  /// The subscription was cancelled: nobody will take events again, so [_drain] frees them
+  /// without delivering (the stream is single-subscription), up to the end after [dispose].
+  bool _cancelled = false;
+
   /// The most verbose roomlink log level forwarded to `dart:developer`'s `log`; read when the
   /// first engine of this isolate is created (default warnings and errors).
   static RoomlinkLogLevel get logLevel => LogForwarding.level;
@@ -55,9 +64,22 @@ final class RoomlinkEngine {
       check(bindings.engineCreate(configToC(config, arena), nullptr, out)); // NULL: pull mode
       return out.value;
     });
-    // Single-subscription: events that come before `listen` are buffered, not lost (a login's
-    // Logining is reported before most apps have subscribed).
-    final engine = RoomlinkEngine._(handle, StreamController<RoomEvent>());
+    // Synchronous: `add` runs the listener before it returns, so [_drain] polls the next event
+    // only after the listener of this one returned. Fed only while listened to and not paused:
+    // events that come before `listen` (a login's Logining is reported before most apps have
+    // subscribed) wait in the engine's queue, not here, and are taken once listened to.
+    // `onListen`/`onResume` drain in a microtask, not inside `listen`/`resume`: a listener may
+    // use the subscription `listen` returns.
+    late final RoomlinkEngine engine;
+    final controller = StreamController<RoomEvent>(
+        sync: true,
+        onListen: () => scheduleMicrotask(engine._drain),
+        onResume: () => scheduleMicrotask(engine._drain),
+        onCancel: () {
+          engine._cancelled = true;
+          scheduleMicrotask(engine._drain);
+        });
+    engine = RoomlinkEngine._(handle, controller);
     engine._ready = NativeCallable<RoomlinkReadyCallbackC>.listener(
         (Pointer<Void> _) => engine._drain());
     final code = bindings.setEventReadyCallback(handle, engine._ready.nativeFunction, nullptr);
@@ -72,43 +94,68 @@ final class RoomlinkEngine {
     return engine;
   }
 
-  /// Takes every waiting event, until the library says none is left (NULL) or the engine's last
-  /// event was taken (`ROOMLINK_CODE_ENGINE_DESTROYED`). Draining until NULL after each ready
-  /// call is the header's rule that makes the calls sufficient: no event is missed, also when
-  /// some arrive while this runs. Never blocks.
+  /// Takes the waiting events one at a time, each handed to the listener (synchronously) before
+  /// the next is polled, until the library says none is left (NULL) or the engine's last event
+  /// was taken (`ROOMLINK_CODE_ENGINE_DESTROYED`: then the stream closes). Draining until NULL
+  /// after each ready call is the header's rule that makes the calls sufficient: no event is
+  /// missed, also when some arrive while this runs. Stops while nobody listens or the
+  /// subscription is paused: the rest stays in the engine's queue, and `onListen`/`onResume`
+  /// drain again (the ready callback does not announce events left in the queue). Never blocks.
   void _drain() {
-    if (_finished || _events.isClosed) return;
-    using((arena) {
-      final slot = arena<Pointer<RoomlinkEventC>>();
-      while (true) {
-        final code = bindings.pollEvent(_handle, slot);
-        if (code == roomlinkCodeEngineDestroyed) {
-          _finished = true;
-          return;
+    // Re-entered from a listener (it resumed the stream): the running loop goes on.
+    if (_draining || _finished || _events.isClosed) return;
+    _draining = true;
+    try {
+      using((arena) {
+        final slot = arena<Pointer<RoomlinkEventC>>();
+        while (_cancelled || (_events.hasListener && !_events.isPaused)) {
+          final code = bindings.pollEvent(_handle, slot);
+          if (code == roomlinkCodeEngineDestroyed) {
+            _finish();
+            return;
+          }
+          if (code != roomlinkCodeOk) {
+            if (!_cancelled) _events.addError(RoomlinkException(code));
+            return;
+          }
+          final event = slot.value;
+          if (event == nullptr) return;
+          final decoded = _copyAndFree(event);
+          // The listener runs here, before the next poll: what it calls (logoutRoom, dispose)
+          // acts on the engine's queue first, as a callback on the engine's thread would.
+          if (decoded != null && !_cancelled) _events.add(decoded);
         }
-        if (code != roomlinkCodeOk) {
-          _events.addError(RoomlinkException(code));
-          return;
-        }
-        final event = slot.value;
-        if (event == nullptr) return;
-        try {
-          // `add` delivers later (not synchronously), so a listener that calls into the engine
-          // never runs inside this loop.
-          _events.add(decodeEvent(event.ref));
-        } catch (e, stack) {
-          // Still freed below, and the stream goes on: the error reaches the listener.
-          _events.addError(StateError('$e'), stack);
-        } finally {
-          bindings.eventFree(event);
-        }
-      }
-    });
+      });
+    } finally {
+      _draining = false;
+    }
   }
 
-  /// The engine's events, in order. Single-subscription (use `asBroadcastStream` to share it):
-  /// events are buffered until it is listened to, so listen once, early. Done after [dispose],
-  /// once the last event was delivered.
+  /// The event as Dart objects, or null when it cannot be decoded (a kind or reason of a newer
+  /// library: reported to the listener as a [StateError], and the stream goes on); freed either
+  /// way.
+  RoomEvent? _copyAndFree(Pointer<RoomlinkEventC> event) {
+    try {
+      return decodeEvent(event.ref);
+    } catch (e, stack) {
+      if (!_cancelled) _events.addError(StateError('$e'), stack);
+      return null;
+    } finally {
+      bindings.eventFree(event);
+    }
+  }
+
+  /// The engine's last event was taken: the stream ends.
+  void _finish() {
+    _finished = true;
+    // Not awaited: the future of `close` completes only once a listener saw the end.
+    unawaited(_events.close());
+  }
+
+  /// The engine's events, in order, one at a time: a listener's calls act before the next event
+  /// is taken. Single-subscription (use `asBroadcastStream` to share it, which buffers: its
+  /// listeners lose that property). Until it is listened to, and while paused, events wait in
+  /// the engine's queue. Done after [dispose], once the last event was delivered.
   Stream<RoomEvent> get events => _events.stream;
 
   /// Starts logging in: `Logining`, then `Logined` or `LoginFailed`. [userUpdate]: receive
@@ -168,13 +215,12 @@ final class RoomlinkEngine {
     // must be before the isolate could exit. Messages it already sent are dropped with it: they
     // carry no data, and the drain below takes everything.
     _ready.close();
-    // Destroy does not announce its own Logouts: take them, up to the end.
+    // Destroy does not announce its own Logouts: take them, up to the end (which closes the
+    // stream). Without a listener, or paused, they wait for `onListen`/`onResume`.
     _drain();
-    if (!_finished && code == roomlinkCodeOk) {
-      _events.addError(StateError('roomlink: events left after destroy'));
+    if (code != roomlinkCodeOk && !_events.isClosed) {
+      unawaited(_events.close()); // not destroyed (e.g. an unknown handle): no end will come
     }
-    // Not awaited: the future of `close` completes only once a listener saw the end.
-    unawaited(_events.close());
     LogForwarding.release();
     check(code);
   }
