@@ -101,7 +101,7 @@
 /** 1002013 (ZEGO): The room ID is 128 bytes or longer. */
 #define ROOMLINK_CODE_ROOM_ID_TOO_LONG 1002013
 
-/** 1002030 (ZEGO): Could not connect and retrying cannot help: bad server URL, TLS failure, or the peer is not a roomlink server. */
+/** 1002030 (ZEGO): Could not connect and retrying cannot help: bad server URL, TLS failure, or the peer is not a roomlink server (at first login; during an outage these are retried). */
 #define ROOMLINK_CODE_CONNECT_FAILED 1002030
 
 /** 1002033 (ZEGO): Authentication failed: the token is malformed, signed with the wrong secret, for another user/room, or expired at login. */
@@ -142,6 +142,9 @@
 
 /** 1900006 (roomlink): Server: a login or resume from a connection attempt older than one the server already accepted from the same engine; refused without touching any session (the engine gave up on that attempt). */
 #define ROOMLINK_CODE_STALE_ATTEMPT 1900006
+
+/** 1900007 (roomlink): The HTTP proxy refused the tunnel for want of credentials (407), or refused the ones in the proxy URL. */
+#define ROOMLINK_CODE_PROXY_AUTH_FAILED 1900007
 
 /** 1900101 (roomlink): FFI: a required pointer argument was NULL; nothing happened. */
 #define ROOMLINK_CODE_NULL_POINTER 1900101
@@ -228,6 +231,11 @@ typedef struct roomlink_engine_config {
    * The number of entries in `more_server_urls` (0: none; then the pointer may be NULL).
    */
   size_t more_server_urls_count;
+  /**
+   * NULL (the default) to connect directly, or an HTTP proxy to tunnel through,
+   * `http://[user:pass@]host:port` (UTF-8, NUL-terminated). Credentials in it are never logged.
+   */
+  const char *proxy_url;
 } roomlink_engine_config;
 
 /**

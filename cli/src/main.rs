@@ -3,6 +3,7 @@
 mod demo;
 mod join;
 mod key;
+mod logging;
 mod serve;
 mod token;
 
@@ -32,7 +33,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    logging::init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),

@@ -66,7 +66,7 @@ error_codes! {
     ROOM_ID_EMPTY = 1002011, Zego, "The room ID is empty.";
     ROOM_ID_INVALID = 1002012, Zego, "The room ID has characters outside the allowed set (same set as user IDs).";
     ROOM_ID_TOO_LONG = 1002013, Zego, "The room ID is 128 bytes or longer.";
-    CONNECT_FAILED = 1002030, Zego, "Could not connect and retrying cannot help: bad server URL, TLS failure, or the peer is not a roomlink server.";
+    CONNECT_FAILED = 1002030, Zego, "Could not connect and retrying cannot help: bad server URL, TLS failure, or the peer is not a roomlink server (at first login; during an outage these are retried).";
     AUTH_FAILED = 1002033, Zego, "Authentication failed: the token is malformed, signed with the wrong secret, for another user/room, or expired at login.";
     ROOM_FULL = 1002034, Zego, "The room has reached its member limit.";
     KICKED_DUPLICATE_LOGIN = 1002050, Zego, "Kicked out: the same user ID logged in to this room elsewhere.";
@@ -80,6 +80,7 @@ error_codes! {
     INVALID_ARGUMENT = 1900004, Roomlink, "An argument is out of range (e.g. an engine config value, a stream ID).";
     ENGINE_DESTROYED = 1900005, Roomlink, "The engine was destroyed; nothing more can be done with it.";
     STALE_ATTEMPT = 1900006, Roomlink, "Server: a login or resume from a connection attempt older than one the server already accepted from the same engine; refused without touching any session (the engine gave up on that attempt).";
+    PROXY_AUTH_FAILED = 1900007, Roomlink, "The HTTP proxy refused the tunnel for want of credentials (407), or refused the ones in the proxy URL.";
     NULL_POINTER = 1900101, Roomlink, "FFI: a required pointer argument was NULL; nothing happened.";
     INVALID_UTF8 = 1900102, Roomlink, "FFI: a string argument is not valid UTF-8; nothing happened.";
     UNKNOWN_ENGINE = 1900103, Roomlink, "FFI: the engine handle was never issued by this library (0 or a made-up value); nothing happened.";

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::codes::ErrorCode;
+use crate::transport::HttpProxy;
 
 /// ZEGO's room modes: one room at a time, or several at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -50,6 +51,44 @@ pub struct EngineConfig {
     pub token_warning: Duration,
     /// Frames larger than this are a protocol error.
     pub max_frame_bytes: usize,
+    /// Tunnel through this HTTP proxy (`CONNECT`), for `ws://` and `wss://`; `None` connects
+    /// directly. Applied by [`Engine::new`](crate::Engine::new); a transport given to
+    /// `Engine::with_transport` brings its own (`WebSocketTransport::with_proxy`).
+    pub proxy: Option<ProxyUrl>,
+}
+
+/// An HTTP proxy URL, `http://[user:pass@]host:port` (user and password percent-encoded where
+/// needed). The credentials are secrets: `Debug` shows only the host and port.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProxyUrl(pub String);
+
+impl ProxyUrl {
+    /// The parsed proxy, or what is wrong with the URL (never the URL itself).
+    pub fn parse(&self) -> Result<HttpProxy, &'static str> {
+        HttpProxy::parse(&self.0)
+    }
+}
+
+impl From<&str> for ProxyUrl {
+    fn from(url: &str) -> Self {
+        ProxyUrl(url.to_owned())
+    }
+}
+
+impl From<String> for ProxyUrl {
+    fn from(url: String) -> Self {
+        ProxyUrl(url)
+    }
+}
+
+impl std::fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.parse() {
+            Ok(proxy) => write!(f, "ProxyUrl({proxy:?})"),
+            Err(_) => f.write_str("ProxyUrl(<invalid>)"),
+        }
+    }
 }
 
 impl Default for EngineConfig {
@@ -66,6 +105,7 @@ impl Default for EngineConfig {
             backoff_cap: Duration::from_secs(8),
             token_warning: Duration::from_secs(30),
             max_frame_bytes: 64 * 1024,
+            proxy: None,
         }
     }
 }
@@ -96,7 +136,7 @@ impl EngineConfig {
     }
 
     /// Rejects settings that cannot work (zero durations, a ping timeout not above the heartbeat
-    /// interval, a URL that is not ws/wss) with `INVALID_ARGUMENT`.
+    /// interval, a URL that is not ws/wss, a malformed proxy URL) with `INVALID_ARGUMENT`.
     pub fn validate(&self) -> Result<(), ErrorCode> {
         let zero = Duration::ZERO;
         let url_ok = self
@@ -110,6 +150,7 @@ impl EngineConfig {
             || self.backoff_base == zero
             || self.backoff_cap < self.backoff_base
             || self.max_frame_bytes < 1024
+            || self.proxy.as_ref().is_some_and(|p| p.parse().is_err())
         {
             return Err(ErrorCode::INVALID_ARGUMENT);
         }

@@ -76,9 +76,7 @@ fn apply(sim: &mut Sim, op: &Op) {
         }
         Op::Kick(i, k) => {
             let user = sim.clients[i].user.user_id.clone();
-            sim.server
-                .kick(ROOMS[k], &user, ErrorCode::KICKED_BY_SERVER, "admin");
-            sim.pump();
+            sim.kick(ROOMS[k], &user, ErrorCode::KICKED_BY_SERVER, "admin");
         }
         Op::Publish(i, k, s) => {
             let _ = sim.with(i, |m, now| {

@@ -248,8 +248,7 @@ fn switch_room_logs_out_old_then_logs_in_new_with_same_user() {
 fn kick_case(code: ErrorCode, reason: &str) -> (Vec<(R, ErrorCode)>, BTreeMap<String, String>) {
     let mut sim = Sim::new(1);
     sim.login(0, "r", "t").unwrap();
-    sim.server.kick("r", "u0", code, reason);
-    sim.pump();
+    sim.kick("r", "u0", code, reason);
     let ext = sim.clients[0]
         .events
         .iter()
@@ -310,8 +309,7 @@ fn room_closed_kicks_with_1900001_and_refuses_resume_the_same_way() {
         sim.states(1, "r").last(),
         Some(&(R::Reconnecting, ErrorCode::RECONNECTING))
     );
-    sim.server.close_room("r");
-    sim.pump();
+    sim.close_room("r");
     assert_eq!(
         sim.states(0, "r").last(),
         Some(&(R::KickOut, ErrorCode::ROOM_CLOSED))

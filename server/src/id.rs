@@ -9,6 +9,8 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use roomlink_server_core::IdSource;
+
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn word(n: u64, salt: u8) -> u64 {
@@ -20,6 +22,19 @@ fn word(n: u64, salt: u8) -> u64 {
         .map_or(0, |d| d.as_nanos());
     h.write_u128(nanos);
     h.finish()
+}
+
+/// The server's [`IdSource`]: session IDs and room session IDs are [`random_id`]s.
+pub struct RandomIds;
+
+impl IdSource for RandomIds {
+    fn session_id(&mut self) -> String {
+        random_id()
+    }
+
+    fn room_session_id(&mut self) -> String {
+        random_id()
+    }
 }
 
 /// A fresh 32-hex-digit random ID.

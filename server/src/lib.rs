@@ -1,5 +1,7 @@
 //! The reference room server for roomlink: token checks, heartbeats, session resume with replay,
-//! and an admin API. One process, state in memory behind [`registry::RoomRegistry`].
+//! and an admin API. One process, state in memory behind [`registry::RoomRegistry`]. The room and
+//! session rules live in `roomlink-server-core` (sans-IO); this crate drives them over WebSockets
+//! and the system clock ([`memory::MemoryRegistry`]).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -12,14 +14,10 @@
 pub mod admin;
 mod config;
 mod edge;
-pub mod fence;
 mod id;
-mod kicks;
 pub mod memory;
 mod ratelog;
 pub mod registry;
-mod session;
-mod timers;
 pub mod token;
 mod ws;
 

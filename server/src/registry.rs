@@ -1,5 +1,6 @@
 //! Where session state lives, behind a trait so a later backend (e.g. Redis for several nodes) can
-//! replace the in-memory one without touching the connection or admin code.
+//! replace the in-memory one without touching the connection or admin code. The rules themselves
+//! live in `roomlink-server-core`; a backend drives that core.
 //!
 //! Every frame meant for a session is sent by the registry itself through the session's current
 //! [`ConnHandle`], while it holds whatever makes its state consistent. That keeps a session's
@@ -7,15 +8,16 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use roomlink::protocol::{Login, ServerFrame};
-use roomlink::{StreamInfo, User};
-use serde::Serialize;
 use tokio::sync::Notify;
 
+/// Why a connection ended, which decides what happens to its sessions.
+pub use roomlink_server_core::ConnEnd;
 /// Identifies one WebSocket connection for the lifetime of the process.
-pub type ConnId = u64;
+pub use roomlink_server_core::ConnId;
+/// A room as the admin API shows it.
+pub use roomlink_server_core::RoomInfo;
 
 /// Frames queued for one connection before it counts as not keeping up (see [`ConnHandle::send`]).
 const OUTBOUND_QUEUE: usize = 1024;
@@ -123,27 +125,6 @@ impl ConnHandle {
         drop(st);
         self.out.wake.notify_one();
     }
-}
-
-/// Why a connection ended, which decides what happens to its sessions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnEnd {
-    /// Closed, reset or broke the protocol: sessions are detached and expire at
-    /// `last_heard + heartbeat_timeout` unless resumed.
-    Closed { last_heard: Instant },
-    /// Silent for the heartbeat timeout: sessions expire at once.
-    Silent,
-}
-
-/// A room as the admin API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RoomInfo {
-    pub room_id: String,
-    pub room_session_id: String,
-    /// Sorted by user ID.
-    pub users: Vec<User>,
-    /// Sorted by stream ID.
-    pub streams: Vec<StreamInfo>,
 }
 
 /// Session and room state. Implementations must be cheap to call from async code: no blocking

@@ -6,6 +6,7 @@
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use roomlink::ErrorCode;
+use roomlink_server_core::{AuthError, Authenticator, Grant};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -89,6 +90,46 @@ pub fn verify(
         return Err(ErrorCode::KICKED_TOKEN_EXPIRED);
     }
     Ok(claims)
+}
+
+/// The server's [`Authenticator`]: [`verify`] with its secret and app ID.
+pub struct TokenVerifier {
+    secret: String,
+    app_id: String,
+}
+
+impl TokenVerifier {
+    pub fn new(secret: &str, app_id: &str) -> Self {
+        TokenVerifier {
+            secret: secret.to_string(),
+            app_id: app_id.to_string(),
+        }
+    }
+}
+
+impl Authenticator for TokenVerifier {
+    fn verify(
+        &self,
+        token: &str,
+        user_id: &str,
+        room_id: &str,
+        now_unix_ms: u64,
+    ) -> Result<Grant, AuthError> {
+        match verify(
+            &self.secret,
+            &self.app_id,
+            token,
+            user_id,
+            room_id,
+            now_unix_ms,
+        ) {
+            Ok(claims) => Ok(Grant {
+                expires_at_ms: claims.expires_at_ms,
+            }),
+            Err(ErrorCode::KICKED_TOKEN_EXPIRED) => Err(AuthError::Expired),
+            Err(_) => Err(AuthError::Invalid),
+        }
+    }
 }
 
 /// Current unix time in milliseconds.
@@ -180,5 +221,23 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn the_verifier_maps_expiry_apart_from_other_refusals() {
+        let v = TokenVerifier::new("s", "app");
+        let good = mint("s", &claims("r1", NOW + 1000));
+        assert_eq!(
+            v.verify(&good, "u1", "r1", NOW),
+            Ok(Grant {
+                expires_at_ms: NOW + 1000
+            })
+        );
+        assert_eq!(
+            v.verify(&good, "u1", "r1", NOW + 1000),
+            Err(AuthError::Expired)
+        );
+        assert_eq!(v.verify(&good, "u2", "r1", NOW), Err(AuthError::Invalid));
+        assert_eq!(v.verify("junk", "u1", "r1", NOW), Err(AuthError::Invalid));
     }
 }

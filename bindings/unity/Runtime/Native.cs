@@ -50,6 +50,7 @@ namespace Roomlink
             internal IntPtr more_server_urls;
             /// <summary>`size_t`.</summary>
             internal UIntPtr more_server_urls_count;
+            internal IntPtr proxy_url;
         }
 
         [StructLayout(LayoutKind.Sequential)]

@@ -63,7 +63,10 @@ namespace Roomlink
             {
                 more[i] = Utf8.Encode(moreUrls[i], "config.MoreServerUrls");
             }
+            // A null ProxyUrl stays NULL (no proxy); an empty or bad one is refused by the library.
+            byte[] proxy = config.ProxyUrl == null ? null : Utf8.Encode(config.ProxyUrl, "config.ProxyUrl");
             var pin = url == null ? default(GCHandle) : GCHandle.Alloc(url, GCHandleType.Pinned);
+            var proxyPin = proxy == null ? default(GCHandle) : GCHandle.Alloc(proxy, GCHandleType.Pinned);
             // Each further URL pinned, and the array of their addresses (a NULL entry stays NULL:
             // the library refuses it with NULL_POINTER).
             var morePins = new GCHandle[more.Length];
@@ -80,7 +83,8 @@ namespace Roomlink
             try
             {
                 var c = config.ToNative(pin.IsAllocated ? pin.AddrOfPinnedObject() : IntPtr.Zero,
-                    more.Length > 0 ? arrayPin.AddrOfPinnedObject() : IntPtr.Zero, more.Length);
+                    more.Length > 0 ? arrayPin.AddrOfPinnedObject() : IntPtr.Zero, more.Length,
+                    proxyPin.IsAllocated ? proxyPin.AddrOfPinnedObject() : IntPtr.Zero);
                 if (delivery == EventDelivery.EngineThread)
                 {
                     CreateWithCallbacks(ref c, out handle);
@@ -104,6 +108,10 @@ namespace Roomlink
                     }
                 }
                 arrayPin.Free();
+                if (proxyPin.IsAllocated)
+                {
+                    proxyPin.Free();
+                }
             }
             lock (LiveGate)
             {

@@ -28,6 +28,9 @@ namespace Roomlink
         /// <summary>More servers, tried in order after ServerUrl: a failed attempt moves on to the
         /// next at once; after a full round of failures the backoff applies (default none).</summary>
         public string[] MoreServerUrls { get; set; }
+        /// <summary>An HTTP proxy, <c>http://[user:pass@]host:port</c>, that the link is tunnelled
+        /// through with CONNECT (default null: connect directly). Its credentials are never logged.</summary>
+        public string ProxyUrl { get; set; }
 
         /// <summary>The library's defaults (roomlink_engine_config_default) for
         /// <paramref name="serverUrl"/>.</summary>
@@ -49,8 +52,9 @@ namespace Roomlink
         }
 
         /// <summary>The C struct; <paramref name="serverUrl"/> is the pinned UTF-8 URL,
-        /// <paramref name="moreUrls"/> the pinned array of <paramref name="moreCount"/> pinned URLs.</summary>
-        internal Native.EngineConfig ToNative(IntPtr serverUrl, IntPtr moreUrls, int moreCount)
+        /// <paramref name="moreUrls"/> the pinned array of <paramref name="moreCount"/> pinned URLs,
+        /// <paramref name="proxyUrl"/> the pinned UTF-8 proxy URL or zero for none.</summary>
+        internal Native.EngineConfig ToNative(IntPtr serverUrl, IntPtr moreUrls, int moreCount, IntPtr proxyUrl)
         {
             return new Native.EngineConfig
             {
@@ -66,6 +70,7 @@ namespace Roomlink
                 max_frame_bytes = MaxFrameBytes,
                 more_server_urls = moreUrls,
                 more_server_urls_count = (UIntPtr)moreCount,
+                proxy_url = proxyUrl,
             };
         }
     }

@@ -89,6 +89,16 @@ namespace Roomlink.Tests
             Equal(30000UL, c.TokenWarningMs, "token warning");
             Equal(65536UL, c.MaxFrameBytes, "max frame");
             Equal(0, c.MoreServerUrls.Length, "more server URLs");
+            Equal(true, c.ProxyUrl == null, "no proxy by default");
+        }
+
+        // The proxy URL reaches the library: a malformed one is refused when the engine is made.
+        static void ProxyUrlIsChecked()
+        {
+            var bad = new RoomlinkEngineConfig(Unreachable) { ProxyUrl = "socks5://127.0.0.1:1080" };
+            Equal(1900004, Throws(() => new RoomlinkEngine(bad), "socks proxy").Code, "bad proxy code");
+            var good = new RoomlinkEngineConfig(Unreachable) { ProxyUrl = "http://u:p@127.0.0.1:3128" };
+            new RoomlinkEngine(good).Dispose();
         }
 
         // The further URLs reach the library: a bad one is refused as the first URL would be.
@@ -444,6 +454,7 @@ namespace Roomlink.Tests
                 Test("config_defaults_come_from_the_library", ConfigDefaultsComeFromTheLibrary),
                 Test("bad_config_is_refused_with_its_code", BadConfigIsRefusedWithItsCode),
                 Test("more_server_urls_are_checked", MoreServerUrlsAreChecked),
+                Test("proxy_url_is_checked", ProxyUrlIsChecked),
                 Test("main_thread_delivery_waits_for_drain", MainThreadDeliveryWaitsForDrain),
                 Test("engine_thread_delivery_raises_at_once", EngineThreadDeliveryRaisesAtOnce),
                 Test("drain_takes_one_at_a_time_despite_a_throw", DrainTakesOneAtATimeDespiteAThrow),

@@ -48,7 +48,7 @@ use runtime::LinkSetup;
 use shared::Shared;
 
 use crate::codes::ErrorCode;
-use crate::config::{EngineConfig, RoomConfig};
+use crate::config::{EngineConfig, ProxyUrl, RoomConfig};
 use crate::event::Event;
 use crate::machine::Machine;
 use crate::model::User;
@@ -120,7 +120,13 @@ impl Engine {
         handler: Option<Arc<dyn EventHandler>>,
     ) -> Result<Engine, ErrorCode> {
         config.validate()?;
-        let transport = WebSocketTransport::new()?;
+        let proxy = config
+            .proxy
+            .as_ref()
+            .map(ProxyUrl::parse)
+            .transpose()
+            .map_err(|_| ErrorCode::INVALID_ARGUMENT)?;
+        let transport = WebSocketTransport::new()?.with_proxy(proxy);
         Self::with_transport(config, Arc::new(transport), handler)
     }
 

@@ -154,6 +154,24 @@ impl Machine {
         }
         log::info!("conn {conn} down: {error:?}");
         match error {
+            // During an outage a TLS failure or a refused upgrade is what a captive portal or a
+            // TLS-intercepting network answers until the user gets past it: retried until the
+            // retry window ends. A first login still fails at once (the URL or the certificate
+            // may simply be wrong, and the app should hear so).
+            LinkError::Fatal { code, .. }
+                if code == ErrorCode::CONNECT_FAILED
+                    && !matches!(self.link, Link::Open { .. })
+                    && self
+                        .rooms
+                        .values()
+                        .any(|r| r.phase() == Phase::Reconnecting) =>
+            {
+                for id in self.room_ids(|r| r.phase() == Phase::Logining) {
+                    self.transition(&id, Trigger::Fatal, code, BTreeMap::new());
+                }
+                // Like any failed attempt: the next server URL, or the backoff after a round.
+                self.attempt_failed(now);
+            }
             LinkError::Fatal { code, .. } => self.fatal(code),
             LinkError::Transient(_) | LinkError::Protocol(_) => match self.link {
                 Link::Open { .. } => self.link_lost(now, None),

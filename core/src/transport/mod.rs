@@ -12,10 +12,14 @@ use futures_util::{Sink, Stream};
 pub use crate::machine::LinkError;
 use crate::protocol::Hello;
 
+mod dial;
 mod memory;
+mod proxy;
 mod websocket;
 
+pub use dial::CONNECTION_ATTEMPT_DELAY;
 pub use memory::{MemoryAcceptor, MemoryTransport, PendingConnection, ServerEnd};
+pub use proxy::HttpProxy;
 pub use websocket::WebSocketTransport;
 
 /// A boxed, sendable future (keeps [`Transport`] object-safe).

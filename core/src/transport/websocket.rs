@@ -1,4 +1,6 @@
 //! The WebSocket transport (tokio-tungstenite; rustls with the `ring` provider and webpki roots).
+//! TCP is dialled here (Happy Eyeballs, module `dial`), through an HTTP proxy's `CONNECT` tunnel
+//! when one is set (module `proxy`); tungstenite does TLS and the upgrade over that stream.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -12,6 +14,8 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
+use super::dial::connect_tcp;
+use super::proxy::{HttpProxy, connect_tunnel};
 use super::{BoxFuture, Connection, LinkError, Transport};
 use crate::codes::ErrorCode;
 use crate::protocol::{HELLO_HEADER, Hello, PROTOCOL_VERSION, VERSION_HEADER};
@@ -21,11 +25,12 @@ use crate::protocol::{HELLO_HEADER, Hello, PROTOCOL_VERSION, VERSION_HEADER};
 /// frames are far smaller, and a larger one still gets room reserved for its full length.
 const READ_BUFFER_BYTES: usize = 8 * 1024;
 
-/// Connects with `ws://` or `wss://`. The TLS configuration is built once and shared by every
-/// connection.
+/// Connects with `ws://` or `wss://`, directly or through an HTTP proxy. The TLS configuration
+/// is built once and shared by every connection.
 #[derive(Clone)]
 pub struct WebSocketTransport {
     tls: Arc<rustls::ClientConfig>,
+    proxy: Option<Arc<HttpProxy>>,
 }
 
 impl WebSocketTransport {
@@ -49,7 +54,35 @@ impl WebSocketTransport {
 
     /// Uses the given rustls configuration for `wss://` (e.g. a private CA).
     pub fn with_tls_config(tls: Arc<rustls::ClientConfig>) -> Self {
-        WebSocketTransport { tls }
+        WebSocketTransport { tls, proxy: None }
+    }
+
+    /// Tunnels every connection through `proxy` (HTTP `CONNECT`), or connects directly (`None`).
+    pub fn with_proxy(mut self, proxy: Option<HttpProxy>) -> Self {
+        self.proxy = proxy.map(Arc::new);
+        self
+    }
+}
+
+/// TCP to the server, or to the proxy and through its tunnel to the server.
+async fn dial(
+    proxy: Option<&HttpProxy>,
+    host: &str,
+    port: u16,
+) -> Result<tokio::net::TcpStream, LinkError> {
+    let unreachable = |what: &str, e: std::io::Error| LinkError::Transient(format!("{what}: {e}"));
+    match proxy {
+        None => connect_tcp(host, port)
+            .await
+            .map_err(|e| unreachable("connect", e)),
+        Some(proxy) => {
+            // A proxy that is down is an outage like any other: retried.
+            let mut tcp = connect_tcp(&proxy.host, proxy.port)
+                .await
+                .map_err(|e| unreachable("connect to the proxy", e))?;
+            connect_tunnel(&mut tcp, proxy, host, port).await?;
+            Ok(tcp)
+        }
     }
 }
 
@@ -139,7 +172,9 @@ impl Transport for WebSocketTransport {
         let url = url.to_owned();
         let hello = hello.to_header();
         let scheme_ok = url.starts_with("ws://") || url.starts_with("wss://");
-        let connector = if url.starts_with("wss://") {
+        let tls = url.starts_with("wss://");
+        let proxy = self.proxy.clone();
+        let connector = if tls {
             Connector::Rustls(self.tls.clone())
         } else {
             Connector::Plain
@@ -162,10 +197,22 @@ impl Transport for WebSocketTransport {
                 .max_message_size(Some(max_frame_bytes))
                 .max_frame_size(Some(max_frame_bytes))
                 .read_buffer_size(READ_BUFFER_BYTES);
-            let (ws, _response) = tokio_tungstenite::connect_async_tls_with_config(
+            let uri = request.uri();
+            let host = uri
+                .host()
+                .ok_or_else(|| fatal("the server URL has no host"))?;
+            // rustls and the resolver want IPv6 literals without their brackets.
+            let host = host
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(host)
+                .to_owned();
+            let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+            let tcp = dial(proxy.as_deref(), &host, port).await?;
+            let (ws, _response) = tokio_tungstenite::client_async_tls_with_config(
                 request,
+                tcp,
                 Some(config),
-                true,
                 Some(connector),
             )
             .await

@@ -106,7 +106,7 @@ impl Sim {
         Sim {
             start,
             now: start,
-            server: SimServer::new(),
+            server: SimServer::new(start),
             clients,
             cfg,
         }
@@ -144,6 +144,20 @@ impl Sim {
         r
     }
 
+    /// Admin kick of client `user`'s session in `room` with `code`, then pumps.
+    pub fn kick(&mut self, room: &str, user_id: &str, code: ErrorCode, reason: &str) {
+        let now = self.now;
+        self.server.kick(now, room, user_id, code, reason);
+        self.pump();
+    }
+
+    /// Admin close of `room`, then pumps.
+    pub fn close_room(&mut self, room: &str) {
+        let now = self.now;
+        self.server.close_room(now, room);
+        self.pump();
+    }
+
     // ---- faults ----
 
     pub fn set_fault(&mut self, i: usize, fault: Fault) {
@@ -166,7 +180,7 @@ impl Sim {
             .into_iter()
             .collect();
         for conn in conns {
-            self.server.on_close(ConnKey { client: i, conn });
+            self.server.on_close(now, ConnKey { client: i, conn });
             self.clients[i]
                 .m
                 .handle_link_down(now, conn, LinkError::Transient("reset".into()));
@@ -262,7 +276,7 @@ impl Sim {
                 let reaches_server = self.clients[i].passes(conn);
                 self.clients[i].open.remove(&conn);
                 if reaches_server {
-                    self.server.on_close(ConnKey { client: i, conn });
+                    self.server.on_close(now, ConnKey { client: i, conn });
                 }
             }
         }

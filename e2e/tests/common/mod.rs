@@ -6,6 +6,9 @@
 //! outage for X" or "nothing may happen within X".
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
+pub mod tinyproxy;
+pub mod tls_front;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,7 +18,7 @@ use std::time::Duration;
 use roomlink::event::extended_keys;
 use roomlink::{
     ConnectionState, Engine, EngineConfig, ErrorCode, Event, RoomConfig, RoomMode,
-    RoomStateChangedReason as R, UpdateType, User,
+    RoomStateChangedReason as R, Transport, UpdateType, User,
 };
 use roomlink_faultproxy::{Fault, FaultProxy};
 use roomlink_server::token::{Claims, mint, now_unix_ms};
@@ -211,18 +214,35 @@ impl Client {
         user_id: &str,
         tweak: impl FnOnce(&mut EngineConfig),
     ) -> Client {
+        let ws = |proxy: SocketAddr| (format!("ws://{proxy}{}", roomlink::protocol::WS_PATH), None);
+        Self::with_transport(server, user_id, ws, tweak).await
+    }
+
+    /// A client whose server URL and transport `setup` makes from the fault proxy's address (e.g.
+    /// a TLS front for it and a transport trusting its certificate; `None`: `Engine::new`'s).
+    pub async fn with_transport(
+        server: &Server,
+        user_id: &str,
+        setup: impl FnOnce(SocketAddr) -> (String, Option<Arc<dyn Transport>>),
+        tweak: impl FnOnce(&mut EngineConfig),
+    ) -> Client {
         watch_engine_panics();
         let proxy = FaultProxy::start(server.addr())
             .await
             .expect("proxy starts");
-        let url = format!("ws://{}{}", proxy.local_addr(), roomlink::protocol::WS_PATH);
+        let (url, transport) = setup(proxy.local_addr());
         let mut config = client_config(url);
         tweak(&mut config);
         let (tx, events) = mpsc::unbounded_channel();
         let handler = move |event: Event| {
             let _ = tx.send(event);
         };
-        let engine = Engine::new(config, Some(Arc::new(handler))).expect("engine starts");
+        let handler: Arc<dyn roomlink::EventHandler> = Arc::new(handler);
+        let engine = match transport {
+            Some(transport) => Engine::with_transport(config, transport, Some(handler)),
+            None => Engine::new(config, Some(handler)),
+        }
+        .expect("engine starts");
         Client {
             name: user_id.to_string(),
             user: User::new(user_id, user_id.to_uppercase()),

@@ -47,6 +47,9 @@ pub struct roomlink_engine_config {
     pub more_server_urls: *const *const c_char,
     /// The number of entries in `more_server_urls` (0: none; then the pointer may be NULL).
     pub more_server_urls_count: usize,
+    /// NULL (the default) to connect directly, or an HTTP proxy to tunnel through,
+    /// `http://[user:pass@]host:port` (UTF-8, NUL-terminated). Credentials in it are never logged.
+    pub proxy_url: *const c_char,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -69,19 +72,21 @@ fn defaults() -> roomlink_engine_config {
         max_frame_bytes: d.max_frame_bytes as u64,
         more_server_urls: std::ptr::null(),
         more_server_urls_count: 0,
+        proxy_url: std::ptr::null(),
     }
 }
 
 /// Core's config from the C struct. NULL or a NULL `server_url` is `NULL_POINTER`, a URL that is
 /// not UTF-8 `INVALID_UTF8`, an unknown room mode `INVALID_ARGUMENT` (core's `validate` checks
-/// the rest when the engine is created).
+/// the rest, the proxy URL's form included, when the engine is created).
 ///
 /// A NULL `more_server_urls` with a non-zero count, or a NULL entry, is `NULL_POINTER`.
 ///
 /// # Safety
-/// `config` is NULL or points to a valid struct whose `server_url` is NULL or a NUL-terminated
-/// string and whose `more_server_urls` is NULL or points to `more_server_urls_count` pointers,
-/// each NULL or a NUL-terminated string, all alive for the call.
+/// `config` is NULL or points to a valid struct whose `server_url` and `proxy_url` are each NULL
+/// or a NUL-terminated string and whose `more_server_urls` is NULL or points to
+/// `more_server_urls_count` pointers, each NULL or a NUL-terminated string, all alive for the
+/// call.
 pub(crate) unsafe fn from_c(
     config: *const roomlink_engine_config,
 ) -> Result<EngineConfig, ErrorCode> {
@@ -89,6 +94,14 @@ pub(crate) unsafe fn from_c(
     let c = unsafe { config.as_ref() }.ok_or(ErrorCode::NULL_POINTER)?;
     // SAFETY: the caller's promise.
     let url = unsafe { strings::arg(c.server_url) }?;
+    let proxy = if c.proxy_url.is_null() {
+        None
+    } else {
+        // SAFETY: the caller's promise.
+        Some(roomlink::ProxyUrl::from(unsafe {
+            strings::arg(c.proxy_url)
+        }?))
+    };
     let room_mode = match c.room_mode {
         ROOMLINK_ROOM_MODE_SINGLE_ROOM => RoomMode::SingleRoom,
         ROOMLINK_ROOM_MODE_MULTI_ROOM => RoomMode::MultiRoom,
@@ -119,6 +132,7 @@ pub(crate) unsafe fn from_c(
         token_warning: Duration::from_millis(c.token_warning_ms),
         max_frame_bytes: usize::try_from(c.max_frame_bytes)
             .map_err(|_| ErrorCode::INVALID_ARGUMENT)?,
+        proxy,
         ..EngineConfig::new(url)
     })
 }
@@ -176,5 +190,20 @@ mod tests {
         assert_eq!(unsafe { from_c(&c) }, Err(ErrorCode::INVALID_ARGUMENT));
         c.server_url = std::ptr::null();
         assert_eq!(unsafe { from_c(&c) }, Err(ErrorCode::NULL_POINTER));
+    }
+
+    #[test]
+    fn a_proxy_url_is_carried_and_bad_utf8_is_refused() {
+        let mut c = defaults();
+        c.server_url = c"ws://127.0.0.1:1/v1/ws".as_ptr();
+        c.proxy_url = c"http://u:p@127.0.0.1:3128".as_ptr();
+        let config = unsafe { from_c(&c) }.unwrap();
+        assert_eq!(
+            config.proxy,
+            Some(roomlink::ProxyUrl::from("http://u:p@127.0.0.1:3128"))
+        );
+        let bad = [0xffu8, 0];
+        c.proxy_url = bad.as_ptr().cast();
+        assert_eq!(unsafe { from_c(&c) }, Err(ErrorCode::INVALID_UTF8));
     }
 }

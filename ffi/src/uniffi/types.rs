@@ -50,6 +50,10 @@ pub struct EngineConfig {
     /// once; after a full round of failures the backoff applies.
     #[uniffi(default)]
     pub more_server_urls: Vec<String>,
+    /// Tunnel through this HTTP proxy, `http://[user:pass@]host:port` (a secret when it has
+    /// credentials: roomlink never logs it); `None` connects directly.
+    #[uniffi(default = None)]
+    pub proxy_url: Option<String>,
 }
 
 /// A user as other members see them.
@@ -173,6 +177,7 @@ impl From<roomlink::EngineConfig> for EngineConfig {
             token_warning_ms: ms(c.token_warning),
             max_frame_bytes: u32::try_from(c.max_frame_bytes).unwrap_or(u32::MAX),
             more_server_urls: c.more_server_urls,
+            proxy_url: c.proxy.map(|p| p.0),
         }
     }
 }
@@ -195,6 +200,7 @@ impl TryFrom<EngineConfig> for roomlink::EngineConfig {
             max_frame_bytes: usize::try_from(c.max_frame_bytes)
                 .map_err(|_| ErrorCode::INVALID_ARGUMENT)?,
             more_server_urls: c.more_server_urls,
+            proxy: c.proxy_url.map(roomlink::ProxyUrl),
         };
         config.validate()?;
         Ok(config)
@@ -496,7 +502,9 @@ mod tests {
                 .strip_prefix("#[uniffi(default = ")
                 .and_then(|rest| rest.strip_suffix(")]"))
             {
-                pending = Some(value.parse::<u64>().unwrap());
+                // `None` (the proxy) is core's default by construction (`Option`, checked below).
+                pending = value.parse::<u64>().ok();
+                assert!(pending.is_some() || value == "None", "{line}");
             } else if let Some(field) = line.strip_prefix("pub ") {
                 let name = field.split(':').next().unwrap().to_owned();
                 if let Some(value) = pending.take() {
@@ -516,6 +524,7 @@ mod tests {
             ("max_frame_bytes".to_owned(), u64::from(d.max_frame_bytes)),
         ]);
         assert_eq!(literals, expected);
+        assert_eq!(d.proxy_url, None);
     }
 
     #[test]

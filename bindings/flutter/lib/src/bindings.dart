@@ -79,6 +79,7 @@ final class RoomlinkEngineConfigC extends Struct {
   external Pointer<Pointer<Utf8>> moreServerUrls;
   @Size()
   external int moreServerUrlsCount;
+  external Pointer<Utf8> proxyUrl;
 }
 
 /// C: `struct roomlink_event_handler`. Opaque here: the plugin always passes NULL (pull mode),

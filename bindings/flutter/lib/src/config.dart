@@ -24,6 +24,7 @@ final class EngineConfig {
     this.backoffCap,
     this.tokenWarning,
     this.maxFrameBytes,
+    this.proxyUrl,
   });
 
   /// `ws://host:port/path` or `wss://...`.
@@ -52,10 +53,15 @@ final class EngineConfig {
   /// Larger frames are a protocol error (default 65 536).
   final int? maxFrameBytes;
 
+  /// Tunnel through this HTTP proxy, `http://[user:pass@]host:port` (null: connect directly).
+  /// Credentials in it are a secret the library never logs.
+  final String? proxyUrl;
+
   /// Rejects what C would silently change: a negative number (it would wrap around to a huge
   /// unsigned one) or a NUL in the URL (it would cut the string).
   void validate() {
     requireNoNul(serverUrl, 'serverUrl');
+    if (proxyUrl case final v?) requireNoNul(v, 'proxyUrl');
     final durations = {
       'heartbeatInterval': heartbeatInterval,
       'pingTimeout': pingTimeout,
@@ -92,5 +98,6 @@ Pointer<RoomlinkEngineConfigC> configToC(EngineConfig config, Arena arena) {
   if (config.backoffCap case final v?) r.backoffCapMs = v.inMilliseconds;
   if (config.tokenWarning case final v?) r.tokenWarningMs = v.inMilliseconds;
   if (config.maxFrameBytes case final v?) r.maxFrameBytes = v;
+  if (config.proxyUrl case final v?) r.proxyUrl = v.toNativeUtf8(allocator: arena);
   return c;
 }

@@ -6,8 +6,11 @@ use std::sync::Arc;
 use roomlink::User;
 use roomlink::protocol::{Fence, RoomEvent, SeqEvent, ServerFrame};
 
-use crate::registry::ConnHandle;
+use crate::output::ConnId;
 use crate::timers::{TimerKey, Timers};
+
+/// Frames the core has decided to send, oldest first (drained by `Rooms::poll_output`).
+pub type Sends = VecDeque<(ConnId, ServerFrame)>;
 
 /// A session, attached to a connection or detached (waiting to be resumed or to expire).
 #[derive(Debug)]
@@ -18,7 +21,7 @@ pub struct Session {
     /// Whether the client wants user join/leave events.
     pub user_update: bool,
     /// The connection frames go to; `None` while detached.
-    pub conn: Option<ConnHandle>,
+    pub conn: Option<ConnId>,
     /// Seq of the last event given to this session (0 before any).
     pub seq: u64,
     /// The last `capacity` events with their seqs, oldest first, for replay on resume. One
@@ -27,7 +30,7 @@ pub struct Session {
     capacity: usize,
     /// Token expiry, unix ms (0 = never).
     pub token_expires_at_ms: u64,
-    /// The detached-session expiry, armed in the registry's [`Timers`].
+    /// The detached-session expiry, armed in the core's [`Timers`].
     pub detach_timer: Option<TimerKey>,
     /// The token-expiry kick, likewise.
     pub token_timer: Option<TimerKey>,
@@ -61,7 +64,7 @@ impl Session {
 
     /// Gives the session `event`: numbers it, keeps it for replay and sends it if attached.
     /// Sessions that opted out of user updates never see user events (and use no seq for them).
-    pub fn deliver(&mut self, event: &Arc<RoomEvent>) {
+    pub fn deliver(&mut self, event: &Arc<RoomEvent>, out: &mut Sends) {
         if !self.user_update
             && matches!(
                 **event,
@@ -71,14 +74,17 @@ impl Session {
             return;
         }
         self.seq += 1;
-        if let Some(conn) = &self.conn {
-            conn.send(ServerFrame::Event {
-                room_id: self.room_id.to_string(),
-                event: SeqEvent {
-                    seq: self.seq,
-                    event: RoomEvent::clone(event),
+        if let Some(conn) = self.conn {
+            out.push_back((
+                conn,
+                ServerFrame::Event {
+                    room_id: self.room_id.to_string(),
+                    event: SeqEvent {
+                        seq: self.seq,
+                        event: RoomEvent::clone(event),
+                    },
                 },
-            });
+            ));
         }
         if self.capacity > 0 {
             if self.ring.len() == self.capacity {
@@ -145,9 +151,11 @@ mod tests {
     #[test]
     fn replay_covers_only_what_the_ring_holds() {
         let mut s = Session::new("s".into(), "r".into(), User::new("u", "u"), true, 3);
+        let mut out = Sends::new();
         for i in 0..5 {
-            s.deliver(&add(&i.to_string()));
+            s.deliver(&add(&i.to_string()), &mut out);
         }
+        assert!(out.is_empty(), "a detached session sends nothing");
         assert_eq!(s.seq, 5);
         assert_eq!(s.replay_after(5), Some(vec![]));
         let seqs: Vec<u64> = s.replay_after(2).unwrap().iter().map(|e| e.seq).collect();
@@ -159,9 +167,19 @@ mod tests {
     #[test]
     fn user_events_skipped_without_user_update() {
         let mut s = Session::new("s".into(), "r".into(), User::new("u", "u"), false, 3);
-        s.deliver(&add("a"));
+        s.conn = Some(7);
+        let mut out = Sends::new();
+        s.deliver(&add("a"), &mut out);
         assert_eq!(s.seq, 0);
-        s.deliver(&Arc::new(RoomEvent::StreamAdd { streams: vec![] }));
+        assert!(out.is_empty());
+        s.deliver(
+            &Arc::new(RoomEvent::StreamAdd { streams: vec![] }),
+            &mut out,
+        );
         assert_eq!(s.seq, 1);
+        assert!(matches!(
+            out.pop_front(),
+            Some((7, ServerFrame::Event { event, .. })) if event.seq == 1
+        ));
     }
 }

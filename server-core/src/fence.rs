@@ -9,7 +9,7 @@
 //! So every login carries the engine's instance ID and attempt number ([`Fence`]), the server
 //! remembers per session the newest one it accepted, and a login or resume for the same user in
 //! the same room from the same instance with an older attempt is refused before it touches any
-//! session. Pure rules here; the registry holds the remembered fence and calls [`check`] first.
+//! session. Pure rules here; `Rooms::handle_login` calls [`check`] first and the session holds the remembered fence.
 
 use roomlink::protocol::Fence;
 

@@ -1,10 +1,10 @@
-//! Every session deadline (token expiry, detached-session expiry) in one ordered map, served by a
-//! single registry-wide task sleeping until the earliest one.
+//! Every session deadline (token expiry, detached-session expiry) in one ordered map; the driver
+//! sleeps until the earliest one (`Output::Timeout`) and calls `Rooms::handle_timeout`.
 //!
 //! One spawned task per session cost ~0.4 KiB each (task cell, its `Sleep`, an abort handle) for a
 //! timer that almost never fires; an entry here is a map slot and the session ID. Entries are
-//! removed under the registry lock when a session's timer is replaced or cancelled, and fired
-//! under the same lock, so a cancelled timer can never fire (no epochs needed).
+//! removed when a session's timer is replaced or cancelled, by the same `&mut` core that fires
+//! them, so a cancelled timer can never fire (no epochs needed).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,17 +34,15 @@ pub struct Timers {
 }
 
 impl Timers {
-    /// Arms a timer for session `sid`. Returns its key and whether it is now the earliest (the
-    /// timer task must then be woken to sleep less).
-    pub fn arm(&mut self, at: Instant, kind: TimerKind, sid: Arc<str>) -> (TimerKey, bool) {
+    /// Arms a timer for session `sid`; the key cancels it.
+    pub fn arm(&mut self, at: Instant, kind: TimerKind, sid: Arc<str>) -> TimerKey {
         self.next_id += 1;
         let key = TimerKey {
             at,
             id: self.next_id,
         };
         self.due.insert(key, (kind, sid));
-        let earliest = self.due.first_key_value().is_some_and(|(k, _)| *k == key);
-        (key, earliest)
+        key
     }
 
     /// Disarms `key` if it is still armed.
@@ -82,12 +80,10 @@ mod tests {
     fn fires_in_deadline_order_and_not_before() {
         let mut t = Timers::default();
         let t0 = Instant::now();
-        let (_, first) = t.arm(t0 + Duration::from_secs(5), TimerKind::Token, "a".into());
-        assert!(first);
-        let (_, first) = t.arm(t0 + Duration::from_secs(9), TimerKind::Detach, "b".into());
-        assert!(!first, "a later deadline does not need a wake-up");
-        let (_, first) = t.arm(t0 + Duration::from_secs(1), TimerKind::Detach, "c".into());
-        assert!(first);
+        t.arm(t0 + Duration::from_secs(5), TimerKind::Token, "a".into());
+        assert_eq!(t.next_deadline(), Some(t0 + Duration::from_secs(5)));
+        t.arm(t0 + Duration::from_secs(9), TimerKind::Detach, "b".into());
+        t.arm(t0 + Duration::from_secs(1), TimerKind::Detach, "c".into());
         assert_eq!(t.next_deadline(), Some(t0 + Duration::from_secs(1)));
         assert_eq!(t.pop_due(t0), None);
         let now = t0 + Duration::from_secs(6);
@@ -101,8 +97,8 @@ mod tests {
     fn cancelled_timers_never_fire_and_same_deadlines_stay_distinct() {
         let mut t = Timers::default();
         let at = Instant::now();
-        let (ka, _) = t.arm(at, TimerKind::Token, "a".into());
-        let (_kb, _) = t.arm(at, TimerKind::Token, "b".into());
+        let ka = t.arm(at, TimerKind::Token, "a".into());
+        t.arm(at, TimerKind::Token, "b".into());
         assert_eq!(t.len(), 2);
         t.cancel(ka);
         t.cancel(ka);

@@ -1,0 +1,693 @@
+//! [`Rooms`]: the inputs, admin commands and output of the server's rules.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use roomlink::protocol::{Login, RoomEvent, ServerFrame};
+use roomlink::{ErrorCode, StreamDeleteReason, validate};
+
+use crate::fence;
+use crate::info::RoomInfo;
+use crate::inject::{AuthError, Authenticator, Grant, IdSource};
+use crate::output::{ConnEnd, ConnId, Output};
+use crate::rules::Rules;
+use crate::session::Session;
+use crate::state::{Leave, Room, State, broadcast, room_info, snapshot_for};
+use crate::tag::Tag;
+use crate::time::{Now, deadline};
+use crate::timers::{TimerKind, Timers};
+
+/// Every room and session of one server (or simulator).
+///
+/// Methods come in four kinds, after quinn-proto's `Connection`:
+/// - getters (`&self`): [`Rooms::rooms`], [`Rooms::room`], [`Rooms::poll_timeout`];
+/// - `handle_*`: input from a connection or the clock, each with the [`Now`] it happened at;
+/// - admin commands: [`Rooms::kick`], [`Rooms::close_room`], [`Rooms::clear`];
+/// - [`Rooms::poll_output`]. After every input or command, drain it until it returns
+///   [`Output::Timeout`], handing each `Send` to its connection in the order polled (that keeps a
+///   session's frames in order: a login's answer before any event for it, a kick after the
+///   events before it).
+pub struct Rooms {
+    rules: Rules,
+    auth: Box<dyn Authenticator>,
+    ids: Box<dyn IdSource>,
+    st: State,
+}
+
+/// Beyond this many queued frames' worth of capacity, a drained queue gives the memory back (a
+/// fan-out to a big room queues one frame per member, once).
+const KEPT_QUEUE_CAPACITY: usize = 1024;
+
+impl Rooms {
+    pub fn new(rules: Rules, auth: Box<dyn Authenticator>, ids: Box<dyn IdSource>) -> Self {
+        Rooms {
+            rules,
+            auth,
+            ids,
+            st: State::default(),
+        }
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// Every room, sorted by room ID.
+    pub fn rooms(&self) -> Vec<RoomInfo> {
+        let mut out: Vec<RoomInfo> = self
+            .st
+            .rooms
+            .iter()
+            .map(|(id, r)| room_info(&self.st.sessions, id, r))
+            .collect();
+        out.sort_by(|a, b| a.room_id.cmp(&b.room_id));
+        out
+    }
+
+    pub fn room(&self, room_id: &str) -> Option<RoomInfo> {
+        self.st
+            .rooms
+            .get(room_id)
+            .map(|r| room_info(&self.st.sessions, room_id, r))
+    }
+
+    /// The earliest armed deadline (also the value of the `Timeout` that ends every drain).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.st.timers.next_deadline()
+    }
+
+    /// The next thing to do; see the type's documentation for the order.
+    pub fn poll_output(&mut self) -> Output {
+        match self.st.out.pop_front() {
+            Some((conn, frame)) => Output::Send { conn, frame },
+            None => {
+                if self.st.out.capacity() > KEPT_QUEUE_CAPACITY {
+                    self.st.out.shrink_to(KEPT_QUEUE_CAPACITY);
+                }
+                Output::Timeout(self.poll_timeout())
+            }
+        }
+    }
+
+    /// Forgets everything (server shutdown): no more events, timers or kicks. Frames not yet
+    /// polled are dropped too.
+    pub fn clear(&mut self) {
+        self.st = State::default();
+    }
+
+    // ---- input from connections ----
+
+    /// A `Login` (from the hello or a `login` frame) on `conn`: a fresh login or a resume.
+    /// Answers `Joined`, `Resumed` or `LoginFailed` on `conn`, and tells the room's peers.
+    pub fn handle_login(&mut self, now: Now, conn: ConnId, login: Login) {
+        let room_id = login.room_id.clone();
+        // 1. The login itself is well-formed.
+        if let Err(code) = validate::room_id(&room_id).and_then(|_| validate::user(&login.user)) {
+            return self
+                .st
+                .login_failed(conn, &room_id, code, "invalid room ID or user");
+        }
+        if login
+            .streams
+            .iter()
+            .any(|s| validate::stream(&s.stream_id, &s.extra_info).is_err())
+        {
+            return self.st.login_failed(
+                conn,
+                &room_id,
+                ErrorCode::INVALID_ARGUMENT,
+                "invalid stream",
+            );
+        }
+        // 2. Admission checks that refuse before any state changes. One connection speaks for
+        // one user per room: frames name only the room, so a second user there would make
+        // `logout`/`publish_stream` ambiguous.
+        let other_user = self
+            .st
+            .session_on(conn, &room_id)
+            .and_then(|sid| self.st.sessions.get(&sid))
+            .is_some_and(|s| s.user.user_id != login.user.user_id);
+        if other_user {
+            return self.st.login_failed(
+                conn,
+                &room_id,
+                ErrorCode::ALREADY_LOGGED_IN,
+                "this connection already has another user in this room",
+            );
+        }
+        // A late attempt the engine already gave up on changes nothing (see `crate::fence`).
+        let live = self
+            .st
+            .rooms
+            .get(room_id.as_str())
+            .and_then(|r| r.members.get(&login.user.user_id))
+            .and_then(|sid| self.st.sessions.get(sid));
+        if fence::check(live.and_then(|s| s.fence.as_ref()), login.fence.as_ref())
+            == fence::Verdict::Stale
+        {
+            log::info!(
+                "conn {conn}: stale attempt of {} in {room_id} refused",
+                login.user.user_id
+            );
+            return self
+                .st
+                .login_failed(conn, &room_id, ErrorCode::STALE_ATTEMPT, "stale attempt");
+        }
+        // 3. A resume of a live session, or an answer for one that was kicked.
+        if let Some(resume) = &login.resume {
+            if let Some(k) = self
+                .st
+                .kicked
+                .get(&resume.session_id)
+                .filter(|k| k.room_id == room_id)
+            {
+                let (code, reason) = (k.code, k.reason.clone());
+                return self.st.login_failed(conn, &room_id, code, reason);
+            }
+            let alive = self
+                .st
+                .sessions
+                .get(resume.session_id.as_str())
+                .is_some_and(|s| *s.room_id == *room_id && s.user.user_id == login.user.user_id);
+            if alive {
+                return match self.verify(now, &login.token, &login.user.user_id, &room_id) {
+                    Ok(grant) => self.resume(now, conn, login, grant),
+                    Err(e) => {
+                        let message = match e {
+                            AuthError::Expired => "token expired",
+                            AuthError::Invalid => "bad token",
+                        };
+                        self.st
+                            .login_failed(conn, &room_id, e.resume_code(), message)
+                    }
+                };
+            }
+            log::info!(
+                "resume of unknown/expired session for {} in {room_id}: fresh login",
+                login.user.user_id
+            );
+        }
+        // 4. A fresh session.
+        self.fresh_login(now, conn, login);
+    }
+
+    /// A `Logout`. Without `session_id`: the session of `conn` in `room_id` logs out; answers
+    /// `Error{ROOM_NOT_LOGGED_IN}` if none. With it: that session logs out if it exists and is in
+    /// `room_id`, whichever connection holds it (or none); no answer either way.
+    pub fn handle_logout(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        room_id: &str,
+        session_id: Option<&str>,
+    ) {
+        let st = &mut self.st;
+        let Some(sid) = session_id else {
+            if let Some(sid) = st.session_or_error(conn, room_id) {
+                log::info!("session {} logged out of {room_id}", Tag(&sid));
+                st.remove_session(now, &sid, Leave::LoggedOut);
+            }
+            return;
+        };
+        // The session ID is the secret resume handle, so naming it proves ownership. No answer
+        // when it is gone: it may have expired already, and an error naming the room could be
+        // mistaken for one about the client's newer session there.
+        if st.sessions.get(sid).is_some_and(|s| &*s.room_id == room_id) {
+            log::info!(
+                "session {} logged out of {room_id} by ID (from conn {conn})",
+                Tag(sid)
+            );
+            st.remove_session(now, sid, Leave::LoggedOut);
+        } else {
+            log::debug!("conn {conn}: logout of unknown session in {room_id} ignored");
+        }
+    }
+
+    /// Answers `TokenRenewed`, or `Error{AUTH_FAILED}` leaving the old token in force.
+    pub fn handle_renew_token(&mut self, now: Now, conn: ConnId, room_id: &str, token: &str) {
+        let Some(sid) = self.st.session_or_error(conn, room_id) else {
+            return;
+        };
+        let Some(user_id) = self.st.sessions.get(&sid).map(|s| s.user.user_id.clone()) else {
+            return;
+        };
+        match self.verify(now, token, &user_id, room_id) {
+            Ok(grant) => {
+                let st = &mut self.st;
+                if let Some(sess) = st.sessions.get_mut(&sid) {
+                    sess.token_expires_at_ms = grant.expires_at_ms;
+                    arm_token_timer(&mut st.timers, sess, now);
+                }
+                let frame = ServerFrame::TokenRenewed {
+                    room_id: room_id.to_string(),
+                    token_expires_in_ms: grant.expires_in_ms(now.unix_ms),
+                };
+                st.out.push_back((conn, frame));
+            }
+            Err(_) => self.st.error(
+                conn,
+                room_id,
+                ErrorCode::AUTH_FAILED,
+                "bad or expired token; the old one stays in force",
+            ),
+        }
+    }
+
+    /// Peers get `StreamAdd`; a bad stream answers `Error{INVALID_ARGUMENT}`.
+    pub fn handle_publish_stream(
+        &mut self,
+        _now: Now,
+        conn: ConnId,
+        room_id: &str,
+        stream_id: &str,
+        extra_info: &str,
+    ) {
+        let st = &mut self.st;
+        if validate::stream(stream_id, extra_info).is_err() {
+            return st.error(
+                conn,
+                room_id,
+                ErrorCode::INVALID_ARGUMENT,
+                "invalid stream ID or extra info",
+            );
+        }
+        let Some(sid) = st.session_or_error(conn, room_id) else {
+            return;
+        };
+        let Some(user) = st.sessions.get(&sid).map(|s| s.user.clone()) else {
+            return;
+        };
+        let owner = st
+            .rooms
+            .get(room_id)
+            .and_then(|r| r.streams.get(stream_id))
+            .map(|s| s.user.user_id.clone());
+        match owner {
+            // Publishing a stream again is a no-op: nothing changed for peers.
+            Some(o) if o == user.user_id => {}
+            Some(_) => st.error(
+                conn,
+                room_id,
+                ErrorCode::INVALID_ARGUMENT,
+                "stream ID in use by another user",
+            ),
+            None => st.add_streams(
+                room_id,
+                &sid,
+                &user,
+                [(stream_id.to_string(), extra_info.to_string())],
+            ),
+        }
+    }
+
+    /// Peers get `StreamDelete{Stopped}`; an unknown stream answers `Error{INVALID_ARGUMENT}`.
+    pub fn handle_unpublish_stream(
+        &mut self,
+        _now: Now,
+        conn: ConnId,
+        room_id: &str,
+        stream_id: &str,
+    ) {
+        let st = &mut self.st;
+        let Some(sid) = st.session_or_error(conn, room_id) else {
+            return;
+        };
+        let Some(uid) = st.sessions.get(&sid).map(|s| s.user.user_id.clone()) else {
+            return;
+        };
+        let owned = st
+            .rooms
+            .get(room_id)
+            .and_then(|r| r.streams.get(stream_id))
+            .is_some_and(|s| s.user.user_id == uid);
+        let room = st.rooms.get_mut(room_id).filter(|_| owned);
+        let Some((room, info)) = room.and_then(|r| r.streams.remove(stream_id).map(|i| (r, i)))
+        else {
+            return st.error(
+                conn,
+                room_id,
+                ErrorCode::INVALID_ARGUMENT,
+                "no such stream published by this user",
+            );
+        };
+        let event = RoomEvent::StreamDelete {
+            streams: vec![info],
+            reason: StreamDeleteReason::Stopped,
+        };
+        broadcast(&mut st.sessions, &mut st.out, room, Some(&sid), event);
+    }
+
+    /// `conn` is gone; see [`ConnEnd`]. Nothing more is sent to it.
+    pub fn handle_connection_ended(&mut self, now: Now, conn: ConnId, end: ConnEnd) {
+        let st = &mut self.st;
+        let sids = st.by_conn.remove(&conn).unwrap_or_default();
+        for sid in sids {
+            match end {
+                ConnEnd::Silent => {
+                    log::info!("session {} expired with its silent conn {conn}", Tag(&sid));
+                    st.remove_session(now, &sid, Leave::TimedOut);
+                }
+                ConnEnd::Closed { last_heard } => {
+                    let Some(sess) = st.sessions.get_mut(&sid) else {
+                        continue;
+                    };
+                    sess.conn = None;
+                    let at = deadline(last_heard, self.rules.heartbeat_timeout);
+                    sess.cancel_detach_timer(&mut st.timers);
+                    sess.detach_timer = Some(st.timers.arm(
+                        at,
+                        TimerKind::Detach,
+                        sess.session_id.clone(),
+                    ));
+                    log::info!("session {} detached (conn {conn} closed)", Tag(&sid));
+                }
+            }
+        }
+    }
+
+    /// Fires every timer due at `now`: token-expiry kicks and detached-session expiries.
+    pub fn handle_timeout(&mut self, now: Now) {
+        let st = &mut self.st;
+        while let Some((kind, sid)) = st.timers.pop_due(now.at) {
+            let Some(sess) = st.sessions.get_mut(&sid) else {
+                continue;
+            };
+            // The popped key is gone from the map; forget it so cancelling later is a no-op.
+            match kind {
+                TimerKind::Token => {
+                    sess.token_timer = None;
+                    let how = Leave::Kicked {
+                        code: ErrorCode::KICKED_TOKEN_EXPIRED,
+                        reason: "token expired".into(),
+                    };
+                    st.remove_session(now, &sid, how);
+                }
+                TimerKind::Detach => {
+                    sess.detach_timer = None;
+                    if sess.conn.is_none() {
+                        log::info!("detached session {} expired", Tag(&sid));
+                        st.remove_session(now, &sid, Leave::TimedOut);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- admin commands ----
+
+    /// Kicks the user's session in `room_id` with `code` (the admin API's is `KICKED_BY_SERVER`)
+    /// and `reason`; it leaves and is remembered as kicked. False if no such user.
+    pub fn kick(
+        &mut self,
+        now: Now,
+        room_id: &str,
+        user_id: &str,
+        code: ErrorCode,
+        reason: &str,
+    ) -> bool {
+        let Some(sid) = self
+            .st
+            .rooms
+            .get(room_id)
+            .and_then(|r| r.members.get(user_id).cloned())
+        else {
+            return false;
+        };
+        let how = Leave::Kicked {
+            code,
+            reason: reason.to_string(),
+        };
+        self.st.remove_session(now, &sid, how);
+        true
+    }
+
+    /// Every session gets `Kicked{ROOM_CLOSED, reason}`; the room is removed. False if none.
+    pub fn close_room(&mut self, now: Now, room_id: &str, reason: &str) -> bool {
+        let Some(room) = self.st.rooms.remove(room_id) else {
+            return false;
+        };
+        log::info!("room {room_id} closed: {reason}");
+        for sid in room.members.values() {
+            // The room is already gone, so peers get no leave events: everyone is kicked.
+            let how = Leave::Kicked {
+                code: ErrorCode::ROOM_CLOSED,
+                reason: reason.to_string(),
+            };
+            self.st.remove_session(now, sid, how);
+        }
+        true
+    }
+
+    // ---- the login flows ----
+
+    fn verify(
+        &self,
+        now: Now,
+        token: &str,
+        user_id: &str,
+        room_id: &str,
+    ) -> Result<Grant, AuthError> {
+        self.auth.verify(token, user_id, room_id, now.unix_ms)
+    }
+
+    /// Moves the live session named by `login.resume` to `conn` and replays what it missed.
+    fn resume(&mut self, now: Now, conn: ConnId, login: Login, grant: Grant) {
+        let Some(resume) = login.resume.as_ref() else {
+            return;
+        };
+        let st = &mut self.st;
+        // The session's own ID allocation, shared rather than copied into the connection's set.
+        let Some(sid) = st
+            .sessions
+            .get_key_value(resume.session_id.as_str())
+            .map(|(k, _)| k.clone())
+        else {
+            return;
+        };
+        let Some(room) = st.rooms.get(login.room_id.as_str()) else {
+            return;
+        };
+        let room_session_id = room.room_session_id.clone();
+        let old_conn = st.sessions.get(&sid).and_then(|s| s.conn);
+        if let Some(old) = old_conn {
+            st.detach_from_conn(&sid, old);
+            // Never a silent move: the connection that loses the session is told.
+            if old != conn {
+                st.out.push_back((
+                    old,
+                    ServerFrame::SessionMoved {
+                        room_id: login.room_id.clone(),
+                    },
+                ));
+            }
+        }
+        st.attach_to_conn(&sid, conn);
+        let Some(sess) = st.sessions.get_mut(&sid) else {
+            return;
+        };
+        sess.cancel_detach_timer(&mut st.timers);
+        sess.conn = Some(conn);
+        sess.fence = fence::after_admit(sess.fence.take(), login.fence.as_ref());
+        sess.token_expires_at_ms = grant.expires_at_ms;
+        arm_token_timer(&mut st.timers, sess, now);
+        let replay = sess.replay_after(resume.last_seq);
+        let seq = sess.seq;
+        let user = sess.user.clone();
+        // The snapshot is built only when the ring no longer covers the gap.
+        let (events, snapshot) = match replay {
+            Some(events) => (events, None),
+            None => {
+                let room = st.rooms.get(login.room_id.as_str());
+                let snapshot = room.map(|r| snapshot_for(&st.sessions, r, &user.user_id));
+                (Vec::new(), snapshot)
+            }
+        };
+        log::info!(
+            "session {} ({} in {}) resumed from seq {} to {seq} ({} events{})",
+            Tag(&sid),
+            user.user_id,
+            login.room_id,
+            resume.last_seq,
+            events.len(),
+            if snapshot.is_some() { ", snapshot" } else { "" }
+        );
+        st.out.push_back((
+            conn,
+            ServerFrame::Resumed {
+                room_id: login.room_id.clone(),
+                session_id: sid.to_string(),
+                room_session_id,
+                events,
+                snapshot,
+                seq,
+                token_expires_in_ms: grant.expires_in_ms(now.unix_ms),
+            },
+        ));
+        let streams = login
+            .streams
+            .into_iter()
+            .map(|s| (s.stream_id, s.extra_info));
+        st.add_streams(&login.room_id, &sid, &user, streams);
+    }
+
+    fn fresh_login(&mut self, now: Now, conn: ConnId, login: Login) {
+        let room_id = login.room_id.clone();
+        let uid = login.user.user_id.clone();
+        let grant = match self.verify(now, &login.token, &uid, &room_id) {
+            Ok(g) => g,
+            Err(e) => {
+                let msg = match e {
+                    AuthError::Expired => "token expired",
+                    AuthError::Invalid => "bad token",
+                };
+                return self
+                    .st
+                    .login_failed(conn, &room_id, ErrorCode::AUTH_FAILED, msg);
+            }
+        };
+        let capacity = self.rules.room_capacity;
+        let st = &mut self.st;
+        let existing = st
+            .rooms
+            .get(room_id.as_str())
+            .and_then(|r| r.members.get(&uid).cloned());
+        if let Some(room) = st.rooms.get(room_id.as_str()) {
+            if existing.is_none() && room.members.len() >= capacity {
+                return st.login_failed(conn, &room_id, ErrorCode::ROOM_FULL, "room is full");
+            }
+            if login.streams.iter().any(|s| {
+                room.streams
+                    .get(&s.stream_id)
+                    .is_some_and(|i| i.user.user_id != uid)
+            }) {
+                return st.login_failed(
+                    conn,
+                    &room_id,
+                    ErrorCode::INVALID_ARGUMENT,
+                    "stream ID in use by another user",
+                );
+            }
+        } else if capacity == 0 {
+            return st.login_failed(conn, &room_id, ErrorCode::ROOM_FULL, "room is full");
+        }
+        let old_user = existing
+            .as_ref()
+            .and_then(|old| st.sessions.get(old))
+            .map(|s| s.user.clone());
+        if let Some(old) = &existing {
+            let how = replacement(st, old, conn, &login);
+            st.remove_session(now, old, how);
+        }
+        let sid: Arc<str> = self.ids.session_id().into();
+        // The room's key is shared with its sessions' `room_id`.
+        let room_key: Arc<str> = match st.rooms.get_key_value(room_id.as_str()) {
+            Some((k, _)) => k.clone(),
+            None => room_id.as_str().into(),
+        };
+        let ids = &mut self.ids;
+        let room = st.rooms.entry(room_key.clone()).or_insert_with(|| {
+            let room_session_id = ids.room_session_id();
+            log::info!("room {room_id} created ({room_session_id})");
+            Room {
+                room_session_id,
+                members: BTreeMap::new(),
+                streams: BTreeMap::new(),
+            }
+        });
+        room.members.insert(uid.clone(), sid.clone());
+        let room_session_id = room.room_session_id.clone();
+        let snapshot = snapshot_for(&st.sessions, room, &uid);
+
+        let mut sess = Session::new(
+            sid.clone(),
+            room_key,
+            login.user.clone(),
+            login.user_update,
+            self.rules.replay_buffer,
+        );
+        sess.conn = Some(conn);
+        sess.fence = login.fence.clone();
+        sess.token_expires_at_ms = grant.expires_at_ms;
+        arm_token_timer(&mut st.timers, &mut sess, now);
+        st.sessions.insert(sid.clone(), sess);
+        st.attach_to_conn(&sid, conn);
+        log::info!(
+            "session {}: {uid} joined {room_id} on conn {conn}",
+            Tag(&sid)
+        );
+        st.out.push_back((
+            conn,
+            ServerFrame::Joined {
+                room_id: room_id.clone(),
+                session_id: sid.to_string(),
+                room_session_id,
+                seq: 0,
+                snapshot,
+                token_expires_in_ms: grant.expires_in_ms(now.unix_ms),
+            },
+        ));
+        // A replacement keeps the user listed for peers, unless its name changed: then peers
+        // drop the old entry and add the new one, so their lists converge on the new name.
+        let user_events = match old_user {
+            None => vec![RoomEvent::UserAdd {
+                users: vec![login.user.clone()],
+            }],
+            Some(old) if old != login.user => vec![
+                RoomEvent::UserDelete { users: vec![old] },
+                RoomEvent::UserAdd {
+                    users: vec![login.user.clone()],
+                },
+            ],
+            Some(_) => Vec::new(),
+        };
+        if let Some(room) = st.rooms.get(room_id.as_str()) {
+            for event in user_events {
+                broadcast(&mut st.sessions, &mut st.out, room, Some(&sid), event);
+            }
+        }
+        let streams = login
+            .streams
+            .into_iter()
+            .map(|s| (s.stream_id, s.extra_info));
+        st.add_streams(&room_id, &sid, &login.user, streams);
+    }
+}
+
+/// How session `old` (the same user's, in the login's room) leaves for a fresh `login` on
+/// `conn`. On its own connection it is the client re-sending its login (it logged out and in
+/// while a login was in flight, or a `Logout` was lost), not a second device: no kick, and the
+/// streams it publishes again unchanged stay up for peers.
+fn replacement(st: &State, old: &str, conn: ConnId, login: &Login) -> Leave {
+    let Some(sess) = st.sessions.get(old) else {
+        return Leave::Replaced;
+    };
+    if sess.conn != Some(conn) {
+        return Leave::Replaced;
+    }
+    let keep = match st.rooms.get(login.room_id.as_str()) {
+        // A renamed user's streams carry the old name: they all go and come back renamed.
+        Some(room) if sess.user == login.user => login
+            .streams
+            .iter()
+            .filter(|p| {
+                room.streams.get(&p.stream_id).is_some_and(|s| {
+                    s.user.user_id == sess.user.user_id && s.extra_info == p.extra_info
+                })
+            })
+            .map(|p| p.stream_id.clone())
+            .collect(),
+        _ => HashSet::new(),
+    };
+    Leave::Relogin { keep }
+}
+
+/// Arms (or re-arms) `sess`'s token-expiry kick; none if its token never expires.
+fn arm_token_timer(timers: &mut Timers, sess: &mut Session, now: Now) {
+    sess.cancel_token_timer(timers);
+    if sess.token_expires_at_ms == 0 {
+        return;
+    }
+    let at = now.instant_of(sess.token_expires_at_ms);
+    sess.token_timer = Some(timers.arm(at, TimerKind::Token, sess.session_id.clone()));
+}
