@@ -48,6 +48,10 @@ for t in "${targets[@]}"; do
     done_line="$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 || true)"
     execs="$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' || true)"
     echo "fuzz $t: ${execs:-?} executions in ${seconds} s; ${done_line:-no final line}"
+  elif grep -q 'failed to build fuzz script' "$log"; then
+    echo "fuzz $t: FAILED: the target does not build; last lines:" >&2
+    tail -n 40 "$log" >&2
+    failed+=("$t")
   else
     echo "fuzz $t: FAILED (input in fuzz/artifacts/$t/); last lines:" >&2
     tail -n 40 "$log" >&2
@@ -56,6 +60,6 @@ for t in "${targets[@]}"; do
   rm -f "$log"
 done
 if [ ${#failed[@]} -ne 0 ]; then
-  echo "fuzz: crashes in ${failed[*]}" >&2
+  echo "fuzz: failed (a crash, or a target that does not build): ${failed[*]}" >&2
   exit 1
 fi
