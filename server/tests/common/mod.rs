@@ -2,6 +2,8 @@
 //! background task (optionally keeping the link alive with WebSocket pings).
 #![allow(dead_code)]
 
+pub mod redis;
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
