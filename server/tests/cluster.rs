@@ -304,3 +304,64 @@ async fn while_redis_is_away_logins_fail_retryably_and_links_stay() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_redis_that_lost_its_data_makes_members_resync_under_a_new_incarnation() {
+    let mut redis = Redis::start();
+    let (a, b) = (node(&redis, 5_000).await, node(&redis, 5_000).await);
+    let (mut alice, joined) = Client::join(&a.ws_url(), login("alice", ROOM)).await;
+    let (alice_sid, old_incarnation) = match &joined {
+        ServerFrame::Joined {
+            session_id,
+            room_session_id,
+            ..
+        } => (session_id.clone(), room_session_id.clone()),
+        _ => unreachable!(),
+    };
+    let (mut bob, joined) = Client::join(&b.ws_url(), login("bob", ROOM)).await;
+    let bob_sid = session_id(&joined);
+    assert!(matches!(
+        event(alice.recv().await).1,
+        RoomEvent::UserAdd { .. }
+    ));
+    // Restarted without persistence: every key is gone.
+    let port = redis.port;
+    redis.stop();
+    let _redis = Redis::start_on(port);
+    // Each node finds out (its liveness was forgotten, the room's log lost what the replica was
+    // built from) and closes its members' links, so they come back.
+    alice.closed().await;
+    bob.closed().await;
+    let mut alice = Client::connect(
+        &a.ws_url(),
+        vec![resume(login("alice", ROOM), &alice_sid, 1)],
+        true,
+    )
+    .await;
+    let incarnation = match alice.recv().await {
+        ServerFrame::Joined {
+            room_session_id, ..
+        } => room_session_id,
+        other => panic!("a resume on a lost log must be a fresh session, got {other:?}"),
+    };
+    assert_ne!(incarnation, old_incarnation, "a new room incarnation");
+    let mut bob = Client::connect(
+        &b.ws_url(),
+        vec![resume(login("bob", ROOM), &bob_sid, 0)],
+        true,
+    )
+    .await;
+    let joined = bob.recv().await;
+    assert_eq!(users_of(&joined), vec!["alice"], "lists converge");
+    assert_eq!(
+        event(alice.recv().await),
+        (
+            1,
+            RoomEvent::UserAdd {
+                users: vec![user("bob")]
+            }
+        )
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -170,6 +170,18 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// Closes this node's connections that named `room_id` (see `room::Task::log_lost`). They
+    /// stay registered until their tasks report the end, so their other rooms hear of it too.
+    fn close_connections_in(&self, room_id: &str) {
+        for l in lock(&self.conns).values() {
+            if l.rooms.contains_key(room_id) {
+                l.handle.kill();
+            }
+        }
+    }
+}
+
 /// The cluster [`RoomRegistry`]. Cheap to clone; clones share the node.
 #[derive(Clone)]
 pub struct ClusterRegistry {

@@ -27,6 +27,7 @@ pub async fn register(
     scripts::ALIVE
         .key(keys::node_alive(node))
         .key(keys::NODES)
+        .key(keys::NODE_SEQ)
         .arg(node)
         .arg(ttl_ms(liveness))
         .arg(1)
@@ -69,6 +70,7 @@ pub async fn liveness(node: Arc<Inner>) {
         let refreshed = scripts::ALIVE
             .key(keys::node_alive(me))
             .key(keys::NODES)
+            .key(keys::NODE_SEQ)
             .arg(me)
             .arg(ttl_ms(l))
             .arg(0)

@@ -204,3 +204,193 @@ impl Replica {
         self.core.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use roomlink::User;
+    use roomlink::protocol::{Login, PublishedStream, Resume};
+
+    use super::*;
+    use crate::cluster::command::{Verdict, cluster_conn};
+
+    /// A small deterministic generator (no dependency needed for a test's dice).
+    struct Dice(u64);
+
+    impl Dice {
+        fn roll(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.0 >> 33) % n
+        }
+    }
+
+    fn rules() -> Rules {
+        Rules {
+            heartbeat_timeout: Duration::from_millis(900),
+            room_capacity: 4,
+            replay_buffer: 3,
+        }
+    }
+
+    /// A random log: logins (some resuming, some duplicates on another node), publishes,
+    /// unpublishes, closed and silent connections, renewals, kicks, lost nodes and ticks, at
+    /// increasing times.
+    fn log(seed: u64, len: usize) -> Vec<(u64, Command)> {
+        let mut d = Dice(seed);
+        let mut t = 1_700_000_000_000u64;
+        let mut sessions: Vec<String> = Vec::new();
+        let mut out = Vec::new();
+        for i in 0..len {
+            t += d.roll(400);
+            let conn = cluster_conn(1 + d.roll(3), 1 + d.roll(6));
+            let user = format!("u{}", d.roll(6));
+            let cmd = match d.roll(10) {
+                0..=2 => {
+                    let resume = (!sessions.is_empty() && d.roll(2) == 0).then(|| Resume {
+                        session_id: sessions[d.roll(sessions.len() as u64) as usize].clone(),
+                        last_seq: d.roll(5),
+                    });
+                    let sid = format!("s{i}");
+                    sessions.push(sid.clone());
+                    Command::Login {
+                        conn,
+                        login: Box::new(Login {
+                            room_id: "r".into(),
+                            user: User::new(&user, format!("n{}", d.roll(2))),
+                            token: String::new(),
+                            user_update: d.roll(4) != 0,
+                            resume,
+                            streams: (0..d.roll(2))
+                                .map(|k| PublishedStream {
+                                    stream_id: format!("{user}-{k}"),
+                                    extra_info: String::new(),
+                                })
+                                .collect(),
+                            fence: None,
+                        }),
+                        auth: match d.roll(8) {
+                            0 => Verdict::Invalid,
+                            1 => Verdict::Expired,
+                            _ => Verdict::Granted {
+                                expires_at_ms: if d.roll(3) == 0 { t + d.roll(3000) } else { 0 },
+                            },
+                        },
+                        session_id: sid,
+                        room_session_id: format!("rs{i}"),
+                    }
+                }
+                3 => Command::Publish {
+                    conn,
+                    stream_id: format!("{user}-{}", d.roll(3)),
+                    extra_info: "x".into(),
+                },
+                4 => Command::Unpublish {
+                    conn,
+                    stream_id: format!("{user}-{}", d.roll(3)),
+                },
+                5 => Command::ConnEnded {
+                    conn,
+                    silent_for_ms: (d.roll(3) != 0).then(|| d.roll(500)),
+                },
+                6 => Command::Logout {
+                    conn,
+                    session_id: None,
+                },
+                7 => Command::NodeLost {
+                    node: 1 + d.roll(3),
+                    last_heard_ms: t - d.roll(800),
+                },
+                8 => Command::Kick {
+                    user_id: user,
+                    reason: "r".into(),
+                },
+                _ => Command::Tick,
+            };
+            out.push((t, cmd));
+        }
+        out
+    }
+
+    fn run(log: &[(u64, Command)]) -> (Vec<Vec<Send>>, Option<RoomInfo>, Option<u64>) {
+        let mut r = Replica::new("r", rules());
+        let outs = log
+            .iter()
+            .map(|(t, c)| {
+                let mut out = Vec::new();
+                r.apply(*t, c.clone(), &mut out);
+                out
+            })
+            .collect();
+        (outs, r.info(), r.next_deadline_ms())
+    }
+
+    /// The property the cluster rests on: two replicas fed one log decide the same frames, in
+    /// the same order, and end in the same state. Each replica's maps have their own hash seeds,
+    /// so anything that depended on a map's iteration order would show here.
+    #[test]
+    fn replicas_fed_one_log_agree_on_every_frame() {
+        let mut frames = 0;
+        for seed in 0..200 {
+            let log = log(seed, 120);
+            let (a, b) = (run(&log), run(&log));
+            assert_eq!(a, b, "seed {seed}");
+            frames += a.0.iter().map(Vec::len).sum::<usize>();
+        }
+        assert!(
+            frames > 10_000,
+            "the logs exercise the rules ({frames} frames)"
+        );
+    }
+
+    #[test]
+    fn a_lost_node_detaches_only_its_own_connections() {
+        let mut r = Replica::new("r", rules());
+        let mut out = Vec::new();
+        let t = 1_700_000_000_000;
+        for (i, node) in [1u64, 2].into_iter().enumerate() {
+            let cmd = Command::Login {
+                conn: cluster_conn(node, 1),
+                login: Box::new(Login {
+                    room_id: "r".into(),
+                    user: User::new(format!("u{node}"), "n"),
+                    token: String::new(),
+                    user_update: true,
+                    resume: None,
+                    streams: vec![],
+                    fence: None,
+                }),
+                auth: Verdict::Granted { expires_at_ms: 0 },
+                session_id: format!("s{i}"),
+                room_session_id: "rs".into(),
+            };
+            r.apply(t, cmd, &mut out);
+        }
+        assert_eq!(r.next_deadline_ms(), None, "both attached");
+        let lost = Command::NodeLost {
+            node: 1,
+            last_heard_ms: t + 100,
+        };
+        r.apply(t + 500, lost, &mut out);
+        assert_eq!(
+            r.next_deadline_ms(),
+            Some(t + 100 + 900),
+            "last heard + heartbeat timeout"
+        );
+        out.clear();
+        r.apply(t + 1000, Command::Tick, &mut out);
+        let users: Vec<_> = r
+            .info()
+            .unwrap()
+            .users
+            .into_iter()
+            .map(|u| u.user_id)
+            .collect();
+        assert_eq!(users, vec!["u2"]);
+        assert!(
+            out.iter().all(|(c, _)| node_of(*c) == 2),
+            "the expiry is told to the survivor: {out:?}"
+        );
+    }
+}

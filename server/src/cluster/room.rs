@@ -132,6 +132,17 @@ fn parse_entries(v: Value) -> Vec<(String, Option<String>)> {
     out
 }
 
+/// The `READ` script's reply: the entries, or `None` when the log lost the offset's entry.
+fn parse_read(v: Value) -> Option<Vec<(String, Option<String>)>> {
+    let Value::Array(mut parts) = v else {
+        return Some(Vec::new());
+    };
+    if matches!(parts.first(), Some(Value::Int(1))) {
+        return None;
+    }
+    Some(parts.pop().map(parse_entries).unwrap_or_default())
+}
+
 /// The millisecond part of a stream ID: the entry's time.
 fn id_ms(id: &str) -> u64 {
     id.split('-')
@@ -320,22 +331,19 @@ impl Task {
     /// Reads and applies every entry after the offset.
     async fn catch_up(&mut self) {
         loop {
-            let start = if self.offset == "0-0" {
-                "-".to_string()
-            } else {
-                format!("({}", self.offset)
-            };
             let mut redis = self.node.redis.clone();
-            let reply: Result<Value, _> = redis::cmd("XRANGE")
-                .arg(&self.log_key)
-                .arg(start)
-                .arg("+")
-                .arg("COUNT")
+            let reply = scripts::READ
+                .key(&self.log_key)
+                .arg(&self.offset)
                 .arg(READ_BATCH)
-                .query_async(&mut redis)
+                .invoke_async::<Value>(&mut redis)
                 .await;
-            let entries = match reply {
-                Ok(v) => parse_entries(v),
+            let entries = match reply.map(parse_read) {
+                Ok(Some(entries)) => entries,
+                Ok(None) => {
+                    self.log_lost();
+                    continue;
+                }
                 Err(e) => return self.store_down("read", &e),
             };
             self.store_up();
@@ -370,6 +378,26 @@ impl Task {
             let _ = tx.send(Some(info.clone()));
         }
         self.arm_tick();
+    }
+
+    /// The log no longer holds what the replica was built from: Redis lost its data. Start over
+    /// from what the log holds now, and close this node's connections in the room so their
+    /// clients log in again: their resumes find no session in the new log and are answered
+    /// with a fresh session and a new room incarnation (`room_session_id`), so they resync from
+    /// a snapshot instead of trusting sequence numbers of a log that is gone.
+    fn log_lost(&mut self) {
+        log::warn!(
+            "room {}: the cluster store lost this room's log; its members here resync",
+            self.room_id
+        );
+        self.replica = Replica::new(&self.room_id, self.node.rules.clone());
+        self.offset = "0-0".to_string();
+        self.tick = None;
+        self.ticked = None;
+        for tx in self.waiters.drain().map(|(_, tx)| tx) {
+            let _ = tx.send(None);
+        }
+        self.node.close_connections_in(&self.room_id);
     }
 
     /// Arms the wake-up for the replica's next timer (by this node's clock; the tick script

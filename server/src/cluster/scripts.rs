@@ -48,14 +48,20 @@ return 0
     )
 });
 
-/// Registers or refreshes a node's liveness. KEYS: the node's liveness key, `rl:nodes`.
-/// ARGV: node number, TTL ms, 1 to register (0 to refresh). Returns Redis's time (unix ms), or
-/// -1 when refreshing a node that was already reaped (it must not come back under that number:
-/// its sessions were handed to the reaper's deadline).
+/// Registers or refreshes a node's liveness. KEYS: the node's liveness key, `rl:nodes`,
+/// `rl:node:seq`. ARGV: node number, TTL ms, 1 to register (0 to refresh). Returns Redis's time
+/// (unix ms), or -1 when refreshing a node that was reaped (it must not come back under that
+/// number: its sessions were handed to the reaper's deadline). A refresh that finds the node
+/// counter gone too is a Redis that lost its data, not a reaping: the node keeps its number and
+/// raises the counter past it, so no new node is given a number in use.
 pub static ALIVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
-if ARGV[3] == '0' and redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return -1 end
+if ARGV[3] == '0' and redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then
+  if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+end
+local seq = tonumber(redis.call('GET', KEYS[3]) or '0')
+if seq < tonumber(ARGV[1]) then redis.call('SET', KEYS[3], ARGV[1]) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('SET', KEYS[1], now, 'PX', ARGV[2])
@@ -89,6 +95,24 @@ for i = 1, #nodes, 2 do
   end
 end
 return reaped
+"#,
+    )
+});
+
+/// Reads a room's log after `offset`, checking first that the entry at `offset` is still there:
+/// if Redis lost its data (restarted without persistence, failed over to an empty replica), the
+/// replica built from the old log must not go on with a new one. KEYS: the log. ARGV: offset
+/// ("0-0": from the start), most entries. Returns `{0, entries}`, or `{1}` when the offset's
+/// entry is gone.
+pub static READ: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local start = '-'
+if ARGV[1] ~= '0-0' then
+  if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return {1} end
+  start = '(' .. ARGV[1]
+end
+return {0, redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', ARGV[2])}
 "#,
     )
 });
