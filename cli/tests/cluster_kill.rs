@@ -2,9 +2,6 @@
 //! and its clients that know another node resume there while their peers see nothing; a client
 //! that never comes back leaves its peers' lists exactly once, at the heartbeat timeout.
 
-#[path = "../../server/tests/common/redis.rs"]
-mod redis;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -15,6 +12,7 @@ use roomlink::{
     Engine, EngineConfig, Event, RoomConfig, RoomMode, RoomStateChangedReason, UpdateType, User,
 };
 use roomlink_server::token::{Claims, mint, now_unix_ms};
+use roomlink_testredis::Redis;
 
 const ROOM: &str = "kill-room";
 const HEARTBEAT_MS: u64 = 3_000;
@@ -28,7 +26,7 @@ struct Node {
 }
 
 impl Node {
-    fn start(redis: &redis::Redis) -> Node {
+    fn start(redis: &Redis) -> Node {
         let mut child = Command::new(env!("CARGO_BIN_EXE_roomlink"))
             .args(["serve", "--bind", "127.0.0.1:0", "--redis", &redis.url()])
             .args(["--heartbeat-timeout-ms", &HEARTBEAT_MS.to_string()])
@@ -150,7 +148,7 @@ impl Client {
 
 #[test]
 fn a_killed_node_is_invisible_to_the_room() {
-    let redis = redis::Redis::start();
+    let redis = Redis::start();
     let mut a = Node::start(&redis);
     let b = Node::start(&redis);
     // alice knows both nodes; carol only the one that dies; bob is on the survivor.

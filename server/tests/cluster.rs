@@ -11,12 +11,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::redis::Redis;
 use common::*;
 use roomlink::ErrorCode;
 use roomlink::protocol::{ClientFrame, RoomEvent, ServerFrame};
 use roomlink::{StreamDeleteReason, User};
 use roomlink_server::{ServerHandle, StoreUrl};
+use roomlink_testredis::Redis;
 
 const ROOM: &str = "cluster-room";
 

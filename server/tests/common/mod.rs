@@ -2,8 +2,6 @@
 //! background task (optionally keeping the link alive with WebSocket pings).
 #![allow(dead_code)]
 
-pub mod redis;
-
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};

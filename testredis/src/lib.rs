@@ -1,7 +1,6 @@
-//! A throwaway Redis for a test: `redis-server` (Debian's, installed by `scripts/setup.sh`) on a
-//! free loopback port with no persistence, in a directory of its own; stopped by PID when
-//! dropped. Never the system service.
-#![allow(dead_code)]
+//! A throwaway Redis for a test, a benchmark or a conformance run: `redis-server` (Debian's,
+//! installed by `scripts/setup.sh`) on a free loopback port with no persistence, in a directory
+//! of its own; stopped by PID when dropped. Never the system service.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -76,7 +75,7 @@ impl Redis {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    fn pid(&self) -> u32 {
+    pub fn pid(&self) -> u32 {
         self.child.as_ref().map(Child::id).expect("running")
     }
 
