@@ -200,9 +200,14 @@ pub enum ServerFrame {
         #[serde(default)]
         message: String,
     },
-    /// A room event for a joined session.
+    /// A room event for a joined session; or several consecutive ones of the same kind merged
+    /// into one list while they waited in the server's outbound queue: then the frame stands for
+    /// the session's events `first_seq..=seq` (see `docs/PROTOCOL.md`, "Coalesced events").
     Event {
         room_id: String,
+        /// The first sequence number the frame covers; absent for a single event (= `seq`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        first_seq: Option<u64>,
         #[serde(flatten)]
         event: SeqEvent,
     },
@@ -382,6 +387,7 @@ mod tests {
     fn event_frames_round_trip_flat() {
         let f = ServerFrame::Event {
             room_id: "r".into(),
+            first_seq: None,
             event: SeqEvent {
                 seq: 7,
                 event: RoomEvent::UserAdd {

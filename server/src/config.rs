@@ -51,6 +51,8 @@ pub struct ServerConfig {
     /// Connection caps; `None` fields are derived from the process's open-file limit at start
     /// (see [`ConnectionLimits::resolve`]).
     pub limits: ConnectionLimits,
+    /// Frames per connection, room events per member, rooms per connection.
+    pub rates: crate::rate_limits::RateLimits,
 }
 
 /// Caps on connections, enforced at accept (before a byte is read). A connection over a cap is
@@ -140,6 +142,7 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(5),
             login_timeout: Duration::from_secs(10),
             limits: ConnectionLimits::default(),
+            rates: Default::default(),
         }
     }
 }
@@ -190,6 +193,7 @@ impl ServerConfig {
                 self.login_timeout
             ));
         }
+        self.rates.validate()?;
         let l = &self.limits;
         for (name, cap) in [
             ("max_connections", l.max_connections),

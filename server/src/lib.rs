@@ -12,10 +12,13 @@
 //! ```
 
 pub mod admin;
+mod coalesce;
 mod config;
 mod edge;
+mod flood;
 mod id;
 pub mod memory;
+mod rate_limits;
 mod ratelog;
 pub mod registry;
 pub mod token;
@@ -32,6 +35,7 @@ use tokio::task::JoinHandle;
 
 pub use config::{ConnectionLimits, ResolvedLimits, ServerConfig, open_file_limit};
 pub use edge::EdgeStats;
+pub use rate_limits::{MAX_RATE_PER_SEC, Rate, RateLimits};
 pub use registry::{RoomInfo, RoomRegistry};
 
 /// What handlers share.
