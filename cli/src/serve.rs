@@ -57,16 +57,16 @@ pub struct Args {
 #[derive(clap::Args)]
 struct Rates {
     /// Frames per second one connection may send, sustained.
-    #[arg(long, env = "ROOMLINK_FRAMES_PER_SEC", default_value_t = 20)]
+    #[arg(long, env = "ROOMLINK_FRAMES_PER_SEC", default_value_t = 50)]
     frames_per_sec: u32,
     /// Frames one connection may send at once on top of the sustained rate.
-    #[arg(long, env = "ROOMLINK_FRAME_BURST", default_value_t = 50)]
+    #[arg(long, env = "ROOMLINK_FRAME_BURST", default_value_t = 200)]
     frame_burst: u32,
     /// Room events (fresh logins, publishes, unpublishes, renewals) per second per member.
-    #[arg(long, env = "ROOMLINK_MEMBER_EVENTS_PER_SEC", default_value_t = 5)]
+    #[arg(long, env = "ROOMLINK_MEMBER_EVENTS_PER_SEC", default_value_t = 10)]
     member_events_per_sec: u32,
     /// Room events one member may cause at once.
-    #[arg(long, env = "ROOMLINK_MEMBER_EVENT_BURST", default_value_t = 20)]
+    #[arg(long, env = "ROOMLINK_MEMBER_EVENT_BURST", default_value_t = 80)]
     member_event_burst: u32,
     /// Rooms one connection may hold sessions in.
     #[arg(long, env = "ROOMLINK_MAX_ROOMS_PER_CONN", default_value_t = 16)]
@@ -148,6 +148,15 @@ mod tests {
         let cli = Cli::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
             .map_err(|e| e.to_string())?;
         super::run(cli.serve)
+    }
+
+    #[test]
+    fn the_rate_flags_default_to_the_servers_defaults() {
+        let cli = Cli::try_parse_from(["serve"]).unwrap();
+        assert_eq!(
+            cli.serve.rates.config(),
+            roomlink_server::RateLimits::default()
+        );
     }
 
     #[test]

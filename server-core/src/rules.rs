@@ -19,11 +19,12 @@ pub struct Rules {
     pub member_events: Rate,
 }
 
-/// The default of [`Rules::member_events`]: a client that logs in, publishes a few streams and
-/// renews its token never comes near it; a flood reaches each peer at 5 frames per second.
+/// The default of [`Rules::member_events`]: the burst covers a client publishing the most streams
+/// the reference client allows in one room (64) at once, plus a login and a renewal; a flood
+/// reaches each peer at that burst, then 10 frames per second.
 pub const MEMBER_EVENTS: Rate = Rate {
-    per_sec: 5,
-    burst: 20,
+    per_sec: 10,
+    burst: 80,
 };
 
 impl Default for Rules {

@@ -22,10 +22,11 @@ pub struct RateLimits {
 impl Default for RateLimits {
     fn default() -> Self {
         RateLimits {
-            // A client pings every 30 s and sends a handful of frames per room it joins.
+            // A client pings every few seconds and sends a handful of frames per room it joins,
+            // or up to 64 publishes at once in one room (the reference client's most).
             frames: Rate {
-                per_sec: 20,
-                burst: 50,
+                per_sec: 50,
+                burst: 200,
             },
             member_events: roomlink_server_core::MEMBER_EVENTS,
             max_rooms_per_conn: 16,

@@ -176,3 +176,73 @@ async fn half_of_2000_members_expiring_at_once_closes_no_one_and_every_list_is_r
     println!("most frames one remaining member got for 1000 departures: {most}");
     assert!(most <= 16, "{most} frames for one member");
 }
+
+/// Frames from a real client until its view lists `users` others and `streams` streams.
+async fn read_until(c: &mut common::Client, v: &mut View, who: u64, users: usize, streams: usize) {
+    while v.users.len() != users || v.streams.len() != streams {
+        let f = c.recv().await;
+        v.apply(who, f);
+    }
+}
+
+/// The same over real sockets, smaller: the server's connection tasks drain the queues while the
+/// events are being merged into them, and the coalesced frames go over the wire. Half of 240
+/// members lose their links at once and expire together at the heartbeat timeout.
+#[tokio::test]
+async fn members_dropping_together_over_real_sockets_leave_every_list_right() {
+    const N: u64 = 240;
+    let s = roomlink_server::start(ServerConfig {
+        room_capacity: 10_000,
+        ..common::config(400)
+    })
+    .await
+    .unwrap();
+    let url = s.ws_url();
+    let mut clients = Vec::new();
+    let mut views: Vec<View> = (0..N).map(|_| View::default()).collect();
+    for i in 0..N {
+        let mut c = common::Client::connect(&url, vec![member_login(i)], true).await;
+        let f = c.recv().await;
+        views[i as usize].apply(i, f);
+        clients.push(c);
+    }
+    for (i, (c, v)) in clients.iter_mut().zip(views.iter_mut()).enumerate() {
+        let others = N as usize - 1;
+        read_until(c, v, i as u64, others, others).await;
+    }
+    let mut remaining = Vec::new();
+    for (i, c) in clients.into_iter().enumerate() {
+        if i % 2 == 0 {
+            c.drop_link();
+        } else {
+            remaining.push((i, c));
+        }
+    }
+    let left = (N / 2) as usize - 1;
+    for (i, c) in remaining.iter_mut() {
+        let v = &mut views[*i];
+        v.frames = 0;
+        read_until(c, v, *i as u64, left, left).await;
+        assert!(
+            v.users.keys().chain(v.streams.keys()).all(|id| {
+                let n: usize = id[5..10].parse().unwrap();
+                n % 2 == 1
+            }),
+            "member {i} still lists a departed member"
+        );
+        // Still connected: a ping is answered.
+        c.send(roomlink::protocol::ClientFrame::Ping);
+        loop {
+            match c.recv().await {
+                ServerFrame::Pong => break,
+                f => v.apply(*i as u64, f),
+            }
+        }
+        assert_eq!(
+            v.users.len(),
+            left,
+            "member {i}: more events after the lists settled"
+        );
+    }
+    s.shutdown().await;
+}
