@@ -404,6 +404,26 @@ mod tests {
     }
 
     #[test]
+    fn a_coalesced_event_frame_carries_first_seq_and_round_trips() {
+        let f = ServerFrame::Event {
+            room_id: "r".into(),
+            first_seq: Some(5),
+            event: SeqEvent {
+                seq: 9,
+                event: RoomEvent::UserDelete {
+                    users: vec![User::new("a", "A"), User::new("b", "B")],
+                },
+            },
+        };
+        let text = f.encode();
+        assert_eq!(
+            text,
+            r#"{"t":"event","room_id":"r","first_seq":5,"seq":9,"e":"user_delete","users":[{"user_id":"a","user_name":"A"},{"user_id":"b","user_name":"B"}]}"#
+        );
+        assert_eq!(ServerFrame::decode(&text, 1024).unwrap(), f);
+    }
+
+    #[test]
     fn hello_header_round_trips_non_ascii_names() {
         let hello = Hello {
             logins: vec![Login {
