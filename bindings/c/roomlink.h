@@ -146,6 +146,12 @@
 /** 1900007 (roomlink): The HTTP proxy refused the tunnel for want of credentials (407), or refused the ones in the proxy URL. */
 #define ROOMLINK_CODE_PROXY_AUTH_FAILED 1900007
 
+/** 1900010 (roomlink): Server: over a rate limit (frames per second on one connection, or room events one member may cause: logins, publishes, unpublishes, renewals); the request was dropped and nothing changed. Retry later. */
+#define ROOMLINK_CODE_RATE_LIMITED 1900010
+
+/** 1900011 (roomlink): Server: this connection already holds sessions in as many rooms as the server allows (`max_rooms_per_conn`); log out of one first. */
+#define ROOMLINK_CODE_TOO_MANY_ROOMS 1900011
+
 /** 1900101 (roomlink): FFI: a required pointer argument was NULL; nothing happened. */
 #define ROOMLINK_CODE_NULL_POINTER 1900101
 

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use roomlink_server::{ConnectionLimits, ServerConfig};
+use roomlink_server::{ConnectionLimits, Rate, RateLimits, ServerConfig};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -53,6 +53,44 @@ pub struct Args {
     /// every node of it must have the same settings [default: rooms live in this process only].
     #[arg(long, env = "ROOMLINK_REDIS", hide_env_values = true)]
     redis: Option<String>,
+    #[command(flatten)]
+    rates: Rates,
+}
+
+/// Rate limits and the room cap per connection (see docs/PROTOCOL.md, "Limits").
+#[derive(clap::Args)]
+struct Rates {
+    /// Frames per second one connection may send, sustained.
+    #[arg(long, env = "ROOMLINK_FRAMES_PER_SEC", default_value_t = 50)]
+    frames_per_sec: u32,
+    /// Frames one connection may send at once on top of the sustained rate.
+    #[arg(long, env = "ROOMLINK_FRAME_BURST", default_value_t = 200)]
+    frame_burst: u32,
+    /// Room events (fresh logins, publishes, unpublishes, renewals) per second per member.
+    #[arg(long, env = "ROOMLINK_MEMBER_EVENTS_PER_SEC", default_value_t = 10)]
+    member_events_per_sec: u32,
+    /// Room events one member may cause at once.
+    #[arg(long, env = "ROOMLINK_MEMBER_EVENT_BURST", default_value_t = 80)]
+    member_event_burst: u32,
+    /// Rooms one connection may hold sessions in.
+    #[arg(long, env = "ROOMLINK_MAX_ROOMS_PER_CONN", default_value_t = 16)]
+    max_rooms_per_conn: usize,
+}
+
+impl Rates {
+    fn config(&self) -> RateLimits {
+        RateLimits {
+            frames: Rate {
+                per_sec: self.frames_per_sec,
+                burst: self.frame_burst,
+            },
+            member_events: Rate {
+                per_sec: self.member_events_per_sec,
+                burst: self.member_event_burst,
+            },
+            max_rooms_per_conn: self.max_rooms_per_conn,
+        }
+    }
 }
 
 pub fn run(args: Args) -> Result<(), String> {
@@ -73,6 +111,7 @@ pub fn run(args: Args) -> Result<(), String> {
             max_per_ip: args.max_per_ip,
         },
         redis: args.redis.map(roomlink_server::StoreUrl),
+        rates: args.rates.config(),
     };
     // Checked here too (start would refuse it as well) so the message names the setting rather
     // than reading like a bind failure.
@@ -117,6 +156,15 @@ mod tests {
     }
 
     #[test]
+    fn the_rate_flags_default_to_the_servers_defaults() {
+        let cli = Cli::try_parse_from(["serve"]).unwrap();
+        assert_eq!(
+            cli.serve.rates.config(),
+            roomlink_server::RateLimits::default()
+        );
+    }
+
+    #[test]
     fn bad_settings_are_refused_before_binding_with_the_setting_named() {
         for (args, field) in [
             (&["--heartbeat-timeout-ms", "0"][..], "heartbeat_timeout"),
@@ -128,6 +176,9 @@ mod tests {
             (&["--max-connections", "0"][..], "max_connections"),
             (&["--max-pending", "0"][..], "max_pending"),
             (&["--max-per-ip", "0"][..], "max_per_ip"),
+            (&["--frames-per-sec", "0"][..], "rates.frames"),
+            (&["--member-event-burst", "0"][..], "rates.member_events"),
+            (&["--max-rooms-per-conn", "0"][..], "max_rooms_per_conn"),
             (&["--admin-secret", ""][..], "admin_secret"),
             (&["--token-secret", ""][..], "token_secret"),
             (&["--app-id", ""][..], "app_id"),

@@ -79,6 +79,7 @@ impl Session {
                 conn,
                 ServerFrame::Event {
                     room_id: self.room_id.to_string(),
+                    first_seq: None,
                     event: SeqEvent {
                         seq: self.seq,
                         event: RoomEvent::clone(event),

@@ -51,6 +51,8 @@ pub struct ServerConfig {
     /// Connection caps; `None` fields are derived from the process's open-file limit at start
     /// (see [`ConnectionLimits::resolve`]).
     pub limits: ConnectionLimits,
+    /// Frames per connection, room events per member, rooms per connection.
+    pub rates: crate::rate_limits::RateLimits,
     /// The Redis that makes this server one node of a cluster (`docs/PROTOCOL.md`, "Cluster");
     /// `None`: rooms live in this process only.
     pub redis: Option<StoreUrl>,
@@ -157,6 +159,7 @@ impl Default for ServerConfig {
             login_timeout: Duration::from_secs(10),
             limits: ConnectionLimits::default(),
             redis: None,
+            rates: Default::default(),
         }
     }
 }
@@ -207,6 +210,7 @@ impl ServerConfig {
                 self.login_timeout
             ));
         }
+        self.rates.validate()?;
         let l = &self.limits;
         for (name, cap) in [
             ("max_connections", l.max_connections),

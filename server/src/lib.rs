@@ -14,10 +14,13 @@
 
 pub mod admin;
 pub mod cluster;
+mod coalesce;
 mod config;
 mod edge;
+mod flood;
 mod id;
 pub mod memory;
+mod rate_limits;
 mod ratelog;
 pub mod registry;
 pub mod token;
@@ -34,6 +37,7 @@ use tokio::task::JoinHandle;
 
 pub use config::{ConnectionLimits, ResolvedLimits, ServerConfig, StoreUrl, open_file_limit};
 pub use edge::EdgeStats;
+pub use rate_limits::{MAX_RATE_PER_SEC, Rate, RateLimits};
 pub use registry::{RoomInfo, RoomRegistry};
 
 /// What handlers share.

@@ -22,6 +22,7 @@ use roomlink::protocol::{
 
 use crate::AppState;
 use crate::config::deadline;
+use crate::flood::{FrameBudget, Verdict};
 use crate::registry::{ConnEnd, ConnHandle, Outbound, Outbox};
 
 /// The WebSocket layer's own size limit is this much above `max_frame_bytes`, so a frame just over
@@ -169,15 +170,17 @@ async fn flush(
     }
 }
 
-async fn say_bye(socket: &mut WebSocket, message: String, limit: Duration) {
-    let bye = ServerFrame::Bye {
-        code: ErrorCode::PROTOCOL_ERROR,
-        message,
+async fn say_bye(socket: &mut WebSocket, code: ErrorCode, message: String, limit: Duration) {
+    let reason = if code == ErrorCode::RATE_LIMITED {
+        "rate limited"
+    } else {
+        "protocol error"
     };
+    let bye = ServerFrame::Bye { code, message };
     if send(socket, &bye, limit).await {
         let close = CloseFrame {
             code: 1008,
-            reason: "protocol error".into(),
+            reason: reason.into(),
         };
         let _ = tokio::time::timeout(limit, socket.send(Message::Close(Some(close)))).await;
     }
@@ -230,6 +233,7 @@ async fn serve(mut socket: WebSocket, app: Arc<AppState>, conn: Option<ConnHandl
     // `Some` until the connection holds a session: when it must have one by.
     let mut login_by = Some(deadline(last_heard, app.config.login_timeout));
     let mut has_session = false;
+    let mut budget = FrameBudget::default();
     // The earlier of the silence deadline and the login deadline, and whether it is the latter.
     let next_deadline = |last_heard: Instant, login_by: Option<Instant>| {
         let silent_at = deadline(last_heard, timeout);
@@ -267,7 +271,13 @@ async fn serve(mut socket: WebSocket, app: Arc<AppState>, conn: Option<ConnHandl
             Wake::Inbound(None) => break End::Closed,
             Wake::Inbound(Some(Err(e))) => {
                 log::info!("conn {id}: read error: {e}");
-                Box::pin(say_bye(&mut socket, format!("read error: {e}"), timeout)).await;
+                let bye = say_bye(
+                    &mut socket,
+                    ErrorCode::PROTOCOL_ERROR,
+                    format!("read error: {e}"),
+                    timeout,
+                );
+                Box::pin(bye).await;
                 break End::Closed;
             }
             Wake::Inbound(Some(Ok(m))) => m,
@@ -276,12 +286,34 @@ async fn serve(mut socket: WebSocket, app: Arc<AppState>, conn: Option<ConnHandl
         let at;
         (at, is_login_deadline) = next_deadline(last_heard, login_by);
         silence.as_mut().reset(at.into());
+        if !matches!(msg, Message::Close(_)) {
+            match budget.on_frame(last_heard, app.config.rates.frames) {
+                Verdict::Serve => {}
+                Verdict::Refuse => {
+                    log::debug!("conn {id}: over its frame rate; frames dropped");
+                    conn.send(ServerFrame::Error {
+                        room_id: None,
+                        code: ErrorCode::RATE_LIMITED,
+                        message: "too many frames; dropped until the rate falls".into(),
+                    });
+                    continue;
+                }
+                Verdict::Drop => continue,
+                Verdict::Close => {
+                    log::info!("conn {id}: went on sending over its frame rate, closing");
+                    let message = "too many frames".to_string();
+                    let bye = say_bye(&mut socket, ErrorCode::RATE_LIMITED, message, timeout);
+                    Box::pin(bye).await;
+                    break End::Closed;
+                }
+            }
+        }
         match handle_message(app, conn, msg) {
             Inbound::Continue => {}
             Inbound::Close => break End::Closed,
             Inbound::ProtocolError(e) => {
                 log::info!("conn {id}: protocol error: {e}");
-                Box::pin(say_bye(&mut socket, e, timeout)).await;
+                Box::pin(say_bye(&mut socket, ErrorCode::PROTOCOL_ERROR, e, timeout)).await;
                 break End::Closed;
             }
         }

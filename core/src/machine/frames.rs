@@ -108,7 +108,14 @@ impl Machine {
                 self.transition(&room_id, trigger, code, ext);
                 self.idle_if_unused();
             }
-            ServerFrame::Event { room_id, event } => self.room_event(now, conn, &room_id, event),
+            ServerFrame::Event {
+                room_id,
+                first_seq,
+                event,
+            } => {
+                let first_seq = first_seq.unwrap_or(event.seq);
+                self.room_event(now, conn, &room_id, first_seq, event)
+            }
             ServerFrame::Kicked {
                 room_id,
                 code,
@@ -289,7 +296,16 @@ impl Machine {
         self.set_token_expiry(now, room_id, acc.token_expires_in_ms);
     }
 
-    fn room_event(&mut self, now: Instant, conn: ConnId, room_id: &str, event: SeqEvent) {
+    /// One `event` frame, standing for the session's events `first_seq..=event.seq` (one event
+    /// unless the server coalesced several of one kind into its list).
+    fn room_event(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        room_id: &str,
+        first_seq: u64,
+        event: SeqEvent,
+    ) {
         let mut events = Vec::new();
         let Some(room) = self.rooms.get_mut(room_id).filter(|r| r.is_joined()) else {
             return;
@@ -301,11 +317,14 @@ impl Machine {
             log::debug!("room {room_id}: duplicate event seq {}", event.seq);
             return;
         }
-        if event.seq > session.last_seq.saturating_add(1) {
+        // A frame that overlaps what was applied (only possible if a server sent it twice) is
+        // applied whole: a coalesced list holds each user or stream once, and applying a known
+        // one again reports nothing.
+        if first_seq > session.last_seq.saturating_add(1) || first_seq > event.seq {
             // The link lost frames (it should not; it is reliable): start over on a new one and
             // let the resume replay from the last event applied.
             log::warn!(
-                "room {room_id}: event seq {} after {}; link lost",
+                "room {room_id}: event seqs {first_seq}..={} after {}; link lost",
                 event.seq,
                 session.last_seq
             );
