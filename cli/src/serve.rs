@@ -53,6 +53,9 @@ pub struct Args {
     /// every node of it must have the same settings [default: rooms live in this process only].
     #[arg(long, env = "ROOMLINK_REDIS", hide_env_values = true)]
     redis: Option<String>,
+    /// Cluster only: store a room's state every this many log entries and trim its log.
+    #[arg(long, env = "ROOMLINK_SNAPSHOT_EVERY", default_value_t = 1000)]
+    snapshot_every: u64,
     #[command(flatten)]
     rates: Rates,
 }
@@ -111,6 +114,7 @@ pub fn run(args: Args) -> Result<(), String> {
             max_per_ip: args.max_per_ip,
         },
         redis: args.redis.map(roomlink_server::StoreUrl),
+        snapshot_every: args.snapshot_every,
         rates: args.rates.config(),
     };
     // Checked here too (start would refuse it as well) so the message names the setting rather

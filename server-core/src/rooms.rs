@@ -13,6 +13,7 @@ use crate::inject::{AuthError, Authenticator, Grant, IdSource};
 use crate::output::{ConnEnd, ConnId, Output};
 use crate::rules::Rules;
 use crate::session::Session;
+use crate::snapshot::CoreSnapshot;
 use crate::state::{Leave, RATE_LIMITED_MESSAGE, Room, State, broadcast, room_info, snapshot_for};
 use crate::tag::Tag;
 use crate::time::{Now, deadline};
@@ -46,6 +47,30 @@ impl Rooms {
             auth,
             ids,
             st: State::default(),
+        }
+    }
+
+    /// Everything the core holds, as data (see [`CoreSnapshot`]), with times relative to `now`.
+    /// Only between inputs: frames not yet polled are not part of it.
+    pub fn snapshot(&self, now: Now) -> CoreSnapshot {
+        crate::snapshot::take(&self.st, now)
+    }
+
+    /// A core that decides from here on exactly what the one `snap` was taken of would, `now`
+    /// standing for the `Now` the snapshot was taken at.
+    pub fn restore(
+        rules: Rules,
+        auth: Box<dyn Authenticator>,
+        ids: Box<dyn IdSource>,
+        snap: CoreSnapshot,
+        now: Now,
+    ) -> Self {
+        let st = crate::snapshot::restore(snap, now, rules.replay_buffer);
+        Rooms {
+            rules,
+            auth,
+            ids,
+            st,
         }
     }
 

@@ -145,7 +145,9 @@ pub(crate) fn take(st: &State, now: Now) -> CoreSnapshot {
     by_conn.sort();
 
     let (order, records) = st.kicked.parts();
-    let kick_order = order.map(|(t, sid)| (rel(now, t), sid.to_string())).collect();
+    let kick_order = order
+        .map(|(t, sid)| (rel(now, t), sid.to_string()))
+        .collect();
     let mut kicks: Vec<(String, KickRecord)> =
         records.map(|(s, r)| (s.to_string(), r.clone())).collect();
     kicks.sort_by(|a, b| a.0.cmp(&b.0));
@@ -171,7 +173,8 @@ pub(crate) fn restore(snap: CoreSnapshot, now: Now, replay_buffer: usize) -> Sta
     let mut st = State::default();
     // One allocation per session ID, shared by every structure that names it (as when live).
     let mut ids: HashMap<String, Arc<str>> = HashMap::new();
-    let mut id = |s: &str| -> Arc<str> { ids.entry(s.to_string()).or_insert_with(|| s.into()).clone() };
+    let mut id =
+        |s: &str| -> Arc<str> { ids.entry(s.to_string()).or_insert_with(|| s.into()).clone() };
     let events: Vec<Arc<RoomEvent>> = snap.events.into_iter().map(Arc::new).collect();
 
     let mut room_keys: HashMap<String, Arc<str>> = HashMap::new();
@@ -190,8 +193,10 @@ pub(crate) fn restore(snap: CoreSnapshot, now: Now, replay_buffer: usize) -> Sta
             .map(|s| (s.stream_id.clone(), s))
             .collect();
         for (u, full_at) in r.budgets {
-            room.budgets
-                .insert(u, crate::bucket::TokenBucket::full_at(full_at.map(|n| abs(now, n))));
+            room.budgets.insert(
+                u,
+                crate::bucket::TokenBucket::from_full_at(full_at.map(|n| abs(now, n))),
+            );
         }
         st.rooms.insert(key, room);
     }
@@ -214,7 +219,8 @@ pub(crate) fn restore(snap: CoreSnapshot, now: Now, replay_buffer: usize) -> Sta
         st.sessions.insert(sid, sess);
     }
     for (conn, sids) in snap.by_conn {
-        st.by_conn.insert(conn, sids.iter().map(|s| id(s)).collect());
+        st.by_conn
+            .insert(conn, sids.iter().map(|s| id(s)).collect());
     }
     let records: HashMap<String, KickRecord> = snap.kicks.into_iter().collect();
     st.kicked = RecentKicks::from_parts(

@@ -56,6 +56,9 @@ pub struct ServerConfig {
     /// The Redis that makes this server one node of a cluster (`docs/PROTOCOL.md`, "Cluster");
     /// `None`: rooms live in this process only.
     pub redis: Option<StoreUrl>,
+    /// Cluster only: a room's state is stored in Redis every this many log entries, and its log
+    /// trimmed below the previous one (`docs/PROTOCOL.md`, "Cluster").
+    pub snapshot_every: u64,
 }
 
 /// A Redis URL (`redis://[[user]:password@]host:port[/db]`). It may hold a password, so its
@@ -159,6 +162,7 @@ impl Default for ServerConfig {
             login_timeout: Duration::from_secs(10),
             limits: ConnectionLimits::default(),
             redis: None,
+            snapshot_every: 1000,
             rates: Default::default(),
         }
     }
@@ -182,6 +186,9 @@ impl ServerConfig {
                 "heartbeat_timeout must be between {MIN_HEARTBEAT_TIMEOUT:?} and {MAX_HEARTBEAT_TIMEOUT:?} (got {:?})",
                 self.heartbeat_timeout
             ));
+        }
+        if self.snapshot_every == 0 {
+            return Err("snapshot_every must be at least 1".into());
         }
         if self.room_capacity == 0 {
             return Err("room_capacity must be at least 1".into());
