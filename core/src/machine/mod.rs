@@ -173,6 +173,8 @@ pub struct Machine {
     /// number of URLs, a full round has failed and the next attempt waits out the backoff.
     failed_in_round: usize,
     out: VecDeque<Output>,
+    /// When a drain `bye` last made the machine dial the next URL at once (see `drained`).
+    last_drain_hop: Option<Instant>,
     /// The last `Room::login_id` minted.
     next_login: u64,
     /// The logins (room, login ID) that rode in the Hello of the attempt under way.
@@ -201,6 +203,7 @@ impl Machine {
             attempts: 0,
             url: 0,
             failed_in_round: 0,
+            last_drain_hop: None,
             out: VecDeque::new(),
             next_login: 0,
             hello: None,
