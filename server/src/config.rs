@@ -48,6 +48,9 @@ pub struct ServerConfig {
     /// A WebSocket connection that has not been answered `joined`/`resumed` this long after the
     /// upgrade is closed (a connection holding no session costs a socket and protects nothing).
     pub login_timeout: Duration,
+    /// How long a drain started by `POST /admin/drain` gives connections to close (the CLI's
+    /// `--drain-timeout-ms`, also for SIGTERM). At most one day.
+    pub drain_timeout: Duration,
     /// Connection caps; `None` fields are derived from the process's open-file limit at start
     /// (see [`ConnectionLimits::resolve`]).
     pub limits: ConnectionLimits,
@@ -139,6 +142,7 @@ impl Default for ServerConfig {
             replay_buffer: 256,
             request_timeout: Duration::from_secs(5),
             login_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(10),
             limits: ConnectionLimits::default(),
         }
     }
@@ -188,6 +192,12 @@ impl ServerConfig {
             return Err(format!(
                 "login_timeout must be between {MIN_EDGE_TIMEOUT:?} and {MAX_HEARTBEAT_TIMEOUT:?} (got {:?})",
                 self.login_timeout
+            ));
+        }
+        if self.drain_timeout > MAX_HEARTBEAT_TIMEOUT {
+            return Err(format!(
+                "drain_timeout must be at most {MAX_HEARTBEAT_TIMEOUT:?} (got {:?})",
+                self.drain_timeout
             ));
         }
         let l = &self.limits;
