@@ -85,3 +85,57 @@ fn an_admin_drain_makes_the_process_exit_zero() {
     let status = wait_exit(&mut child);
     assert!(status.success(), "exit status {status:?}");
 }
+
+#[test]
+fn a_second_signal_exits_at_once_without_waiting_for_the_drain() {
+    let (mut child, addr) = serve();
+    // A WebSocket client that never reads, so it never answers the drain's close: the drain
+    // would wait its whole 5 s deadline for it.
+    let mut mute = std::net::TcpStream::connect(addr).unwrap();
+    std::io::Write::write_all(
+        &mut mute,
+        format!(
+            "GET /v1/ws HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             roomlink-version: 1\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        assert_eq!(std::io::Read::read(&mut mute, &mut byte).unwrap(), 1);
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"));
+    let term = |child: &Child| {
+        let ok = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    term(&child);
+    // Only once the first signal was taken (two pending signals of a kind would merge into one).
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("roomlink server: draining") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "no drain line");
+    }
+    assert!(child.try_wait().unwrap().is_none(), "still draining");
+    let began = Instant::now();
+    term(&child);
+    let status = wait_exit(&mut child);
+    assert!(
+        began.elapsed() < Duration::from_secs(4),
+        "exited at once, not at the 5 s drain deadline: {:?}",
+        began.elapsed()
+    );
+    assert!(
+        !status.success(),
+        "an interrupted drain is not a clean exit: {status:?}"
+    );
+    drop(mute);
+}
