@@ -53,6 +53,10 @@ pub struct Args {
     /// and not applied to loopback peers; set, it applies to every address].
     #[arg(long, env = "ROOMLINK_MAX_PER_IP")]
     max_per_ip: Option<usize>,
+    /// Join a cluster whose rooms live in this Redis (`redis://[:password@]host:port[/db]`);
+    /// every node of it must have the same settings [default: rooms live in this process only].
+    #[arg(long, env = "ROOMLINK_REDIS", hide_env_values = true)]
+    redis: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<(), String> {
@@ -73,6 +77,7 @@ pub fn run(args: Args) -> Result<(), String> {
             max_pending: args.max_pending,
             max_per_ip: args.max_per_ip,
         },
+        redis: args.redis.map(roomlink_server::StoreUrl),
     };
     // Checked here too (start would refuse it as well) so the message names the setting rather
     // than reading like a bind failure.
@@ -88,7 +93,7 @@ pub fn run(args: Args) -> Result<(), String> {
         let mut signals = Signals::new().map_err(|e| format!("signal: {e}"))?;
         let mut server = roomlink_server::start(config)
             .await
-            .map_err(|e| format!("bind {}: {e}", args.bind))?;
+            .map_err(|e| format!("start on {}: {e}", args.bind))?;
         println!(
             "roomlink server: websocket {}  admin {}",
             server.ws_url(),
