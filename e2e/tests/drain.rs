@@ -89,3 +89,103 @@ async fn a_drained_server_sends_the_engine_to_the_next_url_without_a_backoff_wai
         .await;
     assert_eq!(alice.users(ROOM), ids(&["bob"]));
 }
+
+/// A rolling restart of a two-node cluster on one Redis: each node in turn drains (and comes
+/// back), and its clients resume on the other node at once (the drained node detached their
+/// sessions in Redis, so the other node continues them). The promise of issue 11: the members
+/// see nothing of it (no user or stream update at all), only the moved clients report
+/// `Reconnecting` then `Reconnected`, and their lists stay as they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_of_a_cluster_is_invisible_to_the_members() {
+    init_log();
+    let redis = roomlink_testredis::Redis::start();
+    let on_redis = |c: &mut roomlink_server::ServerConfig| {
+        c.redis = Some(roomlink_server::StoreUrl(redis.url()));
+    };
+    let mut node_a = Server::start_with(on_redis).await;
+    let mut node_b = Server::start_with(on_redis).await;
+    let url = |s: &Server| format!("ws://{}{}", s.addr(), roomlink::protocol::WS_PATH);
+    let (a_url, b_url) = (url(&node_a), url(&node_b));
+    // alice reaches node A through her proxy, then B; bob the other way round.
+    let mut alice =
+        Client::with_config(&node_a, "alice", |c| c.more_server_urls = vec![b_url]).await;
+    let mut bob = Client::with_config(&node_b, "bob", |c| c.more_server_urls = vec![a_url]).await;
+    alice.join(&node_a, ROOM).await;
+    bob.join(&node_b, ROOM).await;
+    alice
+        .expect(user_update(UpdateType::Add, "bob"), "alice sees bob")
+        .await;
+    bob.expect(
+        user_update(UpdateType::Add, "alice"),
+        "bob's snapshot has alice",
+    )
+    .await;
+    // A stream tells a resume from a fresh login: a fresh login elsewhere would replace the
+    // detached session as a duplicate, and bob would see its stream deleted (user_kicked).
+    alice
+        .engine
+        .publish_stream(ROOM, "alice-cam", "")
+        .expect("publish");
+    bob.expect(
+        |e| {
+            matches!(
+                e,
+                Event::RoomStreamUpdate {
+                    update_type: UpdateType::Add,
+                    ..
+                }
+            )
+        },
+        "bob sees alice's stream",
+    )
+    .await;
+    let (alice_mark, bob_mark) = (alice.history.len(), bob.history.len());
+
+    // Node A drains: alice resumes on B.
+    node_a.drain(Instant::now() + Duration::from_secs(5)).await;
+    alice
+        .expect(
+            state(R::Reconnecting, ErrorCode::RECONNECTING),
+            "alice: Reconnecting",
+        )
+        .await;
+    alice
+        .expect(
+            state(R::Reconnected, ErrorCode::OK),
+            "alice: Reconnected on B",
+        )
+        .await;
+    node_a.restart().await;
+    // Node B drains: alice and bob resume on the restarted A.
+    node_b.drain(Instant::now() + Duration::from_secs(5)).await;
+    for c in [&mut alice, &mut bob] {
+        c.expect(
+            state(R::Reconnecting, ErrorCode::RECONNECTING),
+            "Reconnecting as B drains",
+        )
+        .await;
+        c.expect(state(R::Reconnected, ErrorCode::OK), "Reconnected on A")
+            .await;
+    }
+    node_a.wait_members(ROOM, &["alice", "bob"]).await;
+    for c in [&mut alice, &mut bob] {
+        c.expect_none(QUIET, any_user_update, "the members see nothing")
+            .await;
+    }
+    let updates = |c: &Client, mark: usize| {
+        c.history[mark..]
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Event::RoomUserUpdate { .. } | Event::RoomStreamUpdate { .. }
+                )
+            })
+            .map(describe)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(updates(&alice, alice_mark), Vec::<String>::new());
+    assert_eq!(updates(&bob, bob_mark), Vec::<String>::new());
+    assert_eq!(alice.users(ROOM), ids(&["bob"]));
+    assert_eq!(bob.users(ROOM), ids(&["alice"]));
+}

@@ -77,6 +77,13 @@ async fn until_close(ws: &mut Ws) -> (Vec<ServerFrame>, Option<CloseCode>) {
     }
 }
 
+async fn rooms(registry: &Arc<MemoryRegistry>) -> Vec<roomlink_server::RoomInfo> {
+    registry
+        .rooms()
+        .await
+        .expect("the in-memory store always answers")
+}
+
 fn is_drain_bye(f: &ServerFrame) -> bool {
     matches!(f, ServerFrame::Bye { code, .. } if *code == ErrorCode::SERVER_DRAINING)
 }
@@ -114,7 +121,7 @@ async fn every_connection_gets_the_drain_bye_and_a_1012_close_and_its_sessions_s
     assert_eq!(server.edge_stats().connections, 0);
     // Detached, not removed: both users are still members (until their heartbeat timeout), so a
     // resume on another node finds them and peers saw nothing.
-    let rooms = registry.rooms();
+    let rooms = rooms(&registry).await;
     assert_eq!(rooms.len(), 1);
     let users: Vec<_> = rooms[0].users.iter().map(|u| u.user_id.as_str()).collect();
     assert_eq!(users, ["a", "b"]);
@@ -132,10 +139,10 @@ async fn detached_sessions_of_a_drained_node_expire_at_the_heartbeat_timeout() {
     let reader = tokio::spawn(async move { until_close(&mut a).await });
     server.drain(Instant::now() + Duration::from_secs(10)).await;
     reader.await.unwrap();
-    assert_eq!(registry.rooms().len(), 1, "kept at first");
+    assert_eq!(rooms(&registry).await.len(), 1, "kept at first");
     // Detached sessions expire at last heard + heartbeat timeout, as for any closed connection.
     let start = Instant::now();
-    while !registry.rooms().is_empty() {
+    while !rooms(&registry).await.is_empty() {
         assert!(start.elapsed() < WAIT, "the detached session never expired");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -306,7 +313,7 @@ async fn an_upgrade_completed_after_the_drain_began_gets_the_bye_and_its_logins_
     );
     assert!(is_drain_bye(&frames[0]));
     assert_eq!(code, Some(CloseCode::Restart));
-    assert!(registry.rooms().is_empty(), "its login was not taken");
+    assert!(rooms(&registry).await.is_empty(), "its login was not taken");
     server.shutdown().await;
 }
 
@@ -318,4 +325,53 @@ fn drain_timeout_is_validated() {
     };
     assert!(bad.validate().unwrap_err().contains("drain_timeout"));
     assert!(ServerConfig::default().validate().is_ok());
+}
+
+/// On a cluster the drained node's sessions are detached in the shared store: the client resumes
+/// on another node, is replayed what it missed while moving, and the peers see nothing.
+#[tokio::test]
+async fn a_session_drained_from_one_node_resumes_on_another_with_its_replay() {
+    let redis = roomlink_testredis::Redis::start();
+    let on_redis = || {
+        let mut c = config(60_000);
+        c.redis = Some(roomlink_server::StoreUrl(redis.url()));
+        c
+    };
+    let mut node_a = roomlink_server::start(on_redis()).await.unwrap();
+    let node_b = roomlink_server::start(on_redis()).await.unwrap();
+    let (mut alice, joined) = Client::join(&node_a.ws_url(), login("alice", "r")).await;
+    let alice_session = session_id(&joined);
+    let (mut bob, _) = Client::join(&node_b.ws_url(), login("bob", "r")).await;
+    let (seq, _) = event(alice.recv().await); // bob's user_add
+    node_a.drain(Instant::now() + Duration::from_secs(5)).await;
+    let frames = alice.closed().await;
+    assert!(frames.iter().any(is_drain_bye), "{frames:?}");
+    // While alice moves, bob publishes.
+    bob.send(roomlink::protocol::ClientFrame::PublishStream {
+        room_id: "r".into(),
+        stream_id: "bob-cam".into(),
+        extra_info: String::new(),
+    });
+    let mut alice = Client::connect(
+        &node_b.ws_url(),
+        vec![resume(login("alice", "r"), &alice_session, seq)],
+        true,
+    )
+    .await;
+    match alice.recv().await {
+        ServerFrame::Resumed {
+            session_id, events, ..
+        } => {
+            assert_eq!(session_id, alice_session, "the same session, continued");
+            assert_eq!(events.len(), 1, "bob's stream_add replayed: {events:?}");
+            assert!(matches!(
+                events[0].event,
+                roomlink::protocol::RoomEvent::StreamAdd { .. }
+            ));
+        }
+        other => panic!("expected Resumed, got {other:?}"),
+    }
+    bob.expect_silence(300).await;
+    node_b.shutdown().await;
+    node_a.shutdown().await;
 }
