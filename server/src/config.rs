@@ -48,6 +48,9 @@ pub struct ServerConfig {
     /// A WebSocket connection that has not been answered `joined`/`resumed` this long after the
     /// upgrade is closed (a connection holding no session costs a socket and protects nothing).
     pub login_timeout: Duration,
+    /// How long a drain started by `POST /admin/drain` gives connections to close (the CLI's
+    /// `--drain-timeout-ms`, also for SIGTERM). At most one day.
+    pub drain_timeout: Duration,
     /// Connection caps; `None` fields are derived from the process's open-file limit at start
     /// (see [`ConnectionLimits::resolve`]).
     pub limits: ConnectionLimits,
@@ -160,6 +163,7 @@ impl Default for ServerConfig {
             replay_buffer: 256,
             request_timeout: Duration::from_secs(5),
             login_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(10),
             limits: ConnectionLimits::default(),
             redis: None,
             snapshot_every: 1000,
@@ -218,6 +222,12 @@ impl ServerConfig {
             ));
         }
         self.rates.validate()?;
+        if self.drain_timeout > MAX_HEARTBEAT_TIMEOUT {
+            return Err(format!(
+                "drain_timeout must be at most {MAX_HEARTBEAT_TIMEOUT:?} (got {:?})",
+                self.drain_timeout
+            ));
+        }
         let l = &self.limits;
         for (name, cap) in [
             ("max_connections", l.max_connections),

@@ -38,8 +38,7 @@ use command::{ClusterConn, Command, Verdict, cluster_conn, local_of, node_of};
 use room::{Failure, Op};
 
 /// `LoginFailed`/`Error` code while Redis is unreachable: retryable (the client tries again).
-// TODO(merge): `ErrorCode::SERVER_UNAVAILABLE` once the code table has it.
-pub(crate) const SERVER_UNAVAILABLE: ErrorCode = ErrorCode(1900009);
+pub(crate) const SERVER_UNAVAILABLE: ErrorCode = ErrorCode::SERVER_UNAVAILABLE;
 
 /// How long a Redis command may take before the store counts as unreachable for it.
 const STORE_TIMEOUT: Duration = Duration::from_secs(2);
