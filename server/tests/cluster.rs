@@ -398,11 +398,13 @@ async fn the_log_is_trimmed_behind_snapshots_and_a_new_node_starts_from_one() {
                 extra_info: String::new(),
             });
         }
-        // Frames are handled in order, so after the pong every publish is queued for the room;
-        // the admin read is queued behind them and answered once they are applied (and the
-        // snapshot they call for is stored).
-        bob.send(ClientFrame::Ping);
-        assert_eq!(bob.recv().await, ServerFrame::Pong);
+        // A connection's frames are applied in order, so once a bad unpublish is answered every
+        // publish before it is applied (and the snapshot they call for is stored).
+        bob.send(ClientFrame::UnpublishStream {
+            room_id: ROOM.into(),
+            stream_id: "nope".into(),
+        });
+        bob.expect_error(ErrorCode::INVALID_ARGUMENT).await;
         let (_, body) = admin(&a, "GET", &format!("/admin/rooms/{ROOM}"), None).await;
         assert!(body.contains(&format!("s{half}9")), "{body}");
     }
@@ -482,4 +484,44 @@ async fn the_room_cap_per_connection_holds_on_a_cluster_node() {
     c.send(ClientFrame::Login(login("alice", "r3")));
     assert!(matches!(c.recv().await, ServerFrame::Joined { room_id, .. } if room_id == "r3"));
     a.shutdown().await;
+}
+
+/// One server answers a connection's frames in the order it sent them, whatever rooms they are
+/// for; a cluster node must too (each room has its own log and task, so without care the answer
+/// for a second room could overtake the first's).
+#[tokio::test]
+async fn a_connections_answers_come_in_the_order_it_sent_its_frames() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, 5_000).await, node(&redis, 5_000).await);
+    let rooms: Vec<String> = (0..6).map(|i| format!("order-{i}")).collect();
+    for round in 0..10 {
+        let n = if round % 2 == 0 { &a } else { &b };
+        let user = format!("u{round}");
+        let logins = rooms.iter().map(|r| login(&user, r)).collect();
+        let mut c = Client::connect(&n.ws_url(), logins, true).await;
+        for r in &rooms {
+            match c.recv().await {
+                ServerFrame::Joined { room_id, .. } => assert_eq!(&room_id, r, "round {round}"),
+                other => panic!("expected Joined, got {other:?}"),
+            }
+        }
+        // And a publish in the last room, then a logout of the first: answered in order.
+        c.send(ClientFrame::PublishStream {
+            room_id: rooms[5].clone(),
+            stream_id: format!("{user}-cam"),
+            extra_info: String::new(),
+        });
+        c.send(ClientFrame::Logout {
+            room_id: rooms[0].clone(),
+            session_id: None,
+        });
+        c.send(ClientFrame::UnpublishStream {
+            room_id: rooms[5].clone(),
+            stream_id: "nope".into(),
+        });
+        c.expect_error(ErrorCode::INVALID_ARGUMENT).await;
+        c.drop_link();
+    }
+    a.shutdown().await;
+    b.shutdown().await;
 }

@@ -19,7 +19,7 @@ mod replica;
 mod room;
 mod scripts;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -36,9 +36,6 @@ use crate::registry::{AdminFuture, ConnEnd, ConnHandle, ConnId, RoomRegistry, Un
 use crate::token::{self, TokenVerifier};
 use command::{ClusterConn, Command, Verdict, cluster_conn, local_of, node_of};
 use room::{Failure, Op};
-
-/// `LoginFailed`/`Error` code while Redis is unreachable: retryable (the client tries again).
-pub(crate) const SERVER_UNAVAILABLE: ErrorCode = ErrorCode::SERVER_UNAVAILABLE;
 
 /// How long a Redis command may take before the store counts as unreachable for it.
 const STORE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -91,6 +88,12 @@ struct Local {
     /// per connection. Kept from the frames this node sends it (a failed login, a kick or a
     /// moved session gives the room back), since the sessions live in the rooms' replicas.
     held: BTreeSet<String>,
+    /// Its commands not yet handed to their rooms, oldest first; `busy` while one is in flight.
+    /// One at a time, in order, so its answers come in the order it sent the frames.
+    queue: VecDeque<(String, Command, Failure)>,
+    busy: bool,
+    /// The connection is gone: the entry goes once `queue` is drained.
+    ended: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -185,6 +188,60 @@ impl Inner {
 }
 
 impl Inner {
+    /// Queues a command of local connection `conn` for `room_id`: handed to the room's task
+    /// at once if the connection has none in flight, else after the ones before it are applied.
+    fn submit(self: &Arc<Self>, conn: ConnId, room_id: &str, cmd: Command, failure: Failure) {
+        let mut conns = lock(&self.conns);
+        let Some(l) = conns.get_mut(&conn) else {
+            return;
+        };
+        l.queue.push_back((room_id.to_string(), cmd, failure));
+        if !l.busy {
+            self.dispatch_next(&mut conns, conn);
+        }
+    }
+
+    /// The connection's command in flight was applied (or never will be): hand over the next.
+    fn command_done(self: &Arc<Self>, conn: ConnId) {
+        let mut conns = lock(&self.conns);
+        self.dispatch_next(&mut conns, conn);
+    }
+
+    /// Forgets an ended connection that has nothing queued or in flight.
+    fn command_done_if_idle(self: &Arc<Self>, conn: ConnId) {
+        let mut conns = lock(&self.conns);
+        if conns
+            .get(&conn)
+            .is_some_and(|l| !l.busy && l.queue.is_empty() && l.ended)
+        {
+            conns.remove(&conn);
+        }
+    }
+
+    fn dispatch_next(self: &Arc<Self>, conns: &mut HashMap<ConnId, Local>, conn: ConnId) {
+        let Some(l) = conns.get_mut(&conn) else {
+            return;
+        };
+        match l.queue.pop_front() {
+            Some((room_id, cmd, failure)) => {
+                l.busy = true;
+                let op = Op::Append {
+                    cmd,
+                    failure,
+                    done: room::Done::Conn(conn),
+                };
+                // Lock order: `conns`, then `rooms` (nothing takes them the other way round).
+                self.send_op(&room_id, op);
+            }
+            None => {
+                l.busy = false;
+                if l.ended {
+                    conns.remove(&conn);
+                }
+            }
+        }
+    }
+
     /// A login of `conn` in `room_id` failed: the room no longer counts toward its cap.
     fn release_room(&self, conn: ConnId, room_id: &str) {
         if let Some(l) = lock(&self.conns).get_mut(&conn) {
@@ -256,6 +313,9 @@ impl ClusterRegistry {
             handle: conn.clone(),
             rooms: BTreeMap::new(),
             held: BTreeSet::new(),
+            queue: VecDeque::new(),
+            busy: false,
+            ended: false,
         });
         let known = l.rooms.entry(room_id.to_string()).or_default();
         if let Some(u) = user.filter(|_| known.is_empty()) {
@@ -272,6 +332,9 @@ impl ClusterRegistry {
             handle: conn.clone(),
             rooms: BTreeMap::new(),
             held: BTreeSet::new(),
+            queue: VecDeque::new(),
+            busy: false,
+            ended: false,
         });
         if l.held.contains(room_id) {
             return true;
@@ -292,15 +355,9 @@ impl ClusterRegistry {
         true
     }
 
-    fn append(&self, room_id: &str, cmd: Command, failure: Failure) {
-        self.inner.send_op(
-            room_id,
-            Op::Append {
-                cmd,
-                failure,
-                done: None,
-            },
-        );
+    /// Queues a command of connection `conn` (see [`Inner::submit`]).
+    fn append(&self, conn: ConnId, room_id: &str, cmd: Command, failure: Failure) {
+        self.inner.submit(conn, room_id, cmd, failure);
     }
 
     fn admin(&self, room_id: &str, cmd: Command) -> AdminFuture<bool> {
@@ -310,7 +367,7 @@ impl ClusterRegistry {
             Op::Append {
                 cmd,
                 failure: Failure::Admin,
-                done: Some(tx),
+                done: room::Done::Admin(tx),
             },
         );
         Box::pin(async move { rx.await.ok().flatten().ok_or(Unavailable) })
@@ -359,7 +416,7 @@ impl RoomRegistry for ClusterRegistry {
             session_id: ids.session_id(),
             room_session_id: ids.room_session_id(),
         };
-        self.append(&room_id, cmd, Failure::LoginFailed(conn.clone()));
+        self.append(conn.id, &room_id, cmd, Failure::LoginFailed(conn.clone()));
     }
 
     fn logout(&self, conn: &ConnHandle, room_id: &str, session_id: Option<&str>) {
@@ -373,7 +430,7 @@ impl RoomRegistry for ClusterRegistry {
             conn: cc,
             session_id: session_id.map(str::to_string),
         };
-        self.append(room_id, cmd, Failure::Retry);
+        self.append(conn.id, room_id, cmd, Failure::Retry);
     }
 
     fn renew_token(&self, conn: &ConnHandle, room_id: &str, tok: &str) {
@@ -393,7 +450,7 @@ impl RoomRegistry for ClusterRegistry {
             conn: cc,
             auth: verdict,
         };
-        self.append(room_id, cmd, Failure::Error(conn.clone()));
+        self.append(conn.id, room_id, cmd, Failure::Error(conn.clone()));
     }
 
     fn publish_stream(&self, conn: &ConnHandle, room_id: &str, stream_id: &str, extra_info: &str) {
@@ -403,7 +460,7 @@ impl RoomRegistry for ClusterRegistry {
             stream_id: stream_id.to_string(),
             extra_info: extra_info.to_string(),
         };
-        self.append(room_id, cmd, Failure::Error(conn.clone()));
+        self.append(conn.id, room_id, cmd, Failure::Error(conn.clone()));
     }
 
     fn unpublish_stream(&self, conn: &ConnHandle, room_id: &str, stream_id: &str) {
@@ -412,12 +469,18 @@ impl RoomRegistry for ClusterRegistry {
             conn: cc,
             stream_id: stream_id.to_string(),
         };
-        self.append(room_id, cmd, Failure::Error(conn.clone()));
+        self.append(conn.id, room_id, cmd, Failure::Error(conn.clone()));
     }
 
     fn connection_ended(&self, conn: ConnId, end: ConnEnd) {
-        let Some(local) = lock(&self.inner.conns).remove(&conn) else {
-            return;
+        // The connection's entry stays until its queued commands are applied (the end goes in
+        // behind them: a login still queued must not land after the end, on a dead connection).
+        let rooms: Vec<String> = match lock(&self.inner.conns).get_mut(&conn) {
+            Some(l) => {
+                l.ended = true;
+                l.rooms.keys().cloned().collect()
+            }
+            None => return,
         };
         let cc = cluster_conn(self.inner.node(), conn);
         let silent_for_ms = match end {
@@ -428,13 +491,15 @@ impl RoomRegistry for ClusterRegistry {
             ),
             ConnEnd::Silent => None,
         };
-        for room_id in local.rooms.into_keys() {
+        for room_id in rooms {
             let cmd = Command::ConnEnded {
                 conn: cc,
                 silent_for_ms,
             };
-            self.append(&room_id, cmd, Failure::Retry);
+            self.append(conn, &room_id, cmd, Failure::Retry);
         }
+        // No room named: nothing queued either; forget it now.
+        self.inner.command_done_if_idle(conn);
     }
 
     fn kick(&self, room_id: &str, user_id: &str, reason: &str) -> AdminFuture<bool> {

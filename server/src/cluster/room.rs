@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::Value;
+use roomlink::ErrorCode;
 use roomlink::protocol::ServerFrame;
 use roomlink_server_core::RoomInfo;
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -37,11 +38,33 @@ pub enum Op {
     Append {
         cmd: Command,
         failure: Failure,
-        /// For admin commands: the result of applying it (`None`: the store was unreachable).
-        done: Option<oneshot::Sender<Option<bool>>>,
+        done: Done,
     },
     /// The room as the replica has it once caught up (`None`: the store was unreachable).
     Info(oneshot::Sender<Option<Option<RoomInfo>>>),
+}
+
+/// Who waits for a command to be applied.
+pub enum Done {
+    /// An admin caller: the result of applying it (`None`: the store was unreachable, or the
+    /// result was lost with a replaced replica).
+    Admin(oneshot::Sender<Option<bool>>),
+    /// The connection's next command waits for this one (`Inner::command_done`): one
+    /// connection's commands are applied one at a time, in the order it sent them, whatever
+    /// rooms they are for, so its answers come in that order, as from one server.
+    Conn(crate::registry::ConnId),
+}
+
+impl Done {
+    /// The command was applied (with an admin command's `result`), or will never be (`None`).
+    fn complete(self, node: &Arc<Inner>, result: Option<bool>) {
+        match self {
+            Done::Admin(tx) => {
+                let _ = tx.send(result);
+            }
+            Done::Conn(conn) => node.command_done(conn),
+        }
+    }
 }
 
 /// What to do with a command that could not be appended because Redis is unreachable.
@@ -67,7 +90,7 @@ pub struct Handle {
 struct Pending {
     cmd: Command,
     failure: Failure,
-    done: Option<oneshot::Sender<Option<bool>>>,
+    done: Done,
 }
 
 pub struct Task {
@@ -84,8 +107,8 @@ pub struct Task {
     offset: String,
     /// Commands not yet appended, oldest first.
     pending: VecDeque<Pending>,
-    /// Entries this node appended whose result an admin caller awaits, by entry ID.
-    waiters: HashMap<String, oneshot::Sender<Option<bool>>>,
+    /// Entries this node appended that someone waits to see applied, by entry ID.
+    waiters: HashMap<String, Done>,
     /// Admin reads waiting for the replica to catch up.
     infos: Vec<oneshot::Sender<Option<Option<RoomInfo>>>>,
     /// `Some` while Redis is unreachable: when to try again, and the next backoff.
@@ -243,10 +266,10 @@ impl Task {
             // a log and list the room).
             Op::Append {
                 failure: Failure::Admin,
-                done: Some(done),
+                done,
                 ..
             } if self.retry.is_none() && self.replica.info().is_none() => {
-                let _ = done.send(Some(false));
+                done.complete(&self.node, Some(false));
             }
             Op::Append { cmd, failure, done } => {
                 self.pending.push_back(Pending { cmd, failure, done })
@@ -288,32 +311,30 @@ impl Task {
     fn fail_fast(&mut self) {
         let room_id = self.room_id.clone();
         let node = self.node.clone();
-        self.pending.retain_mut(|p| match &p.failure {
-            Failure::Retry => true,
-            Failure::LoginFailed(conn) => {
-                node.release_room(conn.id, &room_id);
-                conn.send(ServerFrame::LoginFailed {
-                    room_id: room_id.clone(),
-                    code: super::SERVER_UNAVAILABLE,
-                    message: unavailable_message(),
-                });
-                false
-            }
-            Failure::Error(conn) => {
-                conn.send(ServerFrame::Error {
-                    room_id: Some(room_id.clone()),
-                    code: super::SERVER_UNAVAILABLE,
-                    message: unavailable_message(),
-                });
-                false
-            }
-            Failure::Admin => {
-                if let Some(done) = p.done.take() {
-                    let _ = done.send(None);
+        let pending = std::mem::take(&mut self.pending);
+        for p in pending {
+            match &p.failure {
+                Failure::Retry => {
+                    self.pending.push_back(p);
+                    continue;
                 }
-                false
+                Failure::LoginFailed(conn) => {
+                    node.release_room(conn.id, &room_id);
+                    conn.send(ServerFrame::LoginFailed {
+                        room_id: room_id.clone(),
+                        code: ErrorCode::SERVER_UNAVAILABLE,
+                        message: unavailable_message(),
+                    });
+                }
+                Failure::Error(conn) => conn.send(ServerFrame::Error {
+                    room_id: Some(room_id.clone()),
+                    code: ErrorCode::SERVER_UNAVAILABLE,
+                    message: unavailable_message(),
+                }),
+                Failure::Admin => {}
             }
-        });
+            p.done.complete(&node, None);
+        }
         for tx in self.infos.drain(..) {
             let _ = tx.send(None);
         }
@@ -337,9 +358,7 @@ impl Task {
                 Ok(ids) => {
                     self.store_up();
                     for (p, id) in self.pending.drain(..n).zip(ids) {
-                        if let Some(done) = p.done {
-                            self.waiters.insert(id, done);
-                        }
+                        self.waiters.insert(id, p.done);
                     }
                 }
                 Err(e) => return self.store_down("append", &e),
@@ -396,13 +415,15 @@ impl Task {
                     Some(cmd) => self.replica.apply(id_ms(&id), cmd, &mut out),
                     None => None,
                 };
+                // The entry's frames go out before whoever waits for it is told (a connection's
+                // next command must not overtake its answer).
+                for (conn, frame) in out.drain(..) {
+                    self.node.deliver(conn, frame);
+                }
                 if let Some(done) = self.waiters.remove(&id) {
-                    let _ = done.send(Some(result.unwrap_or(false)));
+                    done.complete(&self.node, Some(result.unwrap_or(false)));
                 }
                 self.offset = id;
-            }
-            for (conn, frame) in out {
-                self.node.deliver(conn, frame);
             }
             if !full {
                 break;
@@ -441,8 +462,8 @@ impl Task {
         self.offset = offset;
         self.ticked = None;
         // Results of our own entries inside the snapshot are unknown now.
-        for tx in self.waiters.drain().map(|(_, tx)| tx) {
-            let _ = tx.send(None);
+        for (_, done) in self.waiters.drain() {
+            done.complete(&self.node, None);
         }
         Ok(true)
     }
@@ -486,8 +507,8 @@ impl Task {
         self.offset = "0-0".to_string();
         self.tick = None;
         self.ticked = None;
-        for tx in self.waiters.drain().map(|(_, tx)| tx) {
-            let _ = tx.send(None);
+        for (_, done) in self.waiters.drain() {
+            done.complete(&self.node, None);
         }
         self.node.close_connections_in(&self.room_id);
     }
