@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the tests need on a fresh machine: shellcheck, tinyproxy, nightly + cargo-fuzz, and
+# Installs what the tests need on a fresh machine: shellcheck, tinyproxy, redis-server, nightly + cargo-fuzz, and
 # every conformance driver's toolchain (each launcher's `setup`, idempotent and quick when everything
 # is present). Called by scripts/test.sh.
 set -euo pipefail
@@ -14,6 +14,12 @@ fi
 # The real HTTP proxy the proxy tests tunnel through (e2e/tests/proxy.rs).
 if ! apt_install tinyproxy; then
   echo "setup: tinyproxy could not be installed (the proxy tests will fail in CI)" >&2
+  status=1
+fi
+# The Redis server the cluster tests start on a free loopback port (server/tests/cluster*.rs); the
+# system service is never used.
+if ! apt_install redis-server; then
+  echo "setup: redis-server could not be installed (the cluster tests will fail in CI)" >&2
   status=1
 fi
 # The fuzz step (scripts/fuzz.sh) needs the nightly toolchain and cargo-fuzz.

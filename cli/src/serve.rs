@@ -49,6 +49,10 @@ pub struct Args {
     /// and not applied to loopback peers; set, it applies to every address].
     #[arg(long, env = "ROOMLINK_MAX_PER_IP")]
     max_per_ip: Option<usize>,
+    /// Join a cluster whose rooms live in this Redis (`redis://[:password@]host:port[/db]`);
+    /// every node of it must have the same settings [default: rooms live in this process only].
+    #[arg(long, env = "ROOMLINK_REDIS", hide_env_values = true)]
+    redis: Option<String>,
     #[command(flatten)]
     rates: Rates,
 }
@@ -107,6 +111,7 @@ pub fn run(args: Args) -> Result<(), String> {
             max_per_ip: args.max_per_ip,
         },
         rates: args.rates.config(),
+        redis: args.redis.map(roomlink_server::StoreUrl),
     };
     // Checked here too (start would refuse it as well) so the message names the setting rather
     // than reading like a bind failure.
@@ -120,7 +125,7 @@ pub fn run(args: Args) -> Result<(), String> {
     rt.block_on(async {
         let server = roomlink_server::start(config)
             .await
-            .map_err(|e| format!("bind {}: {e}", args.bind))?;
+            .map_err(|e| format!("start on {}: {e}", args.bind))?;
         println!(
             "roomlink server: websocket {}  admin {}",
             server.ws_url(),

@@ -80,6 +80,21 @@ impl Rooms {
         (held, self.st.session_on(conn, room_id).is_some())
     }
 
+    /// Every connection that holds a session, in ascending order (a replica that detaches a lost
+    /// node's connections must do so in the same order everywhere, so its timers come out the
+    /// same).
+    pub fn connections(&self) -> Vec<ConnId> {
+        let mut conns: Vec<ConnId> = self.st.by_conn.keys().copied().collect();
+        conns.sort_unstable();
+        conns
+    }
+
+    /// No room and no session: nothing left that a timer, a resume or a peer could need (recent
+    /// kicks aside).
+    pub fn is_empty(&self) -> bool {
+        self.st.rooms.is_empty() && self.st.sessions.is_empty()
+    }
+
     /// The earliest armed deadline (also the value of the `Timeout` that ends every drain).
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.st.timers.next_deadline()

@@ -53,6 +53,22 @@ pub struct ServerConfig {
     pub limits: ConnectionLimits,
     /// Frames per connection, room events per member, rooms per connection.
     pub rates: crate::rate_limits::RateLimits,
+    /// The Redis that makes this server one node of a cluster (`docs/PROTOCOL.md`, "Cluster");
+    /// `None`: rooms live in this process only.
+    pub redis: Option<StoreUrl>,
+}
+
+/// A Redis URL (`redis://[[user]:password@]host:port[/db]`). It may hold a password, so its
+/// `Debug` shows only the scheme and host.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoreUrl(pub String);
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (scheme, rest) = self.0.split_once("://").unwrap_or(("?", &self.0));
+        let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+        write!(f, "StoreUrl({scheme}://{host})")
+    }
 }
 
 /// Caps on connections, enforced at accept (before a byte is read). A connection over a cap is
@@ -143,6 +159,7 @@ impl Default for ServerConfig {
             login_timeout: Duration::from_secs(10),
             limits: ConnectionLimits::default(),
             rates: Default::default(),
+            redis: None,
         }
     }
 }
@@ -264,6 +281,20 @@ pub(crate) fn deadline(from: Instant, after: Duration) -> Instant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_store_urls_password_never_shows() {
+        let u = StoreUrl("redis://user:hunter2@10.0.0.5:6379/0".into());
+        let shown = format!(
+            "{:?}",
+            ServerConfig {
+                redis: Some(u),
+                ..ServerConfig::default()
+            }
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("redis://10.0.0.5:6379/0"), "{shown}");
+    }
 
     fn ok() -> ServerConfig {
         ServerConfig::default()

@@ -1,7 +1,8 @@
 //! The reference room server for roomlink: token checks, heartbeats, session resume with replay,
-//! and an admin API. One process, state in memory behind [`registry::RoomRegistry`]. The room and
-//! session rules live in `roomlink-server-core` (sans-IO); this crate drives them over WebSockets
-//! and the system clock ([`memory::MemoryRegistry`]).
+//! and an admin API. State lives behind [`registry::RoomRegistry`]: in this process
+//! ([`memory::MemoryRegistry`], the default) or shared by a cluster of nodes through Redis
+//! ([`cluster::ClusterRegistry`], `ServerConfig::redis`). The room and session rules live in
+//! `roomlink-server-core` (sans-IO); both backends drive them.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -12,6 +13,7 @@
 //! ```
 
 pub mod admin;
+pub mod cluster;
 mod coalesce;
 mod config;
 mod edge;
@@ -33,7 +35,7 @@ use axum::routing::get;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use config::{ConnectionLimits, ResolvedLimits, ServerConfig, open_file_limit};
+pub use config::{ConnectionLimits, ResolvedLimits, ServerConfig, StoreUrl, open_file_limit};
 pub use edge::EdgeStats;
 pub use rate_limits::{MAX_RATE_PER_SEC, Rate, RateLimits};
 pub use registry::{RoomInfo, RoomRegistry};
@@ -106,7 +108,23 @@ fn defer_accept(socket: &tokio::net::TcpSocket) {
 /// Fails with [`std::io::ErrorKind::InvalidInput`] if [`ServerConfig::validate`] does, and logs
 /// [`ServerConfig::warnings`].
 pub async fn start(config: ServerConfig) -> std::io::Result<ServerHandle> {
-    let registry = Arc::new(memory::MemoryRegistry::new(config.clone()));
+    let registry: Arc<dyn RoomRegistry> = match &config.redis {
+        None => Arc::new(memory::MemoryRegistry::new(config.clone())),
+        Some(url) => {
+            config
+                .validate()
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            let node = cluster::ClusterRegistry::connect(&url.0, &config)
+                .await
+                .map_err(|e| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::ConnectionRefused,
+                        format!("cluster store {url:?}: {e}"),
+                    )
+                })?;
+            Arc::new(node)
+        }
+    };
     start_with_registry(config, registry).await
 }
 

@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 
 use crate::config::ServerConfig;
 use crate::id::RandomIds;
-use crate::registry::{ConnEnd, ConnHandle, ConnId, RoomInfo, RoomRegistry};
+use crate::registry::{AdminFuture, ConnEnd, ConnHandle, ConnId, RoomInfo, RoomRegistry};
 use crate::token::{self, TokenVerifier};
 
 /// What the core needs of the server's settings.
@@ -228,22 +228,24 @@ impl RoomRegistry for MemoryRegistry {
         self.timer_needed(&mut st, next);
     }
 
-    fn kick(&self, room_id: &str, user_id: &str, reason: &str) -> bool {
-        self.with(None, |core, now| {
+    fn kick(&self, room_id: &str, user_id: &str, reason: &str) -> AdminFuture<bool> {
+        let done = self.with(None, |core, now| {
             core.kick(now, room_id, user_id, ErrorCode::KICKED_BY_SERVER, reason)
-        })
+        });
+        Box::pin(std::future::ready(Ok(done)))
     }
 
-    fn close_room(&self, room_id: &str, reason: &str) -> bool {
-        self.with(None, |core, now| core.close_room(now, room_id, reason))
+    fn close_room(&self, room_id: &str, reason: &str) -> AdminFuture<bool> {
+        let done = self.with(None, |core, now| core.close_room(now, room_id, reason));
+        Box::pin(std::future::ready(Ok(done)))
     }
 
-    fn rooms(&self) -> Vec<RoomInfo> {
-        self.lock().core.rooms()
+    fn rooms(&self) -> AdminFuture<Vec<RoomInfo>> {
+        Box::pin(std::future::ready(Ok(self.lock().core.rooms())))
     }
 
-    fn room(&self, room_id: &str) -> Option<RoomInfo> {
-        self.lock().core.room(room_id)
+    fn room(&self, room_id: &str) -> AdminFuture<Option<RoomInfo>> {
+        Box::pin(std::future::ready(Ok(self.lock().core.room(room_id))))
     }
 
     fn clear(&self) {

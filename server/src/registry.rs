@@ -7,6 +7,8 @@
 //! frames in order (a login's reply before any event for it, a kick after the events before it).
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use roomlink::protocol::{Login, ServerFrame};
@@ -103,6 +105,16 @@ impl ConnHandle {
         ConnHandle { id, out }
     }
 
+    /// Tells the connection task to close the connection (its sessions detach, so the client
+    /// resumes); queued frames are dropped.
+    pub fn kill(&self) {
+        let mut st = self.out.lock();
+        st.killed = true;
+        st.frames = VecDeque::new();
+        drop(st);
+        self.out.wake.notify_one();
+    }
+
     /// The queue the connection task drains.
     pub fn outbox(&self) -> &Outbox {
         &self.out
@@ -129,6 +141,14 @@ impl ConnHandle {
     }
 }
 
+/// What an admin operation resolves to. A future because a cluster backend answers from shared
+/// storage (every node's rooms); the in-memory backend's is ready at once and never fails.
+pub type AdminFuture<T> = Pin<Box<dyn Future<Output = Result<T, Unavailable>> + Send + 'static>>;
+
+/// The shared store a cluster keeps its rooms in could not be reached; nothing happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unavailable;
+
 /// Session and room state. Implementations must be cheap to call from async code: no blocking
 /// I/O and no lock held across an `.await` (they are called from connection tasks).
 pub trait RoomRegistry: Send + Sync + 'static {
@@ -148,11 +168,11 @@ pub trait RoomRegistry: Send + Sync + 'static {
     /// `conn` is gone; see [`ConnEnd`].
     fn connection_ended(&self, conn: ConnId, end: ConnEnd);
     /// Admin kick: the user's session gets `Kicked{code, reason}` and leaves. False if no such user.
-    fn kick(&self, room_id: &str, user_id: &str, reason: &str) -> bool;
+    fn kick(&self, room_id: &str, user_id: &str, reason: &str) -> AdminFuture<bool>;
     /// Admin close: every session gets `Kicked{ROOM_CLOSED, reason}`; the room is removed.
-    fn close_room(&self, room_id: &str, reason: &str) -> bool;
-    fn rooms(&self) -> Vec<RoomInfo>;
-    fn room(&self, room_id: &str) -> Option<RoomInfo>;
+    fn close_room(&self, room_id: &str, reason: &str) -> AdminFuture<bool>;
+    fn rooms(&self) -> AdminFuture<Vec<RoomInfo>>;
+    fn room(&self, room_id: &str) -> AdminFuture<Option<RoomInfo>>;
     /// Forget everything (shutdown): no more events, timers or kicks.
     fn clear(&self);
 }

@@ -142,7 +142,11 @@ async fn half_of_2000_members_expiring_at_once_closes_no_one_and_every_list_is_r
     }
 
     println!("expired in {:?}", t0.elapsed());
-    let room = reg.room(ROOM).expect("the room lives on");
+    let room = reg
+        .room(ROOM)
+        .await
+        .expect("in memory, always available")
+        .expect("the room lives on");
     assert_eq!(room.users.len() as u64, MEMBERS / 2);
     let mut most = 0;
     for i in (1..MEMBERS as usize).step_by(2) {

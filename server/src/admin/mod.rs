@@ -67,14 +67,26 @@ async fn auth(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Res
     }
 }
 
+/// The cluster's shared store could not be reached: nothing happened, try again.
+fn unavailable() -> Response {
+    fail(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the cluster store is unreachable; nothing changed, retry",
+    )
+}
+
 async fn list(State(app): State<Arc<AppState>>) -> Response {
-    Json(app.registry.rooms()).into_response()
+    match app.registry.rooms().await {
+        Ok(rooms) => Json(rooms).into_response(),
+        Err(_) => unavailable(),
+    }
 }
 
 async fn show(State(app): State<Arc<AppState>>, Path(room_id): Path<String>) -> Response {
-    match app.registry.room(&room_id) {
-        Some(r) => Json(r).into_response(),
-        None => fail(StatusCode::NOT_FOUND, format!("no room {room_id:?}")),
+    match app.registry.room(&room_id).await {
+        Err(_) => unavailable(),
+        Ok(Some(r)) => Json(r).into_response(),
+        Ok(None) => fail(StatusCode::NOT_FOUND, format!("no room {room_id:?}")),
     }
 }
 
@@ -104,7 +116,11 @@ async fn kick(
         Ok(b) => b,
         Err(e) => return fail(StatusCode::BAD_REQUEST, e),
     };
-    if app.registry.kick(&room_id, &b.user_id, &b.reason) {
+    let kicked = match app.registry.kick(&room_id, &b.user_id, &b.reason).await {
+        Ok(k) => k,
+        Err(_) => return unavailable(),
+    };
+    if kicked {
         log::info!("admin kicked {} from {room_id}: {}", b.user_id, b.reason);
         Json(json!({ "kicked": b.user_id })).into_response()
     } else {
@@ -128,7 +144,11 @@ async fn close(
             Err(e) => return fail(StatusCode::BAD_REQUEST, e),
         }
     };
-    if app.registry.close_room(&room_id, &b.reason) {
+    let closed = match app.registry.close_room(&room_id, &b.reason).await {
+        Ok(c) => c,
+        Err(_) => return unavailable(),
+    };
+    if closed {
         Json(json!({ "closed": room_id })).into_response()
     } else {
         fail(StatusCode::NOT_FOUND, format!("no room {room_id:?}"))

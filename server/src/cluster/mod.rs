@@ -1,0 +1,434 @@
+//! The cluster backend: several `roomlink serve` nodes sharing rooms through Redis
+//! (`--redis`, `docs/PROTOCOL.md` "Cluster").
+//!
+//! State-machine replication of the server's rules (docs/design/cluster.md): every change to a
+//! room is a command appended to the room's Redis Stream by whichever node received it; every
+//! node that serves the room applies the room's log in order to its own [`replica::Replica`]
+//! (the same deterministic `roomlink-server-core`), and sends the resulting frames to its own
+//! connections only. No room is homed on a node, so a node's death loses nothing the log holds:
+//! its clients resume on another node, which reads the log and finds their sessions.
+//!
+//! Per node: one task per served room ([`room`]: appends, reads, ticks), one doorbell
+//! subscriber and one liveness/reaper task ([`node`]). Heartbeats stay node-local: Redis is
+//! written per room change and once per refresh interval per node, never per ping.
+
+mod command;
+mod keys;
+mod node;
+mod replica;
+mod room;
+mod scripts;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use redis::aio::ConnectionManager;
+use roomlink::ErrorCode;
+use roomlink::protocol::{Login, ServerFrame};
+use roomlink_server_core::{Authenticator, IdSource, RoomInfo, Rules};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::ServerConfig;
+use crate::id::RandomIds;
+use crate::registry::{AdminFuture, ConnEnd, ConnHandle, ConnId, RoomRegistry, Unavailable};
+use crate::token::{self, TokenVerifier};
+use command::{ClusterConn, Command, Verdict, cluster_conn, local_of, node_of};
+use room::{Failure, Op};
+
+/// `LoginFailed`/`Error` code while Redis is unreachable: retryable (the client tries again).
+// TODO(merge): `ErrorCode::SERVER_UNAVAILABLE` once the code table has it.
+pub(crate) const SERVER_UNAVAILABLE: ErrorCode = ErrorCode(1900009);
+
+/// How long a Redis command may take before the store counts as unreachable for it.
+const STORE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How often a node refreshes its liveness key, and how long the key lives: a node is found
+/// dead within `ttl + refresh` of its last refresh, well inside the heartbeat timeout its
+/// sessions get from then on.
+#[derive(Debug, Clone, Copy)]
+struct Liveness {
+    refresh: Duration,
+    ttl: Duration,
+}
+
+impl Liveness {
+    fn for_heartbeat(heartbeat_timeout: Duration) -> Self {
+        Liveness {
+            refresh: heartbeat_timeout / 6,
+            ttl: heartbeat_timeout / 3,
+        }
+    }
+}
+
+/// What every task of the node shares.
+struct Inner {
+    client: redis::Client,
+    redis: ConnectionManager,
+    rules: Rules,
+    verifier: TokenVerifier,
+    liveness: Liveness,
+    /// This node's number (from `rl:node:seq`); replaced if the node was reaped while cut off.
+    node: AtomicU64,
+    /// Tasks of the rooms this node serves.
+    rooms: Mutex<HashMap<String, room::Handle>>,
+    /// Connections of this node that sent a room frame, and the rooms they named.
+    conns: Mutex<HashMap<ConnId, Local>>,
+    /// Set at shutdown: tasks end.
+    stopped: AtomicBool,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+struct Local {
+    handle: ConnHandle,
+    /// Room → the user this connection logged in as there (empty before a login): a renewal's
+    /// token must name that user.
+    rooms: BTreeMap<String, String>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Inner {
+    fn node(&self) -> u64 {
+        self.node.load(Ordering::Acquire)
+    }
+
+    /// Hands a frame decided by a replica to its connection, if that is one of this node's.
+    fn deliver(&self, conn: ClusterConn, frame: ServerFrame) {
+        if node_of(conn) != self.node() {
+            return;
+        }
+        if let Some(l) = lock(&self.conns).get(&local_of(conn)) {
+            l.handle.send(frame);
+        }
+    }
+
+    /// The task of `room_id`, started if the node does not serve the room yet; `op` is queued
+    /// under the same lock, so a task that is ending never drops it (see `room::Task::retire`).
+    fn send_op(self: &Arc<Self>, room_id: &str, op: Op) {
+        let mut rooms = lock(&self.rooms);
+        let op = match rooms.get(room_id) {
+            Some(h) => match h.ops.send(op) {
+                Ok(()) => return,
+                // The task ended without retiring (shutdown): start afresh.
+                Err(mpsc::error::SendError(op)) => {
+                    rooms.remove(room_id);
+                    op
+                }
+            },
+            None => op,
+        };
+        let _ = self.start_room(&mut rooms, room_id).ops.send(op);
+    }
+
+    fn start_room<'a>(
+        self: &Arc<Self>,
+        rooms: &'a mut HashMap<String, room::Handle>,
+        room_id: &str,
+    ) -> &'a room::Handle {
+        let (handle, task) = room::Task::new(self.clone(), room_id);
+        tokio::spawn(task.run());
+        rooms.entry(room_id.to_string()).or_insert(handle)
+    }
+
+    /// Starts serving `room_id` if the node does not yet (a task that reads its log and fires
+    /// its timers).
+    fn serve(self: &Arc<Self>, room_id: &str) {
+        let mut rooms = lock(&self.rooms);
+        if !rooms.contains_key(room_id) {
+            self.start_room(&mut rooms, room_id);
+        }
+    }
+
+    /// Wakes every room task to read its log (after a missed doorbell).
+    fn ring_all(&self) {
+        for h in lock(&self.rooms).values() {
+            h.bell.notify_one();
+        }
+    }
+
+    fn ring(&self, room_id: &str) {
+        if let Some(h) = lock(&self.rooms).get(room_id) {
+            h.bell.notify_one();
+        }
+    }
+
+    /// Closes every local connection (the node was declared dead while cut off from Redis: its
+    /// sessions were detached cluster-wide, so its clients must resume, here or elsewhere).
+    fn close_all_connections(&self) {
+        let conns = std::mem::take(&mut *lock(&self.conns));
+        log::warn!(
+            "this node was reaped while cut off from the cluster store; closing its {} connections so they resume",
+            conns.len()
+        );
+        for l in conns.values() {
+            l.handle.kill();
+        }
+    }
+}
+
+impl Inner {
+    /// Closes this node's connections that named `room_id` (see `room::Task::log_lost`). They
+    /// stay registered until their tasks report the end, so their other rooms hear of it too.
+    fn close_connections_in(&self, room_id: &str) {
+        for l in lock(&self.conns).values() {
+            if l.rooms.contains_key(room_id) {
+                l.handle.kill();
+            }
+        }
+    }
+}
+
+/// The cluster [`RoomRegistry`]. Cheap to clone; clones share the node.
+#[derive(Clone)]
+pub struct ClusterRegistry {
+    inner: Arc<Inner>,
+}
+
+impl ClusterRegistry {
+    /// Connects to Redis at `url`, joins the cluster as a new node and starts its background
+    /// tasks (on the current tokio runtime).
+    pub async fn connect(url: &str, config: &ServerConfig) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        let cm_config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(STORE_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let mut redis = client.get_connection_manager_with_config(cm_config).await?;
+        let liveness = Liveness::for_heartbeat(config.heartbeat_timeout);
+        let node = node::register(&mut redis, liveness).await?;
+        log::info!("joined the cluster as node {node}");
+        let (stop, _) = tokio::sync::watch::channel(false);
+        let inner = Arc::new(Inner {
+            client,
+            redis,
+            rules: crate::memory::rules(config),
+            verifier: TokenVerifier::new(&config.token_secret, &config.app_id),
+            liveness,
+            node: AtomicU64::new(node),
+            rooms: Mutex::new(HashMap::new()),
+            conns: Mutex::new(HashMap::new()),
+            stopped: AtomicBool::new(false),
+            stop,
+        });
+        tokio::spawn(node::doorbell(inner.clone()));
+        tokio::spawn(node::liveness(inner.clone()));
+        Ok(ClusterRegistry { inner })
+    }
+
+    /// This node's number in the cluster.
+    pub fn node(&self) -> u64 {
+        self.inner.node()
+    }
+
+    /// Registers `conn` as one of this node's and notes that it named `room_id` (logging in as
+    /// `user`, for a login). Returns its cluster-wide ID and the user it logged in as there.
+    fn local(&self, conn: &ConnHandle, room_id: &str, user: Option<&str>) -> (ClusterConn, String) {
+        let mut conns = lock(&self.inner.conns);
+        let l = conns.entry(conn.id).or_insert_with(|| Local {
+            handle: conn.clone(),
+            rooms: BTreeMap::new(),
+        });
+        let known = l.rooms.entry(room_id.to_string()).or_default();
+        if let Some(u) = user.filter(|_| known.is_empty()) {
+            *known = u.to_string();
+        }
+        (cluster_conn(self.inner.node(), conn.id), known.clone())
+    }
+
+    fn append(&self, room_id: &str, cmd: Command, failure: Failure) {
+        self.inner.send_op(
+            room_id,
+            Op::Append {
+                cmd,
+                failure,
+                done: None,
+            },
+        );
+    }
+
+    fn admin(&self, room_id: &str, cmd: Command) -> AdminFuture<bool> {
+        let (tx, rx) = oneshot::channel();
+        self.inner.send_op(
+            room_id,
+            Op::Append {
+                cmd,
+                failure: Failure::Admin,
+                done: Some(tx),
+            },
+        );
+        Box::pin(async move { rx.await.ok().flatten().ok_or(Unavailable) })
+    }
+
+    fn info(&self, room_id: &str) -> oneshot::Receiver<Option<Option<RoomInfo>>> {
+        let (tx, rx) = oneshot::channel();
+        self.inner.send_op(room_id, Op::Info(tx));
+        rx
+    }
+}
+
+fn now_unix_ms() -> u64 {
+    token::now_unix_ms()
+}
+
+impl RoomRegistry for ClusterRegistry {
+    fn login(&self, conn: &ConnHandle, mut login: Login) {
+        let room_id = login.room_id.clone();
+        if roomlink::validate::room_id(&room_id).is_err() {
+            // Not a key we would store; the core's answer needs no replica.
+            conn.send(ServerFrame::LoginFailed {
+                room_id,
+                code: ErrorCode::ROOM_ID_INVALID,
+                message: "invalid room ID".into(),
+            });
+            return;
+        }
+        let (cc, _) = self.local(conn, &room_id, Some(&login.user.user_id));
+        let verdict = Verdict::of(self.inner.verifier.verify(
+            &login.token,
+            &login.user.user_id,
+            &room_id,
+            now_unix_ms(),
+        ));
+        // The token has done its work; the log never stores it.
+        login.token = String::new();
+        let mut ids = RandomIds;
+        let cmd = Command::Login {
+            conn: cc,
+            login: Box::new(login),
+            auth: verdict,
+            session_id: ids.session_id(),
+            room_session_id: ids.room_session_id(),
+        };
+        self.append(&room_id, cmd, Failure::LoginFailed(conn.clone()));
+    }
+
+    fn logout(&self, conn: &ConnHandle, room_id: &str, session_id: Option<&str>) {
+        let (cc, _) = self.local(conn, room_id, None);
+        let cmd = Command::Logout {
+            conn: cc,
+            session_id: session_id.map(str::to_string),
+        };
+        self.append(room_id, cmd, Failure::Retry);
+    }
+
+    fn renew_token(&self, conn: &ConnHandle, room_id: &str, tok: &str) {
+        // The token must name the user this connection logged in as (one per room and
+        // connection); without a login here the core answers ROOM_NOT_LOGGED_IN anyway.
+        let (cc, uid) = self.local(conn, room_id, None);
+        let verdict = if uid.is_empty() {
+            Verdict::Invalid
+        } else {
+            Verdict::of(
+                self.inner
+                    .verifier
+                    .verify(tok, &uid, room_id, now_unix_ms()),
+            )
+        };
+        let cmd = Command::Renew {
+            conn: cc,
+            auth: verdict,
+        };
+        self.append(room_id, cmd, Failure::Error(conn.clone()));
+    }
+
+    fn publish_stream(&self, conn: &ConnHandle, room_id: &str, stream_id: &str, extra_info: &str) {
+        let (cc, _) = self.local(conn, room_id, None);
+        let cmd = Command::Publish {
+            conn: cc,
+            stream_id: stream_id.to_string(),
+            extra_info: extra_info.to_string(),
+        };
+        self.append(room_id, cmd, Failure::Error(conn.clone()));
+    }
+
+    fn unpublish_stream(&self, conn: &ConnHandle, room_id: &str, stream_id: &str) {
+        let (cc, _) = self.local(conn, room_id, None);
+        let cmd = Command::Unpublish {
+            conn: cc,
+            stream_id: stream_id.to_string(),
+        };
+        self.append(room_id, cmd, Failure::Error(conn.clone()));
+    }
+
+    fn connection_ended(&self, conn: ConnId, end: ConnEnd) {
+        let Some(local) = lock(&self.inner.conns).remove(&conn) else {
+            return;
+        };
+        let cc = cluster_conn(self.inner.node(), conn);
+        let silent_for_ms = match end {
+            ConnEnd::Closed { last_heard } => Some(
+                Instant::now()
+                    .saturating_duration_since(last_heard)
+                    .as_millis() as u64,
+            ),
+            ConnEnd::Silent => None,
+        };
+        for room_id in local.rooms.into_keys() {
+            let cmd = Command::ConnEnded {
+                conn: cc,
+                silent_for_ms,
+            };
+            self.append(&room_id, cmd, Failure::Retry);
+        }
+    }
+
+    fn kick(&self, room_id: &str, user_id: &str, reason: &str) -> AdminFuture<bool> {
+        let cmd = Command::Kick {
+            user_id: user_id.to_string(),
+            reason: reason.to_string(),
+        };
+        self.admin(room_id, cmd)
+    }
+
+    fn close_room(&self, room_id: &str, reason: &str) -> AdminFuture<bool> {
+        let cmd = Command::Close {
+            reason: reason.to_string(),
+        };
+        self.admin(room_id, cmd)
+    }
+
+    fn rooms(&self) -> AdminFuture<Vec<RoomInfo>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let mut redis = this.inner.redis.clone();
+            let ids: Vec<String> = redis::cmd("SMEMBERS")
+                .arg(keys::ROOMS)
+                .query_async(&mut redis)
+                .await
+                .map_err(|e| {
+                    log::warn!("admin room list: cluster store unreachable: {e}");
+                    Unavailable
+                })?;
+            let waits: Vec<_> = ids.iter().map(|id| this.info(id)).collect();
+            let mut out = Vec::new();
+            for w in waits {
+                match w.await.ok().flatten() {
+                    Some(Some(info)) => out.push(info),
+                    Some(None) => {}
+                    None => return Err(Unavailable),
+                }
+            }
+            out.sort_by(|a, b| a.room_id.cmp(&b.room_id));
+            Ok(out)
+        })
+    }
+
+    fn room(&self, room_id: &str) -> AdminFuture<Option<RoomInfo>> {
+        let rx = self.info(room_id);
+        Box::pin(async move { rx.await.ok().flatten().ok_or(Unavailable) })
+    }
+
+    fn clear(&self) {
+        // Shutdown: the node stops; what it held stays in the cluster (its sessions detach when
+        // a reaper finds the node gone, as for a crash). Graceful hand-over is the drain's job.
+        self.inner.stopped.store(true, Ordering::Release);
+        let _ = self.inner.stop.send(true);
+        lock(&self.inner.conns).clear();
+        lock(&self.inner.rooms).clear();
+    }
+}

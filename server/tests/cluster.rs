@@ -1,0 +1,367 @@
+//! Several server nodes on one Redis (`ServerConfig::redis`): every node serves every room, a
+//! session resumes on any node, a dead node's sessions resume elsewhere or expire exactly once,
+//! duplicate logins and admin calls act cluster-wide, and a Redis that stops answering for a
+//! while costs nobody their session.
+//!
+//! A node "crashes" here by `ServerHandle::shutdown`: it drops its connections and stops
+//! without telling the cluster anything, as a SIGKILL would (cli/tests/cluster_kill.rs kills a
+//! real process).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use roomlink::ErrorCode;
+use roomlink::protocol::{ClientFrame, RoomEvent, ServerFrame};
+use roomlink::{StreamDeleteReason, User};
+use roomlink_server::{ServerHandle, StoreUrl};
+use roomlink_testredis::Redis;
+
+const ROOM: &str = "cluster-room";
+
+async fn node(redis: &Redis, heartbeat_ms: u64) -> ServerHandle {
+    let mut c = config(heartbeat_ms);
+    c.redis = Some(StoreUrl(redis.url()));
+    roomlink_server::start(c).await.expect("node starts")
+}
+
+fn user(id: &str) -> User {
+    User::new(id, format!("name-{id}"))
+}
+
+fn users_of(f: &ServerFrame) -> Vec<String> {
+    match f {
+        ServerFrame::Joined { snapshot, .. } => {
+            snapshot.users.iter().map(|u| u.user_id.clone()).collect()
+        }
+        other => panic!("expected Joined, got {other:?}"),
+    }
+}
+
+async fn admin(node: &ServerHandle, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    roomlink_server::admin::request(node.local_addr(), method, path, Some("dev-admin"), body)
+        .await
+        .expect("admin request")
+}
+
+#[tokio::test]
+async fn members_on_different_nodes_see_each_other() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, 5_000).await, node(&redis, 5_000).await);
+    let (mut alice, _) = Client::join(&a.ws_url(), login("alice", ROOM)).await;
+    let (mut bob, joined) = Client::join(&b.ws_url(), login("bob", ROOM)).await;
+    assert_eq!(
+        users_of(&joined),
+        vec!["alice"],
+        "bob's snapshot, on another node"
+    );
+    assert_eq!(
+        event(alice.recv().await),
+        (
+            1,
+            RoomEvent::UserAdd {
+                users: vec![user("bob")]
+            }
+        )
+    );
+    bob.send(ClientFrame::PublishStream {
+        room_id: ROOM.into(),
+        stream_id: "bob-cam".into(),
+        extra_info: "hd".into(),
+    });
+    let (seq, ev) = event(alice.recv().await);
+    assert_eq!(seq, 2);
+    assert!(matches!(ev, RoomEvent::StreamAdd { streams } if streams[0].stream_id == "bob-cam"));
+    // A third node that never served the room learns it from the log alone.
+    let c = node(&redis, 5_000).await;
+    let (_carol, joined) = Client::join(&c.ws_url(), login("carol", ROOM)).await;
+    assert_eq!(users_of(&joined), vec!["alice", "bob"]);
+    match joined {
+        ServerFrame::Joined { snapshot, .. } => assert_eq!(snapshot.streams.len(), 1),
+        _ => unreachable!(),
+    }
+    assert_eq!(
+        event(bob.recv().await),
+        (
+            1,
+            RoomEvent::UserAdd {
+                users: vec![user("carol")]
+            }
+        )
+    );
+    for n in [a, b, c] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_session_resumes_on_another_node_and_peers_see_nothing() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, 5_000).await, node(&redis, 5_000).await);
+    let (alice, joined) = Client::join(&a.ws_url(), login("alice", ROOM)).await;
+    let sid = session_id(&joined);
+    let (mut bob, _) = Client::join(&b.ws_url(), login("bob", ROOM)).await;
+    alice.drop_link();
+    // While alice is away, bob publishes: she must be replayed it, from another node.
+    bob.send(ClientFrame::PublishStream {
+        room_id: ROOM.into(),
+        stream_id: "bob-cam".into(),
+        extra_info: String::new(),
+    });
+    let mut alice = Client::connect(
+        &b.ws_url(),
+        vec![resume(login("alice", ROOM), &sid, 0)],
+        true,
+    )
+    .await;
+    match alice.recv().await {
+        ServerFrame::Resumed {
+            session_id,
+            events,
+            seq,
+            ..
+        } => {
+            assert_eq!(session_id, sid);
+            let kinds: Vec<_> = events.iter().map(|e| (e.seq, e.event.clone())).collect();
+            assert_eq!(
+                kinds[0],
+                (
+                    1,
+                    RoomEvent::UserAdd {
+                        users: vec![user("bob")]
+                    }
+                )
+            );
+            assert!(matches!(&kinds[1].1, RoomEvent::StreamAdd { .. }));
+            assert_eq!(seq, 2);
+        }
+        other => panic!("expected Resumed, got {other:?}"),
+    }
+    bob.expect_silence(300).await;
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dead_nodes_sessions_resume_elsewhere_or_expire_exactly_once() {
+    let redis = Redis::start();
+    // Heartbeat 1.5 s: liveness refreshed every 250 ms, a node is dead 500 ms after its last.
+    let hb = 1_500;
+    let (a, b, c) = (
+        node(&redis, hb).await,
+        node(&redis, hb).await,
+        node(&redis, hb).await,
+    );
+    let (_alice, joined) = Client::join(&a.ws_url(), login("alice", ROOM)).await;
+    let alice_sid = session_id(&joined);
+    let (_carol, _) = Client::join(
+        &a.ws_url(),
+        login_publishing("carol", ROOM, "carol-cam", ""),
+    )
+    .await;
+    let (mut bob, _) = Client::join(&b.ws_url(), login("bob", ROOM)).await;
+    let (mut dave, _) = Client::join(&c.ws_url(), login("dave", ROOM)).await;
+    // bob sees dave join; dave sees nothing more yet.
+    assert!(matches!(
+        event(bob.recv().await).1,
+        RoomEvent::UserAdd { .. }
+    ));
+    a.shutdown().await;
+    // alice comes back on another node within the heartbeat timeout: nobody notices.
+    let mut alice = Client::connect(
+        &c.ws_url(),
+        vec![resume(login("alice", ROOM), &alice_sid, 0)],
+        true,
+    )
+    .await;
+    assert!(matches!(alice.recv().await, ServerFrame::Resumed { .. }));
+    // carol never comes back: at her last-heard + heartbeat timeout, once, for everyone.
+    for peer in [&mut bob, &mut dave, &mut alice] {
+        let (_, ev) = event(peer.recv().await);
+        assert_eq!(
+            ev,
+            RoomEvent::StreamDelete {
+                streams: vec![roomlink::StreamInfo {
+                    stream_id: "carol-cam".into(),
+                    user: user("carol"),
+                    extra_info: String::new(),
+                }],
+                reason: StreamDeleteReason::UserTimedOut,
+            }
+        );
+        let (_, ev) = event(peer.recv().await);
+        assert_eq!(
+            ev,
+            RoomEvent::UserDelete {
+                users: vec![user("carol")]
+            }
+        );
+    }
+    // Exactly once: two reapers and two nodes' timers, one expiry.
+    for peer in [&mut bob, &mut dave, &mut alice] {
+        peer.expect_silence(hb).await;
+    }
+    b.shutdown().await;
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_duplicate_login_on_another_node_kicks_the_older_session() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, 5_000).await, node(&redis, 5_000).await);
+    let (mut first, _) = Client::join(&a.ws_url(), login("alice", ROOM)).await;
+    let (_second, _) = Client::join(&b.ws_url(), login("alice", ROOM)).await;
+    match first.recv().await {
+        ServerFrame::Kicked { code, .. } => assert_eq!(code, ErrorCode::KICKED_DUPLICATE_LOGIN),
+        other => panic!("expected Kicked, got {other:?}"),
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_admin_api_of_any_node_acts_on_the_whole_cluster() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, 5_000).await, node(&redis, 5_000).await);
+    let (mut alice, _) = Client::join(&a.ws_url(), login("alice", ROOM)).await;
+    let (status, body) = admin(&b, "GET", "/admin/rooms", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("alice") && body.contains(ROOM), "{body}");
+    let (status, _) = admin(&b, "GET", "/admin/rooms/nowhere", None).await;
+    assert_eq!(status, 404);
+    let (status, _) = admin(
+        &b,
+        "POST",
+        "/admin/rooms/nowhere/kick",
+        Some(r#"{"user_id":"x"}"#),
+    )
+    .await;
+    assert_eq!(status, 404, "a kick in a room that does not exist");
+    let path = format!("/admin/rooms/{ROOM}/kick");
+    let (status, body) = admin(
+        &b,
+        "POST",
+        &path,
+        Some(r#"{"user_id":"alice","reason":"r"}"#),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    match alice.recv().await {
+        ServerFrame::Kicked { code, reason, .. } => {
+            assert_eq!(code, ErrorCode::KICKED_BY_SERVER);
+            assert_eq!(reason, "r");
+        }
+        other => panic!("expected Kicked, got {other:?}"),
+    }
+    let (status, _) = admin(&b, "POST", &path, Some(r#"{"user_id":"alice"}"#)).await;
+    assert_eq!(status, 404, "kicked once");
+    let (mut bob, _) = Client::join(&a.ws_url(), login("bob", ROOM)).await;
+    let (status, _) = admin(&b, "POST", &format!("/admin/rooms/{ROOM}/close"), None).await;
+    assert_eq!(status, 200);
+    assert!(
+        matches!(bob.recv().await, ServerFrame::Kicked { code, .. } if code == ErrorCode::ROOM_CLOSED)
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn while_redis_is_away_logins_fail_retryably_and_links_stay() {
+    let redis = Redis::start();
+    let hb = 1_500;
+    let (a, b) = (node(&redis, hb).await, node(&redis, hb).await);
+    let (mut alice, _) = Client::join(&a.ws_url(), login("alice", ROOM)).await;
+    let (mut bob, _) = Client::join(&b.ws_url(), login("bob", ROOM)).await;
+    assert!(matches!(
+        event(alice.recv().await).1,
+        RoomEvent::UserAdd { .. }
+    ));
+    redis.pause();
+    let mut carol = Client::connect(&a.ws_url(), vec![login("carol", ROOM)], true).await;
+    match carol.recv().await {
+        ServerFrame::LoginFailed { code, .. } => assert_eq!(code.value(), 1_900_009),
+        other => panic!("expected LoginFailed, got {other:?}"),
+    }
+    // Links stay up and answer pings; nobody expires while nobody can append a timer.
+    tokio::time::sleep(Duration::from_millis(2 * hb)).await;
+    alice.send(ClientFrame::Ping);
+    assert_eq!(alice.recv().await, ServerFrame::Pong);
+    redis.resume();
+    // Back: carol can join, and every list converges on alice, bob and carol.
+    let (_carol, joined) = Client::join(&a.ws_url(), login("carol", ROOM)).await;
+    assert_eq!(users_of(&joined), vec!["alice", "bob"]);
+    for peer in [&mut alice, &mut bob] {
+        let (_, ev) = event(peer.recv().await);
+        assert_eq!(
+            ev,
+            RoomEvent::UserAdd {
+                users: vec![user("carol")]
+            },
+            "no one was dropped first"
+        );
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_redis_that_lost_its_data_makes_members_resync_under_a_new_incarnation() {
+    let mut redis = Redis::start();
+    let (a, b) = (node(&redis, 5_000).await, node(&redis, 5_000).await);
+    let (mut alice, joined) = Client::join(&a.ws_url(), login("alice", ROOM)).await;
+    let (alice_sid, old_incarnation) = match &joined {
+        ServerFrame::Joined {
+            session_id,
+            room_session_id,
+            ..
+        } => (session_id.clone(), room_session_id.clone()),
+        _ => unreachable!(),
+    };
+    let (mut bob, joined) = Client::join(&b.ws_url(), login("bob", ROOM)).await;
+    let bob_sid = session_id(&joined);
+    assert!(matches!(
+        event(alice.recv().await).1,
+        RoomEvent::UserAdd { .. }
+    ));
+    // Restarted without persistence: every key is gone.
+    let port = redis.port;
+    redis.stop();
+    let _redis = Redis::start_on(port);
+    // Each node finds out (its liveness was forgotten, the room's log lost what the replica was
+    // built from) and closes its members' links, so they come back.
+    alice.closed().await;
+    bob.closed().await;
+    let mut alice = Client::connect(
+        &a.ws_url(),
+        vec![resume(login("alice", ROOM), &alice_sid, 1)],
+        true,
+    )
+    .await;
+    let incarnation = match alice.recv().await {
+        ServerFrame::Joined {
+            room_session_id, ..
+        } => room_session_id,
+        other => panic!("a resume on a lost log must be a fresh session, got {other:?}"),
+    };
+    assert_ne!(incarnation, old_incarnation, "a new room incarnation");
+    let mut bob = Client::connect(
+        &b.ws_url(),
+        vec![resume(login("bob", ROOM), &bob_sid, 0)],
+        true,
+    )
+    .await;
+    let joined = bob.recv().await;
+    assert_eq!(users_of(&joined), vec!["alice"], "lists converge");
+    assert_eq!(
+        event(alice.recv().await),
+        (
+            1,
+            RoomEvent::UserAdd {
+                users: vec![user("bob")]
+            }
+        )
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}

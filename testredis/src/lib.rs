@@ -1,0 +1,115 @@
+//! A throwaway Redis for a test, a benchmark or a conformance run: `redis-server` (Debian's,
+//! installed by `scripts/setup.sh`) on a free loopback port with no persistence, in a directory
+//! of its own; stopped by PID when dropped. Never the system service.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long `redis-server` may take to say it is ready (it prints the line at once; this only
+/// bounds a broken install).
+const READY_WITHIN: Duration = Duration::from_secs(20);
+
+pub struct Redis {
+    child: Option<Child>,
+    pub port: u16,
+    dir: PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        Redis::start_on(free_port())
+    }
+
+    /// Starts on `port` (e.g. again after [`Redis::stop`], as a restarted Redis would be).
+    pub fn start_on(port: u16) -> Redis {
+        let dir =
+            std::env::temp_dir().join(format!("roomlink-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("redis dir");
+        let mut child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server runs (scripts/setup.sh installs it)");
+        // Ready when it says so: no polling of the port.
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut said = Vec::new();
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("Ready to accept connections") {
+                    // Then keep reading until it exits, so the pipe never fills and blocks it.
+                    let _ = tx.send(Ok(()));
+                    continue;
+                }
+                said.push(line);
+            }
+            let _ = tx.send(Err(said.join("\n")));
+        });
+        match rx.recv_timeout(READY_WITHIN) {
+            Ok(Ok(())) => {}
+            Ok(Err(out)) => panic!("redis-server on port {port} exited:\n{out}"),
+            Err(_) => panic!("redis-server on port {port} not ready within {READY_WITHIN:?}"),
+        }
+        Redis {
+            child: Some(child),
+            port,
+            dir,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).expect("running")
+    }
+
+    /// Freezes the process (SIGSTOP): connections stay open but nothing answers, as in a
+    /// network partition. [`Redis::resume`] thaws it with its data.
+    pub fn pause(&self) {
+        signal(self.pid(), "STOP");
+    }
+
+    pub fn resume(&self) {
+        signal(self.pid(), "CONT");
+    }
+
+    /// Kills the process (its data is gone: no persistence).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([format!("-{sig}"), pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill -{sig} {pid}");
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        // SIGKILL ends a stopped (paused) process too.
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
