@@ -60,6 +60,18 @@ impl TokenBucket {
     }
 }
 
+impl TokenBucket {
+    /// When the bucket is full again (`None`: full), for a snapshot.
+    pub fn full_at(&self) -> Option<Instant> {
+        self.full_at
+    }
+
+    /// The inverse of [`TokenBucket::full_at`].
+    pub fn from_full_at(full_at: Option<Instant>) -> Self {
+        TokenBucket { full_at }
+    }
+}
+
 impl Default for TokenBucket {
     fn default() -> Self {
         Self::new()

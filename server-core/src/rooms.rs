@@ -13,6 +13,7 @@ use crate::inject::{AuthError, Authenticator, Grant, IdSource};
 use crate::output::{ConnEnd, ConnId, Output};
 use crate::rules::Rules;
 use crate::session::Session;
+use crate::snapshot::CoreSnapshot;
 use crate::state::{Leave, RATE_LIMITED_MESSAGE, Room, State, broadcast, room_info, snapshot_for};
 use crate::tag::Tag;
 use crate::time::{Now, deadline};
@@ -49,6 +50,30 @@ impl Rooms {
         }
     }
 
+    /// Everything the core holds, as data (see [`CoreSnapshot`]), with times relative to `now`.
+    /// Only between inputs: frames not yet polled are not part of it.
+    pub fn snapshot(&self, now: Now) -> CoreSnapshot {
+        crate::snapshot::take(&self.st, now)
+    }
+
+    /// A core that decides from here on exactly what the one `snap` was taken of would, `now`
+    /// standing for the `Now` the snapshot was taken at.
+    pub fn restore(
+        rules: Rules,
+        auth: Box<dyn Authenticator>,
+        ids: Box<dyn IdSource>,
+        snap: CoreSnapshot,
+        now: Now,
+    ) -> Self {
+        let st = crate::snapshot::restore(snap, now, rules.replay_buffer);
+        Rooms {
+            rules,
+            auth,
+            ids,
+            st,
+        }
+    }
+
     pub fn rules(&self) -> &Rules {
         &self.rules
     }
@@ -72,14 +97,6 @@ impl Rooms {
             .map(|r| room_info(&self.st.sessions, room_id, r))
     }
 
-    /// How many sessions (one per room) connection `conn` holds, and whether one is in `room_id`:
-    /// what a driver's per-connection room cap is checked against. Not a rule of the core: a
-    /// connection spans rooms, and a room's replicas must decide on that room's inputs alone.
-    pub fn conn_rooms(&self, conn: ConnId, room_id: &str) -> (usize, bool) {
-        let held = self.st.by_conn.get(&conn).map_or(0, Vec::len);
-        (held, self.st.session_on(conn, room_id).is_some())
-    }
-
     /// Every connection that holds a session, in ascending order (a replica that detaches a lost
     /// node's connections must do so in the same order everywhere, so its timers come out the
     /// same).
@@ -93,6 +110,14 @@ impl Rooms {
     /// kicks aside).
     pub fn is_empty(&self) -> bool {
         self.st.rooms.is_empty() && self.st.sessions.is_empty()
+    }
+
+    /// How many sessions (one per room) connection `conn` holds, and whether one is in `room_id`:
+    /// what a driver's per-connection room cap is checked against. Not a rule of the core: a
+    /// connection spans rooms, and a room's replicas must decide on that room's inputs alone.
+    pub fn conn_rooms(&self, conn: ConnId, room_id: &str) -> (usize, bool) {
+        let held = self.st.by_conn.get(&conn).map_or(0, Vec::len);
+        (held, self.st.session_on(conn, room_id).is_some())
     }
 
     /// The earliest armed deadline (also the value of the `Timeout` that ends every drain).

@@ -9,10 +9,20 @@ use crate::protocol::{ClientFrame, SeqEvent, ServerFrame, Snapshot};
 use crate::reason::RoomStateChangedReason;
 use crate::transitions::{self, Phase, Trigger};
 
-use super::link::Link;
+use super::link::{Link, backoff_ceiling};
 use super::lists::{apply_event, count_update, diff_snapshot};
 use super::room::Session;
 use super::{ConnId, Machine};
+
+/// `LoginFailed` codes that say "not now" rather than "no": the login is sent again later.
+/// `SERVER_UNAVAILABLE` is what a cluster node answers while its shared store is away;
+/// `SERVER_DRAINING` is normally a `bye`, but a login refused with it is no verdict either.
+fn is_retryable_refusal(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::SERVER_UNAVAILABLE | ErrorCode::SERVER_DRAINING
+    )
+}
 
 /// What a `Joined`/`Resumed` frame brings, in one shape.
 struct Accepted {
@@ -91,6 +101,10 @@ impl Machine {
                     return;
                 }
                 let phase = self.phase_of(&room_id);
+                if phase.is_active() && is_retryable_refusal(code) {
+                    self.retry_login_later(now, conn, &room_id);
+                    return;
+                }
                 let trigger = match phase {
                     Phase::Logining => Trigger::LoginRejected,
                     Phase::Reconnecting => Trigger::for_resume_rejection(code),
@@ -160,9 +174,37 @@ impl Machine {
             ServerFrame::Pong | ServerFrame::Unknown => {}
             ServerFrame::Bye { code, message } => {
                 log::info!("server said bye: {code}: {message}");
-                self.link_lost(now, Some(conn));
+                if code == ErrorCode::SERVER_DRAINING {
+                    self.drained(now, conn);
+                } else {
+                    self.link_lost(now, Some(conn));
+                }
             }
         }
+    }
+
+    /// A `LoginFailed` that is no answer about the login itself (the server cannot decide it
+    /// now): the room stays `Logining`/`Reconnecting`, reports nothing, and its login goes out
+    /// again on this link after a full-jitter backoff of its own (`Room::login_retries` is the
+    /// exponent, reset when the room is accepted). The login timeout (at first login) and the
+    /// retry window (while reconnecting) keep running and end it with 1002053 as for an outage.
+    /// If the link is lost meanwhile, the next connection carries the login anyway.
+    fn retry_login_later(&mut self, now: Instant, conn: ConnId, room_id: &str) {
+        let (base, cap) = (self.cfg.backoff_base, self.cfg.backoff_cap);
+        let Some(room) = self.rooms.get(room_id).filter(|r| r.wants_login()) else {
+            return;
+        };
+        if room.sent_on != Some(conn) {
+            return;
+        }
+        let ceiling = backoff_ceiling(base, cap, room.login_retries);
+        let max_nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+        let wait = Duration::from_nanos(self.rng.below_inclusive(max_nanos));
+        if let Some(room) = self.rooms.get_mut(room_id) {
+            room.login_retries = room.login_retries.saturating_add(1);
+            room.login_retry_at = Some(super::later(now, wait));
+        }
+        log::info!("room {room_id}: server unavailable for now; login again in {wait:?}");
     }
 
     /// The server moved a room's session off the current connection (a resume on another
@@ -233,6 +275,8 @@ impl Machine {
         if let Some(room) = self.rooms.get_mut(room_id) {
             room.login_deadline = None;
             room.retry_deadline = None;
+            room.login_retries = 0;
+            room.login_retry_at = None;
             room.sent_on = Some(conn);
             room.room_session_id = acc.room_session_id;
             let last_seq = room.session.as_ref().map_or(0, |s| s.last_seq);
