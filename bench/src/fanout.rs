@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use roomlink::protocol::ClientFrame;
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::child::{ChildProc, this_binary};
 use crate::member::{self, Ws};
@@ -52,11 +52,71 @@ enum Seen {
     Delete,
 }
 
-/// Reads a member's frames; reports when it sees the joiner come or go. The frames are matched
-/// by text, as a thin client would, rather than fully decoded.
-async fn member_loop(mut ws: Ws, seen: mpsc::UnboundedSender<(Seen, u64)>) {
-    while let Ok(text) = member::next_text(&mut ws).await {
+/// How often a member pings: a third of the server's default heartbeat timeout (90 s), as the
+/// reference client does. Building a room of 10 000 takes longer than the timeout on a small
+/// machine; members that never pinged expired together there (issue 12, finding 4).
+const PING_EVERY: Duration = Duration::from_secs(30);
+
+/// One member, from its first `joined` on: pings like a real client, sends its re-login when
+/// told (`relogin`, answering on `ready` when it is joined again), and reports when it sees the
+/// joiner come or go. The frames are matched by text, as a thin client would, rather than fully
+/// decoded.
+async fn member_task(
+    ws: Ws,
+    mut relogin: oneshot::Receiver<ClientFrame>,
+    mut ready: Option<oneshot::Sender<Result<(), String>>>,
+    seen: mpsc::UnboundedSender<(Seen, u64)>,
+) {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let (mut sink, mut stream) = ws.split();
+    let ping = Message::text(ClientFrame::Ping.encode());
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    let mut relogin_sent = false;
+    let fail = |ready: &mut Option<oneshot::Sender<Result<(), String>>>, e: String| {
+        if let Some(r) = ready.take() {
+            let _ = r.send(Err(e));
+        }
+    };
+    loop {
+        let text = tokio::select! {
+            _ = tick.tick() => {
+                if sink.send(ping.clone()).await.is_err() { break }
+                continue;
+            }
+            f = &mut relogin, if !relogin_sent => {
+                relogin_sent = true;
+                let Ok(f) = f else { continue };
+                if let Err(e) = sink.send(Message::text(f.encode())).await {
+                    fail(&mut ready, format!("send: {e}"));
+                    break;
+                }
+                continue;
+            }
+            m = stream.next() => match m {
+                Some(Ok(Message::Text(t))) => t.as_str().to_owned(),
+                Some(Ok(Message::Close(f))) => {
+                    fail(&mut ready, format!("closed by server: {f:?}"));
+                    break;
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => {
+                    fail(&mut ready, format!("read: {e}"));
+                    break;
+                }
+                None => {
+                    fail(&mut ready, "closed".into());
+                    break;
+                }
+            },
+        };
         let at = mono_ns();
+        if relogin_sent && ready.is_some() && text.starts_with(r#"{"t":"joined""#) {
+            if let Some(r) = ready.take() {
+                let _ = r.send(Ok(()));
+            }
+            continue;
+        }
         if !text.contains(r#""user_id":"joiner""#) {
             continue;
         }
@@ -101,37 +161,51 @@ pub fn roomlink(server: SocketAddr, members: usize, trials: usize) -> Result<Fan
     runtime()?.block_on(async move {
         // Built in two passes so that building costs O(N) events, not O(N²): members first join
         // without user updates (no events for anyone), then all log in again on their own
-        // connection with updates on (a re-login of the same user: peers see nothing).
-        let joined: Vec<Result<(usize, Ws), String>> = futures_util::stream::iter(0..members)
-            .map(|i| async move {
-                let mut ws = member::connect(
-                    server,
-                    None,
-                    vec![member::login("fan", &format!("m{i}"), false)],
-                )
-                .await?;
-                member::expect_joined(&mut ws).await?;
-                Ok((i, ws))
-            })
-            .buffer_unordered(PARALLEL)
-            .collect()
-            .await;
-        let joined: Vec<(usize, Ws)> = joined.into_iter().collect::<Result<_, _>>()?;
-        let updated: Vec<Result<Ws, String>> = futures_util::stream::iter(joined)
-            .map(|(i, mut ws)| async move {
-                let relogin = ClientFrame::Login(member::login("fan", &format!("m{i}"), true));
-                member::send(&mut ws, &relogin).await?;
-                member::expect_joined(&mut ws).await?;
-                Ok(ws)
-            })
-            .buffer_unordered(PARALLEL)
-            .collect()
-            .await;
+        // connection with updates on (a re-login of the same user: peers see nothing). Each
+        // member runs as its own task from its first `joined` on, pinging like a real client, so
+        // none is silent for the heartbeat timeout however long the building takes.
         let (tx, mut rx) = mpsc::unbounded_channel();
-        for ws in updated {
-            tokio::spawn(member_loop(ws?, tx.clone()));
-        }
+        type Member = (
+            usize,
+            oneshot::Sender<ClientFrame>,
+            oneshot::Receiver<Result<(), String>>,
+        );
+        let joined: Vec<Result<Member, String>> = futures_util::stream::iter(0..members)
+            .map(|i| {
+                let tx = tx.clone();
+                async move {
+                    let mut ws = member::connect(
+                        server,
+                        None,
+                        vec![member::login("fan", &format!("m{i}"), false)],
+                    )
+                    .await?;
+                    member::expect_joined(&mut ws).await?;
+                    let (relogin, relogin_rx) = oneshot::channel();
+                    let (ready_tx, ready) = oneshot::channel();
+                    tokio::spawn(member_task(ws, relogin_rx, Some(ready_tx), tx));
+                    Ok((i, relogin, ready))
+                }
+            })
+            .buffer_unordered(PARALLEL)
+            .collect()
+            .await;
+        let joined: Vec<Member> = joined.into_iter().collect::<Result<_, _>>()?;
         drop(tx);
+        let updated: Vec<Result<(), String>> = futures_util::stream::iter(joined)
+            .map(|(i, relogin, ready)| async move {
+                let login = ClientFrame::Login(member::login("fan", &format!("m{i}"), true));
+                relogin
+                    .send(login)
+                    .map_err(|_| format!("member {i} ended before its re-login"))?;
+                ready
+                    .await
+                    .map_err(|_| format!("member {i} ended before it was joined again"))?
+            })
+            .buffer_unordered(PARALLEL)
+            .collect()
+            .await;
+        updated.into_iter().collect::<Result<Vec<()>, String>>()?;
         let joiner = member::connect(server, None, Vec::new()).await?;
         let (mut sink, mut stream) = joiner.split();
         // The joiner's own frames (its `joined` with the 10 000-user snapshot) are read and dropped.

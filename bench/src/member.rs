@@ -4,11 +4,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use roomlink::User;
-use roomlink::protocol::{
-    ClientFrame, HELLO_HEADER, Hello, Login, PROTOCOL_VERSION, VERSION_HEADER, WS_PATH,
-};
+use roomlink::protocol::{HELLO_HEADER, Hello, Login, PROTOCOL_VERSION, VERSION_HEADER, WS_PATH};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -93,10 +91,4 @@ pub async fn expect_joined(ws: &mut Ws) -> Result<(), String> {
             &text[..text.len().min(200)]
         ))
     }
-}
-
-pub async fn send(ws: &mut Ws, frame: &ClientFrame) -> Result<(), String> {
-    ws.send(Message::text(frame.encode()))
-        .await
-        .map_err(|e| format!("send: {e}"))
 }

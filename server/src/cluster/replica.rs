@@ -281,10 +281,11 @@ mod tests {
             heartbeat_timeout: Duration::from_millis(900),
             room_capacity: 4,
             replay_buffer: 3,
-            // Small, so the logs run into the budget too.
+            // Small enough that the logs run into the budget too (5/s with a burst of 4 never
+            // did: entries are ~200 ms apart across four users), so agreeing covers refusals.
             member_events: roomlink_server_core::Rate {
-                per_sec: 5,
-                burst: 4,
+                per_sec: 1,
+                burst: 1,
             },
         }
     }
@@ -387,16 +388,22 @@ mod tests {
     #[test]
     fn replicas_fed_one_log_agree_on_every_frame() {
         let mut frames = 0;
+        let mut refused = 0;
         for seed in 0..200 {
             let log = log(seed, 120);
             let (a, b) = (run(&log), run(&log));
             assert_eq!(a, b, "seed {seed}");
             frames += a.0.iter().map(Vec::len).sum::<usize>();
+            refused += a.0.iter().flatten().filter(|(_, f)| {
+                matches!(f, ServerFrame::Error { code, .. } | ServerFrame::LoginFailed { code, .. }
+                    if *code == ErrorCode::RATE_LIMITED)
+            }).count();
         }
         assert!(
             frames > 10_000,
             "the logs exercise the rules ({frames} frames)"
         );
+        assert!(refused > 0, "the logs reach the member budget");
     }
 
     /// A replica restored from a snapshot (through its JSON form, as stored) goes on exactly as
