@@ -20,6 +20,10 @@ pub struct Args {
     /// Print only the narration and the checks, not every callback.
     #[arg(long)]
     quiet: bool,
+    /// The cluster story instead: three nodes on one Redis (needs `redis-server` on the PATH),
+    /// one crashing and one draining while the room notices nothing.
+    #[arg(long)]
+    cluster: bool,
 }
 
 const ROOM: &str = "demo-room";
@@ -30,6 +34,9 @@ const PATIENCE: Duration = Duration::from_secs(10);
 
 pub fn run(args: Args) -> Result<(), String> {
     let rt = tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))?;
+    if args.cluster {
+        return rt.block_on(crate::cluster_demo::play(args.quiet));
+    }
     rt.block_on(Story::new(args.quiet).play())
 }
 

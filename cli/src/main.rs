@@ -1,5 +1,6 @@
 //! The `roomlink` command: `serve`, `token`, `join`, `demo`.
 
+mod cluster_demo;
 mod demo;
 mod join;
 mod key;

@@ -98,3 +98,29 @@ fn serve_and_join_work_together_and_join_exits_when_the_room_ends() {
         "{stdout}"
     );
 }
+
+#[test]
+fn the_cluster_demo_runs_and_every_expected_callback_arrives() {
+    let out = Command::new(env!("CARGO_BIN_EXE_roomlink"))
+        .args(["demo", "--cluster", "--quiet"])
+        .output()
+        .expect("run roomlink demo --cluster");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "demo --cluster failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    for line in [
+        "A: Reconnected 0 (session resumed on another node)",
+        "B: saw nothing of A's node crashing",
+        "C: saw nothing of the drain",
+        "C: KickOut 1002055",
+        "done: all 14 expected callbacks arrived",
+    ] {
+        assert!(
+            stdout.contains(line),
+            "demo --cluster output lacks {line:?}\n{stdout}"
+        );
+    }
+}

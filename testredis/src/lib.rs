@@ -26,15 +26,25 @@ fn free_port() -> u16 {
 }
 
 impl Redis {
+    /// Starts on a free port; panics (naming the cause) if it cannot.
     pub fn start() -> Redis {
         Redis::start_on(free_port())
     }
 
     /// Starts on `port` (e.g. again after [`Redis::stop`], as a restarted Redis would be).
     pub fn start_on(port: u16) -> Redis {
+        Redis::try_start_on(port).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`Redis::start`], with the cause as an error.
+    pub fn try_start() -> Result<Redis, String> {
+        Redis::try_start_on(free_port())
+    }
+
+    fn try_start_on(port: u16) -> Result<Redis, String> {
         let dir =
             std::env::temp_dir().join(format!("roomlink-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("redis dir");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("redis dir {}: {e}", dir.display()))?;
         let mut child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -43,7 +53,9 @@ impl Redis {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server runs (scripts/setup.sh installs it)");
+            .map_err(|e| {
+                format!("redis-server does not run ({e}); scripts/setup.sh installs it")
+            })?;
         // Ready when it says so: no polling of the port.
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();
@@ -59,15 +71,23 @@ impl Redis {
             }
             let _ = tx.send(Err(said.join("\n")));
         });
-        match rx.recv_timeout(READY_WITHIN) {
-            Ok(Ok(())) => {}
-            Ok(Err(out)) => panic!("redis-server on port {port} exited:\n{out}"),
-            Err(_) => panic!("redis-server on port {port} not ready within {READY_WITHIN:?}"),
-        }
-        Redis {
+        let mut redis = Redis {
             child: Some(child),
             port,
             dir,
+        };
+        match rx.recv_timeout(READY_WITHIN) {
+            Ok(Ok(())) => Ok(redis),
+            Ok(Err(out)) => {
+                redis.stop();
+                Err(format!("redis-server on port {port} exited:\n{out}"))
+            }
+            Err(_) => {
+                redis.stop();
+                Err(format!(
+                    "redis-server on port {port} not ready within {READY_WITHIN:?}"
+                ))
+            }
         }
     }
 
