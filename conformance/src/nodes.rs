@@ -1,0 +1,182 @@
+//! The server(s) a run talks to: one in-memory server, or (`--cluster N`) N nodes on a Redis the
+//! run starts itself (roomlink-testredis). Stopping "the server" stops every node and the Redis,
+//! starting it again brings the Redis back empty on its port and every node back on its own, so a
+//! restart means on a cluster what it means on one server: everything is forgotten.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use roomlink_server::{ServerConfig, ServerHandle, StoreUrl};
+use roomlink_testredis::Redis;
+use tokio::time::Instant;
+
+use crate::scenario::scaled;
+
+/// How long a restart keeps retrying a pinned port while the old sockets are released.
+const REBIND_MS: u64 = 2_000;
+
+/// `fut` with a deadline; a timeout is an error naming `what`.
+pub async fn deadline<T>(
+    what: &str,
+    limit: Duration,
+    fut: impl Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    tokio::time::timeout(limit, fut)
+        .await
+        .map_err(|_| format!("{what} did not finish within {limit:?}"))?
+}
+
+/// The cluster's Redis: its port stays the same across a restart (the nodes' URL names it).
+struct Store {
+    port: u16,
+    redis: Option<Redis>,
+}
+
+/// A Redis on `port` (any free one if `None`). `Redis::start_on` blocks and panics on a broken
+/// install; both stay off the runtime's threads and the panic becomes an error.
+async fn start_redis(port: Option<u16>) -> Result<Redis, String> {
+    tokio::task::spawn_blocking(move || match port {
+        Some(p) => Redis::start_on(p),
+        None => Redis::start(),
+    })
+    .await
+    .map_err(|e| format!("cannot start redis-server (scripts/setup.sh installs it): {e}"))
+}
+
+pub struct Nodes {
+    /// Every node's settings but `bind`.
+    config: ServerConfig,
+    /// Pinned at the first start, so a restart comes back where the proxies point.
+    binds: Vec<SocketAddr>,
+    /// Empty while stopped.
+    running: Vec<ServerHandle>,
+    store: Option<Store>,
+    op_timeout: Duration,
+    scale: f64,
+}
+
+impl Nodes {
+    /// One server (`cluster` is `None`) or `cluster` nodes on a fresh Redis.
+    pub async fn start(
+        config: ServerConfig,
+        cluster: Option<usize>,
+        op_timeout: Duration,
+        scale: f64,
+    ) -> Result<Nodes, String> {
+        let count = cluster.unwrap_or(1);
+        let mut nodes = Nodes {
+            binds: vec![config.bind; count],
+            config,
+            running: Vec::new(),
+            store: None,
+            op_timeout,
+            scale,
+        };
+        if cluster.is_some() {
+            let redis = start_redis(None).await?;
+            nodes.config.redis = Some(StoreUrl(redis.url()));
+            nodes.store = Some(Store {
+                port: redis.port,
+                redis: Some(redis),
+            });
+        }
+        for i in 0..count {
+            let server = nodes.start_node(i).await?;
+            nodes.binds[i] = server.local_addr();
+            nodes.running.push(server);
+        }
+        log::info!(
+            "serving on {:?} (redis: {})",
+            nodes.binds,
+            nodes.store.is_some()
+        );
+        Ok(nodes)
+    }
+
+    pub fn len(&self) -> usize {
+        self.binds.len()
+    }
+
+    /// Node `i`'s address (also while stopped).
+    pub fn addr(&self, i: usize) -> SocketAddr {
+        self.binds[i % self.binds.len()]
+    }
+
+    async fn start_node(&self, i: usize) -> Result<ServerHandle, String> {
+        let mut config = self.config.clone();
+        config.bind = self.binds[i];
+        deadline("starting the server", self.op_timeout, async {
+            roomlink_server::start(config)
+                .await
+                .map_err(|e| format!("cannot start the server on {}: {e}", self.binds[i]))
+        })
+        .await
+    }
+
+    /// Stops every node (as a crash would), then the Redis with all it held.
+    pub async fn stop(&mut self) -> Result<(), String> {
+        if self.running.is_empty() {
+            return Err("server stop: the server is not running".into());
+        }
+        for server in self.running.drain(..) {
+            deadline("stopping the server", self.op_timeout, async {
+                server.shutdown().await;
+                Ok(())
+            })
+            .await?;
+        }
+        if let Some(store) = &mut self.store {
+            // Dropping it kills redis-server by PID and removes its directory.
+            store.redis = None;
+        }
+        Ok(())
+    }
+
+    /// Starts an empty Redis again (cluster) and every node on its old port.
+    pub async fn start_again(&mut self) -> Result<(), String> {
+        if !self.running.is_empty() {
+            return Err("server start: the server is already running".into());
+        }
+        if let Some(store) = &mut self.store {
+            store.redis = Some(start_redis(Some(store.port)).await?);
+        }
+        for i in 0..self.len() {
+            let server = self.restart_node(i).await?;
+            self.running.push(server);
+        }
+        Ok(())
+    }
+
+    /// Node `i` on its pinned port. The old listener's port can still be held for a moment after
+    /// a stop: EADDRINUSE is retried with a short backoff before it counts as a failure.
+    async fn restart_node(&self, i: usize) -> Result<ServerHandle, String> {
+        let bind = self.binds[i];
+        let give_up = Instant::now() + scaled(REBIND_MS, self.scale);
+        let mut backoff = Duration::from_millis(10);
+        let mut config = self.config.clone();
+        config.bind = bind;
+        loop {
+            let started = deadline("starting the server", self.op_timeout, async {
+                Ok(roomlink_server::start(config.clone()).await)
+            })
+            .await?;
+            match started {
+                Ok(server) => return Ok(server),
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < give_up => {
+                    log::info!("restarting the server on {bind}: {e}; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(200));
+                }
+                Err(e) => return Err(format!("cannot restart the server on {bind}: {e}")),
+            }
+        }
+    }
+
+    /// Stops every node that runs (and the Redis); an error if one does not stop in time.
+    pub async fn shutdown(mut self) -> Result<(), String> {
+        if self.running.is_empty() {
+            return Ok(());
+        }
+        self.stop().await
+    }
+}
