@@ -180,3 +180,65 @@ impl Nodes {
         self.stop().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpStream;
+
+    /// One inline command to the Redis on `port`; its reply line.
+    async fn redis(port: u16, command: &str) -> std::io::Result<String> {
+        let mut conn = TcpStream::connect(("127.0.0.1", port)).await?;
+        conn.write_all(format!("{command}\r\n").as_bytes()).await?;
+        let mut line = String::new();
+        BufReader::new(conn).read_line(&mut line).await?;
+        Ok(line.trim_end().to_string())
+    }
+
+    fn config() -> ServerConfig {
+        ServerConfig {
+            bind: ([127, 0, 0, 1], 0).into(),
+            ..ServerConfig::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn one_server_is_every_node() {
+        let nodes = Nodes::start(config(), None, Duration::from_secs(10), 1.0)
+            .await
+            .expect("starts");
+        assert_eq!(nodes.len(), 1);
+        assert_eq!(nodes.addr(1), nodes.addr(0));
+        nodes.shutdown().await.expect("stops");
+    }
+
+    #[tokio::test]
+    async fn a_cluster_restart_comes_back_on_the_same_ports_with_an_empty_redis() {
+        let mut nodes = Nodes::start(config(), Some(2), Duration::from_secs(10), 1.0)
+            .await
+            .expect("starts");
+        let (a, b) = (nodes.addr(0), nodes.addr(1));
+        assert_ne!(a, b, "two nodes");
+        assert_eq!(nodes.addr(2), a, "client 2 goes to node 0");
+        let port = nodes.store.as_ref().expect("a Redis").port;
+        assert_eq!(redis(port, "SET marker 1").await.expect("redis"), "+OK");
+
+        nodes.stop().await.expect("stops");
+        assert!(TcpStream::connect(a).await.is_err(), "node 0 is down");
+        assert!(TcpStream::connect(b).await.is_err(), "node 1 is down");
+        assert!(redis(port, "PING").await.is_err(), "the Redis is down");
+
+        nodes.start_again().await.expect("starts again");
+        assert_eq!((nodes.addr(0), nodes.addr(1)), (a, b), "same ports");
+        assert!(TcpStream::connect(a).await.is_ok());
+        assert!(TcpStream::connect(b).await.is_ok());
+        assert_eq!(
+            redis(port, "EXISTS marker").await.expect("redis is back"),
+            ":0",
+            "what the old Redis held is gone"
+        );
+        nodes.shutdown().await.expect("stops");
+        assert!(redis(port, "PING").await.is_err(), "stopped by the run");
+    }
+}
