@@ -14,10 +14,12 @@ drivers=()
 pass=()
 bless=false
 cluster=""
+named_scenarios=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --driver) drivers+=("${2:?--driver needs a NAME}"); shift 2 ;;
-    --scenario | --repeat | --time-scale) pass+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+    --scenario) named_scenarios=true; pass+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+    --repeat | --time-scale) pass+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
     --bless) bless=true; pass+=("$1"); shift ;;
     --cluster) cluster="${2:?--cluster needs a node count}"; pass+=("$1" "$2"); shift 2 ;;
     *) echo "conformance.sh: unknown argument $1" >&2; exit 2 ;;
@@ -42,6 +44,19 @@ if [ -n "$cluster" ]; then
     echo "conformance.sh: --cluster needs redis-server (bash scripts/setup.sh installs it)" >&2
     exit 1
   }
+  # Every scenario but the written-down exceptions (conformance/cluster-exceptions.txt), unless
+  # scenarios were named.
+  if ! $named_scenarios; then
+    for file in conformance/scenarios/*.json; do
+      name="$(basename "$file" .json)"
+      reason="$(awk -v n="$name" '$1 == n { $1 = ""; sub(/^ /, ""); print; exit }' conformance/cluster-exceptions.txt)"
+      if [ -n "$reason" ]; then
+        echo "== conformance on the cluster: $name not run: $reason"
+      else
+        pass+=(--scenario "$name")
+      fi
+    done
+  fi
 fi
 
 if [ ${#drivers[@]} -eq 0 ]; then
