@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
-use roomlink_server::ServerConfig;
 use roomlink_server::token::{Claims, mint};
+use roomlink_server::{Rate, RateLimits, ServerConfig};
 
 use crate::child::{ChildProc, this_binary};
 
@@ -18,9 +18,22 @@ pub fn config(bind: SocketAddr) -> ServerConfig {
     ServerConfig {
         bind,
         room_capacity: ROOM_CAPACITY,
+        rates: UNLIMITED,
         ..ServerConfig::default()
     }
 }
+
+/// The benchmarks are floods on purpose (one engine publishing thousands of streams, a login loop
+/// of hundreds of samples): the rate limits would measure themselves, so they are lifted.
+const UNLIMITED: RateLimits = RateLimits {
+    frames: NO_RATE,
+    member_events: NO_RATE,
+    max_rooms_per_conn: usize::MAX,
+};
+const NO_RATE: Rate = Rate {
+    per_sec: roomlink_server::MAX_RATE_PER_SEC,
+    burst: u32::MAX,
+};
 
 /// A one-hour token the bench server accepts.
 pub fn token(user_id: &str, room_id: &str) -> String {

@@ -146,6 +146,18 @@
 /** 1900007 (roomlink): The HTTP proxy refused the tunnel for want of credentials (407), or refused the ones in the proxy URL. */
 #define ROOMLINK_CODE_PROXY_AUTH_FAILED 1900007
 
+/** 1900008 (roomlink): The server node is draining (rolling restart, scale-in) and closed the connection with a bye of this code; sessions are kept, and the engine moves to its next server URL at once (no backoff) to resume them. */
+#define ROOMLINK_CODE_SERVER_DRAINING 1900008
+
+/** 1900009 (roomlink): The server could not reach its shared store (a cluster's Redis is away) and refused a login for now; retryable: the engine sends the login again after its backoff, until the login timeout or the retry window ends (then 1002053), never failing with this code. */
+#define ROOMLINK_CODE_SERVER_UNAVAILABLE 1900009
+
+/** 1900010 (roomlink): Server: over a rate limit (frames per second on one connection, or room events one member may cause: logins, publishes, unpublishes, renewals); the request was dropped and nothing changed. Retry later. */
+#define ROOMLINK_CODE_RATE_LIMITED 1900010
+
+/** 1900011 (roomlink): Server: this connection already holds sessions in as many rooms as the server allows (`max_rooms_per_conn`); log out of one first. */
+#define ROOMLINK_CODE_TOO_MANY_ROOMS 1900011
+
 /** 1900101 (roomlink): FFI: a required pointer argument was NULL; nothing happened. */
 #define ROOMLINK_CODE_NULL_POINTER 1900101
 

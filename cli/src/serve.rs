@@ -1,9 +1,9 @@
 //! `roomlink serve`: the reference server, every setting a flag with an environment variable.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use roomlink_server::{ConnectionLimits, ServerConfig};
+use roomlink_server::{ConnectionLimits, Rate, RateLimits, ServerConfig};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -39,6 +39,10 @@ pub struct Args {
     /// A WebSocket connection holding no session this long after its upgrade is closed (ms).
     #[arg(long, env = "ROOMLINK_LOGIN_TIMEOUT_MS", default_value_t = 10_000)]
     login_timeout_ms: u64,
+    /// On SIGTERM, the first Ctrl-C or `POST /admin/drain`: how long connections are given to
+    /// close after being told to go elsewhere, before the process exits anyway (ms).
+    #[arg(long, env = "ROOMLINK_DRAIN_TIMEOUT_MS", default_value_t = 10_000)]
+    drain_timeout_ms: u64,
     /// Most connections held at once [default: derived from the open-file limit].
     #[arg(long, env = "ROOMLINK_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
@@ -53,6 +57,47 @@ pub struct Args {
     /// every node of it must have the same settings [default: rooms live in this process only].
     #[arg(long, env = "ROOMLINK_REDIS", hide_env_values = true)]
     redis: Option<String>,
+    /// Cluster only: store a room's state every this many log entries and trim its log.
+    #[arg(long, env = "ROOMLINK_SNAPSHOT_EVERY", default_value_t = 1000)]
+    snapshot_every: u64,
+    #[command(flatten)]
+    rates: Rates,
+}
+
+/// Rate limits and the room cap per connection (see docs/PROTOCOL.md, "Limits").
+#[derive(clap::Args)]
+struct Rates {
+    /// Frames per second one connection may send, sustained.
+    #[arg(long, env = "ROOMLINK_FRAMES_PER_SEC", default_value_t = 50)]
+    frames_per_sec: u32,
+    /// Frames one connection may send at once on top of the sustained rate.
+    #[arg(long, env = "ROOMLINK_FRAME_BURST", default_value_t = 200)]
+    frame_burst: u32,
+    /// Room events (fresh logins, publishes, unpublishes, renewals) per second per member.
+    #[arg(long, env = "ROOMLINK_MEMBER_EVENTS_PER_SEC", default_value_t = 10)]
+    member_events_per_sec: u32,
+    /// Room events one member may cause at once.
+    #[arg(long, env = "ROOMLINK_MEMBER_EVENT_BURST", default_value_t = 80)]
+    member_event_burst: u32,
+    /// Rooms one connection may hold sessions in.
+    #[arg(long, env = "ROOMLINK_MAX_ROOMS_PER_CONN", default_value_t = 16)]
+    max_rooms_per_conn: usize,
+}
+
+impl Rates {
+    fn config(&self) -> RateLimits {
+        RateLimits {
+            frames: Rate {
+                per_sec: self.frames_per_sec,
+                burst: self.frame_burst,
+            },
+            member_events: Rate {
+                per_sec: self.member_events_per_sec,
+                burst: self.member_event_burst,
+            },
+            max_rooms_per_conn: self.max_rooms_per_conn,
+        }
+    }
 }
 
 pub fn run(args: Args) -> Result<(), String> {
@@ -67,12 +112,15 @@ pub fn run(args: Args) -> Result<(), String> {
         replay_buffer: args.replay_buffer,
         request_timeout: Duration::from_millis(args.request_timeout_ms),
         login_timeout: Duration::from_millis(args.login_timeout_ms),
+        drain_timeout: Duration::from_millis(args.drain_timeout_ms),
         limits: ConnectionLimits {
             max_connections: args.max_connections,
             max_pending: args.max_pending,
             max_per_ip: args.max_per_ip,
         },
         redis: args.redis.map(roomlink_server::StoreUrl),
+        snapshot_every: args.snapshot_every,
+        rates: args.rates.config(),
     };
     // Checked here too (start would refuse it as well) so the message names the setting rather
     // than reading like a bind failure.
@@ -83,8 +131,10 @@ pub fn run(args: Args) -> Result<(), String> {
         eprintln!("warning: {w}");
     }
     let rt = tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))?;
+    let drain_timeout = config.drain_timeout;
     rt.block_on(async {
-        let server = roomlink_server::start(config)
+        let mut signals = Signals::new().map_err(|e| format!("signal: {e}"))?;
+        let mut server = roomlink_server::start(config)
             .await
             .map_err(|e| format!("start on {}: {e}", args.bind))?;
         println!(
@@ -92,12 +142,45 @@ pub fn run(args: Args) -> Result<(), String> {
             server.ws_url(),
             server.admin_url()
         );
-        tokio::signal::ctrl_c()
-            .await
-            .map_err(|e| format!("signal: {e}"))?;
+        // SIGTERM or the first Ctrl-C drains with the configured timeout; an admin drain
+        // brings its own deadline. Either way the process exits 0 once drained.
+        let deadline = tokio::select! {
+            _ = signals.next() => Instant::now() + drain_timeout,
+            started = server.drain_started() => started.unwrap_or_else(Instant::now),
+        };
+        eprintln!("roomlink server: draining (a second signal exits at once)");
+        tokio::select! {
+            _ = server.drain(deadline) => {}
+            _ = signals.next() => return Err("second signal: exiting without finishing the drain".into()),
+        }
         server.shutdown().await;
         Ok(())
     })
+}
+
+/// SIGTERM and Ctrl-C (SIGINT), as one stream of "a signal came".
+struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        Ok(Signals {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?,
+        })
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 #[cfg(test)]
@@ -117,6 +200,15 @@ mod tests {
     }
 
     #[test]
+    fn the_rate_flags_default_to_the_servers_defaults() {
+        let cli = Cli::try_parse_from(["serve"]).unwrap();
+        assert_eq!(
+            cli.serve.rates.config(),
+            roomlink_server::RateLimits::default()
+        );
+    }
+
+    #[test]
     fn bad_settings_are_refused_before_binding_with_the_setting_named() {
         for (args, field) in [
             (&["--heartbeat-timeout-ms", "0"][..], "heartbeat_timeout"),
@@ -125,9 +217,13 @@ mod tests {
             (&["--replay-buffer", "2000000"][..], "replay_buffer"),
             (&["--request-timeout-ms", "0"][..], "request_timeout"),
             (&["--login-timeout-ms", "0"][..], "login_timeout"),
+            (&["--drain-timeout-ms", "100000000000"][..], "drain_timeout"),
             (&["--max-connections", "0"][..], "max_connections"),
             (&["--max-pending", "0"][..], "max_pending"),
             (&["--max-per-ip", "0"][..], "max_per_ip"),
+            (&["--frames-per-sec", "0"][..], "rates.frames"),
+            (&["--member-event-burst", "0"][..], "rates.member_events"),
+            (&["--max-rooms-per-conn", "0"][..], "max_rooms_per_conn"),
             (&["--admin-secret", ""][..], "admin_secret"),
             (&["--token-secret", ""][..], "token_secret"),
             (&["--app-id", ""][..], "app_id"),

@@ -422,6 +422,10 @@ impl Runner<'_> {
                 ..
             } => self.world.start_server().await,
             WorldOp::Server {
+                action: ServerAction::Drain,
+                ..
+            } => self.world.drain_server().await,
+            WorldOp::Server {
                 action: ServerAction::Restart,
                 down_ms,
             } => {

@@ -150,6 +150,8 @@ pub enum ServerAction {
     Stop,
     Start,
     Restart,
+    /// A graceful drain (every connection gets `bye` 1900008 and a close), then a stop.
+    Drain,
 }
 
 /// A step performed on one client (the `client` key is held by [`Step::Client`]).

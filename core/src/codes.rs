@@ -81,6 +81,10 @@ error_codes! {
     ENGINE_DESTROYED = 1900005, Roomlink, "The engine was destroyed; nothing more can be done with it.";
     STALE_ATTEMPT = 1900006, Roomlink, "Server: a login or resume from a connection attempt older than one the server already accepted from the same engine; refused without touching any session (the engine gave up on that attempt).";
     PROXY_AUTH_FAILED = 1900007, Roomlink, "The HTTP proxy refused the tunnel for want of credentials (407), or refused the ones in the proxy URL.";
+    SERVER_DRAINING = 1900008, Roomlink, "The server node is draining (rolling restart, scale-in) and closed the connection with a bye of this code; sessions are kept, and the engine moves to its next server URL at once (no backoff) to resume them.";
+    SERVER_UNAVAILABLE = 1900009, Roomlink, "The server could not reach its shared store (a cluster's Redis is away) and refused a login for now; retryable: the engine sends the login again after its backoff, until the login timeout or the retry window ends (then 1002053), never failing with this code.";
+    RATE_LIMITED = 1900010, Roomlink, "Server: over a rate limit (frames per second on one connection, or room events one member may cause: logins, publishes, unpublishes, renewals); the request was dropped and nothing changed. Retry later.";
+    TOO_MANY_ROOMS = 1900011, Roomlink, "Server: this connection already holds sessions in as many rooms as the server allows (`max_rooms_per_conn`); log out of one first.";
     NULL_POINTER = 1900101, Roomlink, "FFI: a required pointer argument was NULL; nothing happened.";
     INVALID_UTF8 = 1900102, Roomlink, "FFI: a string argument is not valid UTF-8; nothing happened.";
     UNKNOWN_ENGINE = 1900103, Roomlink, "FFI: the engine handle was never issued by this library (0 or a made-up value); nothing happened.";

@@ -24,8 +24,9 @@ pub enum RoomMode {
 pub struct EngineConfig {
     /// `ws://host:port/path` or `wss://...`: the first server to try.
     pub server_url: String,
-    /// More servers (same form), tried in order after `server_url`: a failed attempt moves on to
-    /// the next URL at once; after a full round of failures the normal backoff applies.
+    /// More servers (same form), tried in order after `server_url`: a failed attempt, or a
+    /// server's drain `bye` (1900008), moves on to the next URL at once; after a full round of
+    /// failures the normal backoff applies.
     pub more_server_urls: Vec<String>,
     pub room_mode: RoomMode,
     /// How often the client sends a ping while the link is idle.

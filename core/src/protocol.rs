@@ -200,9 +200,14 @@ pub enum ServerFrame {
         #[serde(default)]
         message: String,
     },
-    /// A room event for a joined session.
+    /// A room event for a joined session; or several consecutive ones of the same kind merged
+    /// into one list while they waited in the server's outbound queue: then the frame stands for
+    /// the session's events `first_seq..=seq` (see `docs/PROTOCOL.md`, "Coalesced events").
     Event {
         room_id: String,
+        /// The first sequence number the frame covers; absent for a single event (= `seq`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        first_seq: Option<u64>,
         #[serde(flatten)]
         event: SeqEvent,
     },
@@ -382,6 +387,7 @@ mod tests {
     fn event_frames_round_trip_flat() {
         let f = ServerFrame::Event {
             room_id: "r".into(),
+            first_seq: None,
             event: SeqEvent {
                 seq: 7,
                 event: RoomEvent::UserAdd {
@@ -393,6 +399,26 @@ mod tests {
         assert_eq!(
             text,
             r#"{"t":"event","room_id":"r","seq":7,"e":"user_add","users":[{"user_id":"a","user_name":"A"}]}"#
+        );
+        assert_eq!(ServerFrame::decode(&text, 1024).unwrap(), f);
+    }
+
+    #[test]
+    fn a_coalesced_event_frame_carries_first_seq_and_round_trips() {
+        let f = ServerFrame::Event {
+            room_id: "r".into(),
+            first_seq: Some(5),
+            event: SeqEvent {
+                seq: 9,
+                event: RoomEvent::UserDelete {
+                    users: vec![User::new("a", "A"), User::new("b", "B")],
+                },
+            },
+        };
+        let text = f.encode();
+        assert_eq!(
+            text,
+            r#"{"t":"event","room_id":"r","first_seq":5,"seq":9,"e":"user_delete","users":[{"user_id":"a","user_name":"A"},{"user_id":"b","user_name":"B"}]}"#
         );
         assert_eq!(ServerFrame::decode(&text, 1024).unwrap(), f);
     }

@@ -61,7 +61,8 @@ pub enum Trigger {
     LoginRejected,
     /// The login timeout ended before `Joined`.
     LoginTimeout,
-    /// The link was lost (ping timeout, reset, `Bye`, network gone).
+    /// The link was lost (ping timeout, reset, `Bye`, network gone). A `Bye` 1900008 (the
+    /// server drains) is this trigger too; only the next attempt differs (next URL at once).
     LinkLost,
     /// A resume was refused with AUTH_FAILED or KICKED_TOKEN_EXPIRED: the token is no good.
     ResumeRejectedToken,
@@ -188,7 +189,7 @@ pub const TABLE: &[Transition] = &[
         T::LoginRejected,
         R::LoginFailed,
         FromTrigger,
-        "the server's code: 1002033 bad token, 1002034 room full, ...",
+        "the server's code: 1002033 bad token, 1002034 room full, ...; never 1900009 (server unavailable: no transition, the login is sent again after the backoff)",
     ),
     row(
         P::Logining,
@@ -223,7 +224,7 @@ pub const TABLE: &[Transition] = &[
         T::LinkLost,
         R::Reconnecting,
         Fixed(ErrorCode::RECONNECTING),
-        "once per outage; the retry window starts",
+        "once per outage; the retry window starts (after a bye 1900008, server draining: the next URL at once)",
     ),
     row(
         P::Logined,
@@ -286,7 +287,7 @@ pub const TABLE: &[Transition] = &[
         T::ResumeRejectedOther,
         R::ReconnectFailed,
         FromTrigger,
-        "resume refused with another code (e.g. 1002034 room full)",
+        "resume refused with another code (e.g. 1002034 room full); never 1900009 (server unavailable: stays Reconnecting, resent after the backoff)",
     ),
     row(
         P::Reconnecting,
@@ -321,7 +322,7 @@ pub const TABLE: &[Transition] = &[
         T::LinkLost,
         R::Reconnecting,
         Fixed(ErrorCode::RECONNECTING),
-        "once per outage; the retry window starts",
+        "once per outage; the retry window starts (after a bye 1900008, server draining: the next URL at once)",
     ),
     row(
         P::Reconnected,

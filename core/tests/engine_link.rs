@@ -219,6 +219,7 @@ fn room_events_from_the_server_reach_the_app() {
     let bob = User::new("bob", "Bob");
     end.send(&ServerFrame::Event {
         room_id: "room1".into(),
+        first_seq: None,
         event: SeqEvent {
             seq: 1,
             event: RoomEvent::UserAdd {

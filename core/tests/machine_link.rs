@@ -50,6 +50,7 @@ fn logged_in(t0: Instant) -> (Machine, ConnId) {
 fn ev(seq: u64, event: RoomEvent) -> ServerFrame {
     ServerFrame::Event {
         room_id: "r".into(),
+        first_seq: None,
         event: SeqEvent { seq, event },
     }
 }

@@ -12,7 +12,7 @@ use roomlink::ErrorCode;
 pub const KEEP_FOR: Duration = Duration::from_secs(30 * 60);
 pub const MAX_ENTRIES: usize = 65_536;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KickRecord {
     pub room_id: String,
     pub code: ErrorCode,
@@ -40,6 +40,30 @@ impl RecentKicks {
 
     pub fn get(&self, session_id: &str) -> Option<&KickRecord> {
         self.by_session.get(session_id)
+    }
+
+    /// The pruning order and the records (for a snapshot).
+    pub fn parts(
+        &self,
+    ) -> (
+        impl Iterator<Item = (Instant, &str)>,
+        impl Iterator<Item = (&str, &KickRecord)>,
+    ) {
+        (
+            self.order.iter().map(|(t, s)| (*t, s.as_str())),
+            self.by_session.iter().map(|(s, r)| (s.as_str(), r)),
+        )
+    }
+
+    /// The inverse of [`RecentKicks::parts`].
+    pub fn from_parts(
+        order: impl IntoIterator<Item = (Instant, String)>,
+        by_session: HashMap<String, KickRecord>,
+    ) -> Self {
+        RecentKicks {
+            by_session,
+            order: order.into_iter().collect(),
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 //! Connection liveness is the driver's: it answers pings, notices silence and reports the end of
 //! a connection with [`ConnEnd`]. Session IDs appear in log lines only as a [`Tag`].
 
+mod bucket;
 mod fence;
 mod info;
 mod inject;
@@ -19,15 +20,18 @@ mod output;
 mod rooms;
 mod rules;
 mod session;
+mod snapshot;
 mod state;
 mod tag;
 mod time;
 mod timers;
 
+pub use bucket::{Rate, TokenBucket};
 pub use info::RoomInfo;
 pub use inject::{AuthError, Authenticator, Grant, IdSource};
 pub use output::{ConnEnd, ConnId, Output};
 pub use rooms::Rooms;
-pub use rules::Rules;
+pub use rules::{MEMBER_EVENTS, Rules};
+pub use snapshot::CoreSnapshot;
 pub use tag::Tag;
 pub use time::Now;

@@ -1,6 +1,6 @@
 //! [`Rooms`]: the inputs, admin commands and output of the server's rules.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,7 +13,8 @@ use crate::inject::{AuthError, Authenticator, Grant, IdSource};
 use crate::output::{ConnEnd, ConnId, Output};
 use crate::rules::Rules;
 use crate::session::Session;
-use crate::state::{Leave, Room, State, broadcast, room_info, snapshot_for};
+use crate::snapshot::CoreSnapshot;
+use crate::state::{Leave, RATE_LIMITED_MESSAGE, Room, State, broadcast, room_info, snapshot_for};
 use crate::tag::Tag;
 use crate::time::{Now, deadline};
 use crate::timers::{TimerKind, Timers};
@@ -46,6 +47,30 @@ impl Rooms {
             auth,
             ids,
             st: State::default(),
+        }
+    }
+
+    /// Everything the core holds, as data (see [`CoreSnapshot`]), with times relative to `now`.
+    /// Only between inputs: frames not yet polled are not part of it.
+    pub fn snapshot(&self, now: Now) -> CoreSnapshot {
+        crate::snapshot::take(&self.st, now)
+    }
+
+    /// A core that decides from here on exactly what the one `snap` was taken of would, `now`
+    /// standing for the `Now` the snapshot was taken at.
+    pub fn restore(
+        rules: Rules,
+        auth: Box<dyn Authenticator>,
+        ids: Box<dyn IdSource>,
+        snap: CoreSnapshot,
+        now: Now,
+    ) -> Self {
+        let st = crate::snapshot::restore(snap, now, rules.replay_buffer);
+        Rooms {
+            rules,
+            auth,
+            ids,
+            st,
         }
     }
 
@@ -85,6 +110,14 @@ impl Rooms {
     /// kicks aside).
     pub fn is_empty(&self) -> bool {
         self.st.rooms.is_empty() && self.st.sessions.is_empty()
+    }
+
+    /// How many sessions (one per room) connection `conn` holds, and whether one is in `room_id`:
+    /// what a driver's per-connection room cap is checked against. Not a rule of the core: a
+    /// connection spans rooms, and a room's replicas must decide on that room's inputs alone.
+    pub fn conn_rooms(&self, conn: ConnId, room_id: &str) -> (usize, bool) {
+        let held = self.st.by_conn.get(&conn).map_or(0, Vec::len);
+        (held, self.st.session_on(conn, room_id).is_some())
     }
 
     /// The earliest armed deadline (also the value of the `Timeout` that ends every drain).
@@ -247,6 +280,10 @@ impl Rooms {
         let Some(user_id) = self.st.sessions.get(&sid).map(|s| s.user.user_id.clone()) else {
             return;
         };
+        let rate = self.rules.member_events;
+        if !self.st.spend_or_error(conn, room_id, &user_id, now, rate) {
+            return;
+        }
         match self.verify(now, token, &user_id, room_id) {
             Ok(grant) => {
                 let st = &mut self.st;
@@ -272,12 +309,13 @@ impl Rooms {
     /// Peers get `StreamAdd`; a bad stream answers `Error{INVALID_ARGUMENT}`.
     pub fn handle_publish_stream(
         &mut self,
-        _now: Now,
+        now: Now,
         conn: ConnId,
         room_id: &str,
         stream_id: &str,
         extra_info: &str,
     ) {
+        let rate = self.rules.member_events;
         let st = &mut self.st;
         if validate::stream(stream_id, extra_info).is_err() {
             return st.error(
@@ -307,23 +345,28 @@ impl Rooms {
                 ErrorCode::INVALID_ARGUMENT,
                 "stream ID in use by another user",
             ),
-            None => st.add_streams(
-                room_id,
-                &sid,
-                &user,
-                [(stream_id.to_string(), extra_info.to_string())],
-            ),
+            None => {
+                if st.spend_or_error(conn, room_id, &user.user_id, now, rate) {
+                    st.add_streams(
+                        room_id,
+                        &sid,
+                        &user,
+                        [(stream_id.to_string(), extra_info.to_string())],
+                    );
+                }
+            }
         }
     }
 
     /// Peers get `StreamDelete{Stopped}`; an unknown stream answers `Error{INVALID_ARGUMENT}`.
     pub fn handle_unpublish_stream(
         &mut self,
-        _now: Now,
+        now: Now,
         conn: ConnId,
         room_id: &str,
         stream_id: &str,
     ) {
+        let rate = self.rules.member_events;
         let st = &mut self.st;
         let Some(sid) = st.session_or_error(conn, room_id) else {
             return;
@@ -336,6 +379,9 @@ impl Rooms {
             .get(room_id)
             .and_then(|r| r.streams.get(stream_id))
             .is_some_and(|s| s.user.user_id == uid);
+        if owned && !st.spend_or_error(conn, room_id, &uid, now, rate) {
+            return;
+        }
         let room = st.rooms.get_mut(room_id).filter(|_| owned);
         let Some((room, info)) = room.and_then(|r| r.streams.remove(stream_id).map(|i| (r, i)))
         else {
@@ -583,6 +629,22 @@ impl Rooms {
                     "stream ID in use by another user",
                 );
             }
+            // Last of the refusals, so a refused login spends nothing. Only a login with a good
+            // token spends: nobody can use up another user's budget.
+            let rate = self.rules.member_events;
+            let within = st
+                .rooms
+                .get_mut(room_id.as_str())
+                .is_some_and(|r| r.spend(&uid, now.at, rate));
+            if !within {
+                log::debug!("conn {conn}: {uid} in {room_id} over its room-event budget");
+                return st.login_failed(
+                    conn,
+                    &room_id,
+                    ErrorCode::RATE_LIMITED,
+                    RATE_LIMITED_MESSAGE,
+                );
+            }
         } else if capacity == 0 {
             return st.login_failed(conn, &room_id, ErrorCode::ROOM_FULL, "room is full");
         }
@@ -604,11 +666,7 @@ impl Rooms {
         let room = st.rooms.entry(room_key.clone()).or_insert_with(|| {
             let room_session_id = ids.room_session_id();
             log::info!("room {room_id} created ({room_session_id})");
-            Room {
-                room_session_id,
-                members: BTreeMap::new(),
-                streams: BTreeMap::new(),
-            }
+            Room::new(room_session_id)
         });
         room.members.insert(uid.clone(), sid.clone());
         let room_session_id = room.room_session_id.clone();

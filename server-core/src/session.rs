@@ -79,6 +79,7 @@ impl Session {
                 conn,
                 ServerFrame::Event {
                     room_id: self.room_id.to_string(),
+                    first_seq: None,
                     event: SeqEvent {
                         seq: self.seq,
                         event: RoomEvent::clone(event),
@@ -117,6 +118,19 @@ impl Session {
                 })
                 .collect(),
         )
+    }
+
+    /// The replay ring, oldest first (for a snapshot).
+    pub fn ring(&self) -> impl Iterator<Item = (u64, &Arc<RoomEvent>)> {
+        self.ring.iter().map(|(seq, ev)| (*seq, ev))
+    }
+
+    /// Replaces the replay ring (restoring a snapshot); keeps at most `capacity`, the newest.
+    pub fn set_ring(&mut self, ring: impl IntoIterator<Item = (u64, Arc<RoomEvent>)>) {
+        self.ring = ring.into_iter().collect();
+        while self.ring.len() > self.capacity {
+            self.ring.pop_front();
+        }
     }
 
     /// Cancels both timers (the session is going away).

@@ -3,10 +3,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 
 use roomlink::protocol::{RoomEvent, ServerFrame, Snapshot};
 use roomlink::{ErrorCode, StreamDeleteReason, StreamInfo, User};
 
+use crate::bucket::{Rate, TokenBucket};
 use crate::info::RoomInfo;
 use crate::kicks::{KickRecord, RecentKicks};
 use crate::output::ConnId;
@@ -22,6 +24,37 @@ pub(crate) struct Room {
     pub members: BTreeMap<String, Arc<str>>,
     /// stream_id → stream; sorted likewise.
     pub streams: BTreeMap<String, StreamInfo>,
+    /// user_id → what is left of the member's room-event budget. Outlives the member's session
+    /// (logging out and in again must not refill it) but not the room; a full bucket is dropped,
+    /// since a new one is the same.
+    pub budgets: HashMap<String, TokenBucket>,
+}
+
+impl Room {
+    pub fn new(room_session_id: String) -> Self {
+        Room {
+            room_session_id,
+            members: BTreeMap::new(),
+            streams: BTreeMap::new(),
+            budgets: HashMap::new(),
+        }
+    }
+
+    /// Takes one room event from `user_id`'s budget at `now`; false (and nothing changed) when
+    /// it is spent. Depends only on this room's inputs, so every replica of the room agrees.
+    pub fn spend(&mut self, user_id: &str, now: Instant, rate: Rate) -> bool {
+        if let Some(b) = self.budgets.get_mut(user_id) {
+            return b.take(now, rate);
+        }
+        // Users who left with a budget still spent stay until it refills; bound them.
+        if self.budgets.len() > 2 * self.members.len() + 64 {
+            self.budgets.retain(|_, b| !b.is_full(now));
+        }
+        let mut b = TokenBucket::new();
+        let ok = b.take(now, rate);
+        self.budgets.insert(user_id.to_string(), b);
+        ok
+    }
 }
 
 #[derive(Debug, Default)]
@@ -40,6 +73,9 @@ pub(crate) struct State {
     /// Frames decided on but not yet polled.
     pub out: Sends,
 }
+
+pub(crate) const RATE_LIMITED_MESSAGE: &str =
+    "too many room events from this member; nothing changed, retry later";
 
 /// How a session leaves, which decides what it and its peers are told.
 #[derive(Debug, Clone)]
@@ -140,6 +176,27 @@ impl State {
             message: message.to_string(),
         };
         self.out.push_back((conn, frame));
+    }
+
+    /// [`Room::spend`] for `user_id` in `room_id`, answering `Error{RATE_LIMITED}` on `conn` when
+    /// the budget is spent. True when the room does not exist (yet).
+    pub fn spend_or_error(
+        &mut self,
+        conn: ConnId,
+        room_id: &str,
+        user_id: &str,
+        now: Now,
+        rate: Rate,
+    ) -> bool {
+        let ok = self
+            .rooms
+            .get_mut(room_id)
+            .is_none_or(|r| r.spend(user_id, now.at, rate));
+        if !ok {
+            log::debug!("conn {conn}: {user_id} in {room_id} over its room-event budget");
+            self.error(conn, room_id, ErrorCode::RATE_LIMITED, RATE_LIMITED_MESSAGE);
+        }
+        ok
     }
 
     /// The session `conn` holds in `room_id`.
@@ -252,6 +309,9 @@ impl State {
         room.streams.retain(|_, s| !leaving(s));
         if !replaced && room.members.get(&uid).map(|s| &**s) == Some(sid) {
             room.members.remove(&uid);
+            if room.budgets.get(&uid).is_some_and(|b| b.is_full(now.at)) {
+                room.budgets.remove(&uid);
+            }
         }
         let room = &*room;
         if !gone.is_empty() {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// What happens when a deadline passes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TimerKind {
     /// The session's token expired: it is kicked.
     Token,
@@ -57,6 +57,12 @@ impl Timers {
             return None;
         }
         Some(entry.remove())
+    }
+
+    /// Every armed timer in firing order (for a snapshot: re-arming them in this order keeps
+    /// the order of equal deadlines).
+    pub fn in_order(&self) -> impl Iterator<Item = (Instant, TimerKind, &Arc<str>)> {
+        self.due.iter().map(|(k, (kind, sid))| (k.at, *kind, sid))
     }
 
     /// The earliest deadline still armed.

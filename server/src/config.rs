@@ -48,12 +48,20 @@ pub struct ServerConfig {
     /// A WebSocket connection that has not been answered `joined`/`resumed` this long after the
     /// upgrade is closed (a connection holding no session costs a socket and protects nothing).
     pub login_timeout: Duration,
+    /// How long a drain started by `POST /admin/drain` gives connections to close (the CLI's
+    /// `--drain-timeout-ms`, also for SIGTERM). At most one day.
+    pub drain_timeout: Duration,
     /// Connection caps; `None` fields are derived from the process's open-file limit at start
     /// (see [`ConnectionLimits::resolve`]).
     pub limits: ConnectionLimits,
+    /// Frames per connection, room events per member, rooms per connection.
+    pub rates: crate::rate_limits::RateLimits,
     /// The Redis that makes this server one node of a cluster (`docs/PROTOCOL.md`, "Cluster");
     /// `None`: rooms live in this process only.
     pub redis: Option<StoreUrl>,
+    /// Cluster only: a room's state is stored in Redis every this many log entries, and its log
+    /// trimmed below the previous one (`docs/PROTOCOL.md`, "Cluster").
+    pub snapshot_every: u64,
 }
 
 /// A Redis URL (`redis://[[user]:password@]host:port[/db]`). It may hold a password, so its
@@ -155,8 +163,11 @@ impl Default for ServerConfig {
             replay_buffer: 256,
             request_timeout: Duration::from_secs(5),
             login_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(10),
             limits: ConnectionLimits::default(),
             redis: None,
+            snapshot_every: 1000,
+            rates: Default::default(),
         }
     }
 }
@@ -179,6 +190,9 @@ impl ServerConfig {
                 "heartbeat_timeout must be between {MIN_HEARTBEAT_TIMEOUT:?} and {MAX_HEARTBEAT_TIMEOUT:?} (got {:?})",
                 self.heartbeat_timeout
             ));
+        }
+        if self.snapshot_every == 0 {
+            return Err("snapshot_every must be at least 1".into());
         }
         if self.room_capacity == 0 {
             return Err("room_capacity must be at least 1".into());
@@ -205,6 +219,13 @@ impl ServerConfig {
             return Err(format!(
                 "login_timeout must be between {MIN_EDGE_TIMEOUT:?} and {MAX_HEARTBEAT_TIMEOUT:?} (got {:?})",
                 self.login_timeout
+            ));
+        }
+        self.rates.validate()?;
+        if self.drain_timeout > MAX_HEARTBEAT_TIMEOUT {
+            return Err(format!(
+                "drain_timeout must be at most {MAX_HEARTBEAT_TIMEOUT:?} (got {:?})",
+                self.drain_timeout
             ));
         }
         let l = &self.limits;

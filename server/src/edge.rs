@@ -22,6 +22,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::config::ResolvedLimits;
+use crate::drain::Lifecycle;
 use crate::ratelog::{LOG_INTERVAL, RateLog, warn_limited};
 
 /// How long the accept loop backs off after an accept error that is not about one connection
@@ -89,6 +90,8 @@ pub(crate) struct Edge {
     request_timeouts: RateLog,
     sessionless: RateLog,
     accept_errors: RateLog,
+    /// Woken when the last connection is dropped (a drain waits for it).
+    emptied: tokio::sync::Notify,
 }
 
 /// A connection's place under `max_connections` and `max_per_ip`; freed when the socket is
@@ -115,6 +118,21 @@ impl Edge {
             request_timeouts: RateLog::new(LOG_INTERVAL),
             sessionless: RateLog::new(LOG_INTERVAL),
             accept_errors: RateLog::new(LOG_INTERVAL),
+            emptied: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Resolves once no connection is held (in any phase). Registers for the wake-up before
+    /// reading the count, so a last connection dropped in between is not missed.
+    pub(crate) async fn until_empty(&self) {
+        loop {
+            let emptied = self.emptied.notified();
+            tokio::pin!(emptied);
+            emptied.as_mut().enable();
+            if self.lock().connections == 0 {
+                return;
+            }
+            emptied.await;
         }
     }
 
@@ -202,6 +220,9 @@ impl Drop for ConnSlot {
     fn drop(&mut self) {
         let mut held = self.edge.lock();
         held.connections -= 1;
+        if held.connections == 0 {
+            self.edge.emptied.notify_waiters();
+        }
         if let Some(source) = self.source {
             if let Some(n) = held.per_ip.get_mut(&source) {
                 *n -= 1;
@@ -275,18 +296,19 @@ fn is_connection_error(e: &std::io::Error) -> bool {
     )
 }
 
-/// Accepts until `shutdown` flips, serving each admitted connection on a task of its own.
+/// Accepts while the server is serving (a drain or a shutdown ends it and drops the listener,
+/// closing the port), serving each admitted connection on a task of its own.
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     router: Router,
     edge: Arc<Edge>,
     request_timeout: Duration,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<Lifecycle>,
 ) {
     loop {
         let accepted = tokio::select! {
             biased;
-            _ = shutdown.wait_for(|stopped| *stopped) => return,
+            _ = shutdown.wait_for(|s| *s != Lifecycle::Serving) => return,
             r = listener.accept() => r,
         };
         let (stream, peer) = match accepted {
@@ -333,7 +355,7 @@ async fn serve_connection(
     pending: PendingSlot,
     router: Router,
     request_timeout: Duration,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<Lifecycle>,
 ) {
     let edge = pending.0.clone();
     let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
@@ -358,7 +380,8 @@ async fn serve_connection(
         .with_upgrades();
     tokio::select! {
         biased;
-        _ = shutdown.wait_for(|stopped| *stopped) => {}
+        // A drain lets a request under way finish (an upgrade gets the drain's goodbye).
+        _ = shutdown.wait_for(|s| *s == Lifecycle::Stopped) => {}
         r = conn => {
             if let Err(e) = r {
                 log::debug!("http connection: {e}");

@@ -14,10 +14,14 @@
 
 pub mod admin;
 pub mod cluster;
+mod coalesce;
 mod config;
+mod drain;
 mod edge;
+mod flood;
 mod id;
 pub mod memory;
+mod rate_limits;
 mod ratelog;
 pub mod registry;
 pub mod token;
@@ -25,23 +29,25 @@ mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::{ConnectionLimits, ResolvedLimits, ServerConfig, StoreUrl, open_file_limit};
 pub use edge::EdgeStats;
+pub use rate_limits::{MAX_RATE_PER_SEC, Rate, RateLimits};
 pub use registry::{RoomInfo, RoomRegistry};
 
 /// What handlers share.
 pub(crate) struct AppState {
     pub config: ServerConfig,
     pub registry: Arc<dyn RoomRegistry>,
-    /// Flips to `true` at shutdown; every connection task watches it.
-    pub shutdown: watch::Receiver<bool>,
+    /// Serving, draining or stopped; every connection task watches it.
+    pub lifecycle: tokio::sync::watch::Receiver<drain::Lifecycle>,
+    /// Starts a drain (`POST /admin/drain`).
+    pub control: Arc<drain::Control>,
     /// Connection caps and the counters of what the edge refused or closed.
     pub edge: Arc<edge::Edge>,
     /// Admin requests refused for a missing or wrong bearer, reported once per interval.
@@ -54,7 +60,7 @@ pub struct ServerHandle {
     registry: Arc<dyn RoomRegistry>,
     edge: Arc<edge::Edge>,
     limits: ResolvedLimits,
-    stop: watch::Sender<bool>,
+    control: Arc<drain::Control>,
     serve: JoinHandle<()>,
 }
 
@@ -148,17 +154,18 @@ pub async fn start_with_registry(
     );
     let edge = Arc::new(edge::Edge::new(limits));
     let request_timeout = config.request_timeout;
-    let (stop, shutdown) = watch::channel(false);
+    let (control, shutdown) = drain::Control::new();
     let app = Arc::new(AppState {
         config,
         registry: registry.clone(),
-        shutdown: shutdown.clone(),
+        lifecycle: shutdown.clone(),
+        control: control.clone(),
         edge: edge.clone(),
         admin_refusals: ratelog::RateLog::new(ratelog::LOG_INTERVAL),
     });
     let router = Router::new()
         .route(roomlink::protocol::WS_PATH, get(ws::upgrade))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(drain::healthz))
         .nest("/admin", admin::router(app.clone()))
         .with_state(app);
     let serve = tokio::spawn(edge::accept_loop(
@@ -174,7 +181,7 @@ pub async fn start_with_registry(
         registry,
         edge,
         limits,
-        stop,
+        control,
         serve,
     })
 }
@@ -204,15 +211,59 @@ impl ServerHandle {
         format!("http://{}/admin", self.addr)
     }
 
+    /// Drains the server: stops accepting (the port is closed once this returns), tells every
+    /// WebSocket connection `bye{1900008 SERVER_DRAINING}` and closes it with 1012 ("service
+    /// restart"), its sessions detached as for a closed connection so they can be resumed on
+    /// another node, and returns once every connection is gone or at `deadline`, whichever is
+    /// first. `/healthz` answers 503 meanwhile. If a drain is already under way (`POST
+    /// /admin/drain`), its deadline stays for the connections; this waits until `deadline`.
+    /// Call [`ServerHandle::shutdown`] afterwards to drop what is left and free the state.
+    pub async fn drain(&mut self, deadline: Instant) {
+        let at = self.control.begin(deadline);
+        log::info!(
+            "draining: {} connection(s), deadline in {:?}",
+            self.edge.stats().connections,
+            at.map(drain::remaining)
+        );
+        let wait = async {
+            if !self.serve.is_finished() {
+                // The accept loop ends at once and drops the listener.
+                let _ = (&mut self.serve).await;
+            }
+            self.edge.until_empty().await;
+        };
+        if tokio::time::timeout_at(deadline.into(), wait)
+            .await
+            .is_err()
+        {
+            log::warn!(
+                "drain deadline passed with {} connection(s) left",
+                self.edge.stats().connections
+            );
+        } else {
+            log::info!("drained: no connection left");
+        }
+    }
+
+    /// Resolves once a drain has begun (by [`ServerHandle::drain`] or `POST /admin/drain`),
+    /// with its deadline; `None` if the server was stopped instead. `roomlink serve` waits on it
+    /// to exit after an admin drain.
+    pub async fn drain_started(&self) -> Option<Instant> {
+        self.control.began().await
+    }
+
     /// Stops accepting, drops every connection (no goodbye, as a crash would) and forgets all
     /// state. The port is free again when this returns.
     pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
+        self.control.stop();
         self.registry.clear();
         let mut serve = self.serve;
-        if tokio::time::timeout(SHUTDOWN_GRACE, &mut serve)
-            .await
-            .is_err()
+        // A drain may have awaited the accept loop to its end already (polling it again would
+        // panic).
+        if !serve.is_finished()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut serve)
+                .await
+                .is_err()
         {
             serve.abort();
             let _ = serve.await;

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 use roomlink::ErrorCode;
-use roomlink::protocol::Login;
+use roomlink::protocol::{Login, ServerFrame};
 use roomlink_server_core::{Now, Output, Rooms, Rules};
 use tokio::sync::Notify;
 
@@ -29,11 +29,14 @@ pub(crate) fn rules(config: &ServerConfig) -> Rules {
         heartbeat_timeout: config.heartbeat_timeout,
         room_capacity: config.room_capacity,
         replay_buffer: config.replay_buffer,
+        member_events: config.rates.member_events,
     }
 }
 
 struct Locked {
     core: Rooms,
+    /// Rooms one connection may hold sessions in (checked here: a connection spans rooms).
+    max_rooms_per_conn: usize,
     /// Connections that logged in: frames for them can come from another connection's input or
     /// from a timer. Removed when the connection ends.
     conns: HashMap<ConnId, ConnHandle>,
@@ -96,6 +99,7 @@ impl MemoryRegistry {
             shared: Arc::new(Shared {
                 state: Mutex::new(Locked {
                     core,
+                    max_rooms_per_conn: config.rates.max_rooms_per_conn,
                     conns: HashMap::new(),
                     armed: None,
                 }),
@@ -173,6 +177,18 @@ impl RoomRegistry for MemoryRegistry {
     fn login(&self, conn: &ConnHandle, login: Login) {
         let now = now();
         let mut st = self.lock();
+        let (held, here) = st.core.conn_rooms(conn.id, &login.room_id);
+        if !here && held >= st.max_rooms_per_conn {
+            log::debug!("conn {}: login refused, {held} rooms held", conn.id);
+            conn.send(ServerFrame::LoginFailed {
+                room_id: login.room_id,
+                code: ErrorCode::TOO_MANY_ROOMS,
+                message: format!(
+                    "this connection holds sessions in {held} rooms, the most allowed"
+                ),
+            });
+            return;
+        }
         st.conns.entry(conn.id).or_insert_with(|| conn.clone());
         st.core.handle_login(now, conn.id, login);
         let next = drain(&mut st, Some(conn));

@@ -14,6 +14,8 @@ use std::sync::{Arc, Mutex};
 use roomlink::protocol::{Login, ServerFrame};
 use tokio::sync::Notify;
 
+use crate::coalesce::{self, Queued};
+
 /// Why a connection ended, which decides what happens to its sessions.
 pub use roomlink_server_core::ConnEnd;
 /// Identifies one WebSocket connection for the lifetime of the process.
@@ -35,8 +37,8 @@ pub struct Outbox {
 
 #[derive(Debug, Default)]
 struct OutboxState {
-    /// Boxed so an idle queue's slots are a pointer each.
-    frames: VecDeque<Box<ServerFrame>>,
+    /// Boxed so an idle queue's slots are small. Room events coalesce here (see `coalesce`).
+    frames: VecDeque<Queued>,
     /// The queue overflowed: the connection must close.
     killed: bool,
     /// The connection task is gone: frames are dropped.
@@ -65,12 +67,12 @@ impl Outbox {
             return Outbound::Kill;
         }
         match st.frames.pop_front() {
-            Some(f) => {
+            Some(q) => {
                 // An idle connection keeps no queue memory (a small queue is cheap to regrow).
                 if st.frames.is_empty() {
                     st.frames = VecDeque::new();
                 }
-                Outbound::Frame(f)
+                Outbound::Frame(q.frame)
             }
             None => Outbound::Empty,
         }
@@ -118,21 +120,21 @@ impl ConnHandle {
         &self.out
     }
 
-    /// Queues `frame`. A connection whose queue is full is not keeping up (or is half-dead): it is
-    /// told to close, which detaches its sessions so the client can resume and be replayed what
-    /// it missed, instead of the server buffering without bound.
+    /// Queues `frame`, merged into a waiting room event where `coalesce` allows (then it takes no
+    /// slot). A connection whose queue is full is not keeping up (or is half-dead): it is told to
+    /// close, which detaches its sessions so the client can resume and be replayed what it
+    /// missed, instead of the server buffering without bound.
     pub fn send(&self, frame: ServerFrame) {
         let mut st = self.out.lock();
         // The connection task is gone (its close is being processed) or already told to close.
         if st.closed || st.killed {
             return;
         }
-        if st.frames.len() >= OUTBOUND_QUEUE {
+        coalesce::push(&mut st.frames, frame);
+        if st.frames.len() > OUTBOUND_QUEUE {
             log::warn!("conn {}: outbound queue full, closing", self.id);
             st.killed = true;
             st.frames = VecDeque::new();
-        } else {
-            st.frames.push_back(Box::new(frame));
         }
         drop(st);
         self.out.wake.notify_one();

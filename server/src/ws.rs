@@ -2,7 +2,8 @@
 //!
 //! The task owns the socket and multiplexes four things with `select!`: frames queued for it by
 //! the registry, frames from the client, its deadline (a single `Sleep` pushed back on every
-//! inbound frame, so no polling) and the server's shutdown signal. Until the connection is first
+//! inbound frame, so no polling) and the server's lifecycle (drain, shutdown: `drain.rs`).
+//! Until the connection is first
 //! answered `joined` or `resumed`, the same `Sleep` also stands for the login deadline
 //! (`login_timeout` after the upgrade): a connection that never gets a session is closed then,
 //! so sockets without a session cannot pile up until the heartbeat timeout.
@@ -22,6 +23,8 @@ use roomlink::protocol::{
 
 use crate::AppState;
 use crate::config::deadline;
+use crate::flood::{FrameBudget, Verdict};
+use crate::drain::Lifecycle;
 use crate::registry::{ConnEnd, ConnHandle, Outbound, Outbox};
 
 /// The WebSocket layer's own size limit is this much above `max_frame_bytes`, so a frame just over
@@ -87,6 +90,8 @@ enum End {
     Silent,
     /// No session `login_timeout` after the upgrade.
     Sessionless,
+    /// The server drains: detach, say `bye{1900008}`, close with 1012 by the deadline.
+    Drain(Instant),
     Shutdown,
 }
 
@@ -169,15 +174,17 @@ async fn flush(
     }
 }
 
-async fn say_bye(socket: &mut WebSocket, message: String, limit: Duration) {
-    let bye = ServerFrame::Bye {
-        code: ErrorCode::PROTOCOL_ERROR,
-        message,
+async fn say_bye(socket: &mut WebSocket, code: ErrorCode, message: String, limit: Duration) {
+    let reason = if code == ErrorCode::RATE_LIMITED {
+        "rate limited"
+    } else {
+        "protocol error"
     };
+    let bye = ServerFrame::Bye { code, message };
     if send(socket, &bye, limit).await {
         let close = CloseFrame {
             code: 1008,
-            reason: "protocol error".into(),
+            reason: reason.into(),
         };
         let _ = tokio::time::timeout(limit, socket.send(Message::Close(Some(close)))).await;
     }
@@ -199,10 +206,12 @@ fn open(app: &AppState, hello: Hello) -> ConnHandle {
 /// so the socket would be held twice over. The handshake runs here, before the task's future
 /// exists, and the future is the steady-state loop alone.
 fn run(socket: WebSocket, app: Arc<AppState>, hello: Hello) -> impl Future<Output = ()> {
-    let conn = if *app.shutdown.borrow() {
-        None
-    } else {
-        Some(open(&app, hello))
+    let conn = match *app.lifecycle.borrow() {
+        Lifecycle::Serving => Some(open(&app, hello)),
+        // An upgrade that was under way when the drain began: its logins are not taken (it
+        // would only hold sessions here to be detached at once); the loop says goodbye at once.
+        Lifecycle::Draining { .. } => Some(open(&app, Hello { logins: Vec::new() })),
+        Lifecycle::Stopped => None,
     };
     serve(socket, app, conn)
 }
@@ -210,6 +219,8 @@ fn run(socket: WebSocket, app: Arc<AppState>, hello: Hello) -> impl Future<Outpu
 /// What woke the steady-state loop.
 enum Wake {
     End(End),
+    /// The lifecycle changed (or its sender is gone, which is a shutdown).
+    Lifecycle,
     Outbound,
     Inbound(Option<Result<Message, axum::Error>>),
 }
@@ -224,12 +235,15 @@ async fn serve(mut socket: WebSocket, app: Arc<AppState>, conn: Option<ConnHandl
     let app = &*app;
     let id = conn.id;
     let out = conn.outbox();
-    let mut shutdown = app.shutdown.clone();
+    // A clone of the state's receiver has seen only the initial `Serving`: if a drain began
+    // before this loop started, the first `changed()` fires at once.
+    let mut lifecycle = app.lifecycle.clone();
     let timeout = app.config.heartbeat_timeout;
     let mut last_heard = Instant::now();
     // `Some` until the connection holds a session: when it must have one by.
     let mut login_by = Some(deadline(last_heard, app.config.login_timeout));
     let mut has_session = false;
+    let mut budget = FrameBudget::default();
     // The earlier of the silence deadline and the login deadline, and whether it is the latter.
     let next_deadline = |last_heard: Instant, login_by: Option<Instant>| {
         let silent_at = deadline(last_heard, timeout);
@@ -245,13 +259,18 @@ async fn serve(mut socket: WebSocket, app: Arc<AppState>, conn: Option<ConnHandl
     let end = loop {
         let wake = tokio::select! {
             biased;
-            _ = shutdown.changed() => Wake::End(End::Shutdown),
+            r = lifecycle.changed() => if r.is_ok() { Wake::Lifecycle } else { Wake::End(End::Shutdown) },
             _ = out.changed() => Wake::Outbound,
             msg = socket.recv() => Wake::Inbound(msg),
             _ = &mut silence => Wake::End(if is_login_deadline { End::Sessionless } else { End::Silent }),
         };
         let msg = match wake {
             Wake::End(end) => break end,
+            Wake::Lifecycle => match *lifecycle.borrow_and_update() {
+                Lifecycle::Serving => continue,
+                Lifecycle::Draining { deadline } => break End::Drain(deadline),
+                Lifecycle::Stopped => break End::Shutdown,
+            },
             Wake::Outbound => {
                 let end = Box::pin(flush(&mut socket, out, timeout, &mut has_session)).await;
                 if has_session && login_by.take().is_some() {
@@ -267,7 +286,13 @@ async fn serve(mut socket: WebSocket, app: Arc<AppState>, conn: Option<ConnHandl
             Wake::Inbound(None) => break End::Closed,
             Wake::Inbound(Some(Err(e))) => {
                 log::info!("conn {id}: read error: {e}");
-                Box::pin(say_bye(&mut socket, format!("read error: {e}"), timeout)).await;
+                let bye = say_bye(
+                    &mut socket,
+                    ErrorCode::PROTOCOL_ERROR,
+                    format!("read error: {e}"),
+                    timeout,
+                );
+                Box::pin(bye).await;
                 break End::Closed;
             }
             Wake::Inbound(Some(Ok(m))) => m,
@@ -276,12 +301,34 @@ async fn serve(mut socket: WebSocket, app: Arc<AppState>, conn: Option<ConnHandl
         let at;
         (at, is_login_deadline) = next_deadline(last_heard, login_by);
         silence.as_mut().reset(at.into());
+        if !matches!(msg, Message::Close(_)) {
+            match budget.on_frame(last_heard, app.config.rates.frames) {
+                Verdict::Serve => {}
+                Verdict::Refuse => {
+                    log::debug!("conn {id}: over its frame rate; frames dropped");
+                    conn.send(ServerFrame::Error {
+                        room_id: None,
+                        code: ErrorCode::RATE_LIMITED,
+                        message: "too many frames; dropped until the rate falls".into(),
+                    });
+                    continue;
+                }
+                Verdict::Drop => continue,
+                Verdict::Close => {
+                    log::info!("conn {id}: went on sending over its frame rate, closing");
+                    let message = "too many frames".to_string();
+                    let bye = say_bye(&mut socket, ErrorCode::RATE_LIMITED, message, timeout);
+                    Box::pin(bye).await;
+                    break End::Closed;
+                }
+            }
+        }
         match handle_message(app, conn, msg) {
             Inbound::Continue => {}
             Inbound::Close => break End::Closed,
             Inbound::ProtocolError(e) => {
                 log::info!("conn {id}: protocol error: {e}");
-                Box::pin(say_bye(&mut socket, e, timeout)).await;
+                Box::pin(say_bye(&mut socket, ErrorCode::PROTOCOL_ERROR, e, timeout)).await;
                 break End::Closed;
             }
         }
@@ -309,6 +356,13 @@ async fn serve(mut socket: WebSocket, app: Arc<AppState>, conn: Option<ConnHandl
             let limit = app.config.request_timeout;
             let close = tokio::time::timeout(limit, socket.send(Message::Close(Some(close))));
             let _ = Box::pin(close).await;
+        }
+        End::Drain(deadline) => {
+            // Detached before the goodbye, exactly as for a closed connection, so the client's
+            // resume elsewhere finds them (and events from here on wait in the replay ring).
+            app.registry
+                .connection_ended(id, ConnEnd::Closed { last_heard });
+            Box::pin(crate::drain::goodbye(&mut socket, deadline)).await;
         }
         // The registry was cleared; just drop the socket, as a crashed or restarted server would.
         End::Shutdown => {}

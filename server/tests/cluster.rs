@@ -365,3 +365,121 @@ async fn a_redis_that_lost_its_data_makes_members_resync_under_a_new_incarnation
     a.shutdown().await;
     b.shutdown().await;
 }
+
+fn xlen(redis: &Redis, key: &str) -> u64 {
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string(), "XLEN", key])
+        .output()
+        .expect("redis-cli runs");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a length")
+}
+
+#[tokio::test]
+async fn the_log_is_trimmed_behind_snapshots_and_a_new_node_starts_from_one() {
+    let redis = Redis::start();
+    let mut cfg = config(5_000);
+    cfg.redis = Some(StoreUrl(redis.url()));
+    cfg.snapshot_every = 8;
+    let a = roomlink_server::start(cfg.clone()).await.unwrap();
+    let (alice, joined) = Client::join(&a.ws_url(), login("alice", ROOM)).await;
+    let sid = session_id(&joined);
+    let (bob, _) = Client::join(&a.ws_url(), login("bob", ROOM)).await;
+    // alice is away (detached) while bob publishes 20 streams: her ring holds them.
+    alice.drop_link();
+    let mut bob = bob;
+    for half in 0..2 {
+        for i in 0..10 {
+            bob.send(ClientFrame::PublishStream {
+                room_id: ROOM.into(),
+                stream_id: format!("s{half}{i}"),
+                extra_info: String::new(),
+            });
+        }
+        // Frames are handled in order, so after the pong every publish is queued for the room;
+        // the admin read is queued behind them and answered once they are applied (and the
+        // snapshot they call for is stored).
+        bob.send(ClientFrame::Ping);
+        assert_eq!(bob.recv().await, ServerFrame::Pong);
+        let (_, body) = admin(&a, "GET", &format!("/admin/rooms/{ROOM}"), None).await;
+        assert!(body.contains(&format!("s{half}9")), "{body}");
+    }
+    // 23 entries; a snapshot once 8 were applied (at the 8th or later: commands are applied in
+    // batches) and one once 16 were, trimming the log below the first: 16 entries at most left.
+    let entries = xlen(&redis, &format!("rl:{{{ROOM}}}:log"));
+    assert!(entries <= 16, "23 entries written, {entries} kept");
+    // A node that never served the room starts from the snapshot and what follows it.
+    let c = roomlink_server::start(cfg).await.unwrap();
+    let (_carol, joined) = Client::join(&c.ws_url(), login("carol", ROOM)).await;
+    match &joined {
+        ServerFrame::Joined { snapshot, .. } => {
+            assert_eq!(snapshot.streams.len(), 20);
+            assert_eq!(users_of(&joined), vec!["alice", "bob"]);
+        }
+        _ => unreachable!(),
+    }
+    // ... with the sessions' replay rings: alice resumes there and is replayed all she missed.
+    let mut alice = Client::connect(
+        &c.ws_url(),
+        vec![resume(login("alice", ROOM), &sid, 1)],
+        true,
+    )
+    .await;
+    match alice.recv().await {
+        ServerFrame::Resumed { events, seq, .. } => {
+            let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+            assert_eq!(
+                seqs,
+                (2..=22).collect::<Vec<_>>(),
+                "20 streams and carol, in order"
+            );
+            assert_eq!(seq, 22);
+        }
+        other => panic!("expected Resumed, got {other:?}"),
+    }
+    a.shutdown().await;
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_room_cap_per_connection_holds_on_a_cluster_node() {
+    let redis = Redis::start();
+    let mut cfg = config(5_000);
+    cfg.redis = Some(StoreUrl(redis.url()));
+    cfg.rates.max_rooms_per_conn = 2;
+    let a = roomlink_server::start(cfg).await.unwrap();
+    let rooms = ["r1", "r2", "r3"];
+    let mut c = Client::connect(
+        &a.ws_url(),
+        rooms.iter().map(|r| login("alice", r)).collect(),
+        true,
+    )
+    .await;
+    let mut answers = Vec::new();
+    for _ in rooms {
+        answers.push(match c.recv().await {
+            ServerFrame::Joined { room_id, .. } => (room_id, None),
+            ServerFrame::LoginFailed { room_id, code, .. } => (room_id, Some(code)),
+            other => panic!("unexpected {other:?}"),
+        });
+    }
+    answers.sort();
+    assert_eq!(
+        answers,
+        vec![
+            ("r1".to_string(), None),
+            ("r2".to_string(), None),
+            ("r3".to_string(), Some(ErrorCode::TOO_MANY_ROOMS)),
+        ]
+    );
+    // Leaving a room gives its place back.
+    c.send(ClientFrame::Logout {
+        room_id: "r1".into(),
+        session_id: None,
+    });
+    c.send(ClientFrame::Login(login("alice", "r3")));
+    assert!(matches!(c.recv().await, ServerFrame::Joined { room_id, .. } if room_id == "r3"));
+    a.shutdown().await;
+}

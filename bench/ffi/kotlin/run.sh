@@ -43,7 +43,9 @@ bash bench/ffi/kotlin/build.sh --lib "$ROOMLINK_FFI_LIB_DIR/libroomlink_ffi.so"
 fifo="$out/serve.fifo"
 rm -f "$fifo"
 mkfifo "$fifo"
-"$target/release/roomlink" serve --bind 127.0.0.1:0 >"$fifo" 2>"$out/serve.err" &
+# The rate limits are lifted as in bench/src/server.rs: the event-rate run is a publish flood.
+"$target/release/roomlink" serve --bind 127.0.0.1:0 --frames-per-sec 1000000 --frame-burst 4294967295 \
+  --member-events-per-sec 1000000 --member-event-burst 4294967295 --max-rooms-per-conn 1000000 >"$fifo" 2>"$out/serve.err" &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
 exec {serve_fd}<"$fifo"

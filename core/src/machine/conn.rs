@@ -182,6 +182,39 @@ impl Machine {
 
     /// The open link is gone. `close` names the connection when the machine itself gives it up.
     pub(super) fn link_lost(&mut self, now: Instant, close: Option<ConnId>) {
+        self.lose_link(now, close);
+        self.backoff(now);
+    }
+
+    /// The server said `bye` 1900008 (`SERVER_DRAINING`) on the open link: the link is lost as
+    /// for any other bye (rooms go `Reconnecting` once, their sessions are kept server-side), but
+    /// the next attempt dials the next server URL at once instead of waiting out the backoff, and
+    /// starts a new round there: a full round of failed attempts after the hop backs off as usual
+    /// (so the hop gives at most one immediate round). With one URL (a load balancer in front of
+    /// the nodes) the hop redials that URL at once. A second drain bye within `backoff_cap` of
+    /// the last hop is handled as a plain lost link, so a server that keeps saying it drains
+    /// cannot make the engine redial it in a tight loop.
+    pub(super) fn drained(&mut self, now: Instant, conn: ConnId) {
+        let recent = self
+            .last_drain_hop
+            .is_some_and(|at| now < later(at, self.cfg.backoff_cap));
+        if recent {
+            log::info!("server draining again within backoff_cap of the last hop: backing off");
+            self.link_lost(now, Some(conn));
+            return;
+        }
+        self.last_drain_hop = Some(now);
+        self.lose_link(now, Some(conn));
+        let urls = 1 + self.cfg.more_server_urls.len();
+        self.url = (self.url + 1) % urls;
+        self.failed_in_round = 0;
+        log::info!("server draining: trying server URL {} at once", self.url);
+        self.connect(now);
+    }
+
+    /// What every lost open link does before the next attempt is scheduled: close it if the
+    /// machine gives it up, and report `Reconnecting` once per outage for the joined rooms.
+    fn lose_link(&mut self, now: Instant, close: Option<ConnId>) {
         if let Some(conn) = close {
             self.out
                 .push_back(Output::Transmit(Transmit::Close { conn }));
@@ -202,7 +235,6 @@ impl Machine {
                 }
             }
         }
-        self.backoff(now);
     }
 
     /// A connection attempt failed (refused, timed out; the machine already closed it or the

@@ -9,10 +9,20 @@ use crate::protocol::{ClientFrame, SeqEvent, ServerFrame, Snapshot};
 use crate::reason::RoomStateChangedReason;
 use crate::transitions::{self, Phase, Trigger};
 
-use super::link::Link;
+use super::link::{Link, backoff_ceiling};
 use super::lists::{apply_event, count_update, diff_snapshot};
 use super::room::Session;
 use super::{ConnId, Machine};
+
+/// `LoginFailed` codes that say "not now" rather than "no": the login is sent again later.
+/// `SERVER_UNAVAILABLE` is what a cluster node answers while its shared store is away;
+/// `SERVER_DRAINING` is normally a `bye`, but a login refused with it is no verdict either.
+fn is_retryable_refusal(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::SERVER_UNAVAILABLE | ErrorCode::SERVER_DRAINING
+    )
+}
 
 /// What a `Joined`/`Resumed` frame brings, in one shape.
 struct Accepted {
@@ -91,6 +101,10 @@ impl Machine {
                     return;
                 }
                 let phase = self.phase_of(&room_id);
+                if phase.is_active() && is_retryable_refusal(code) {
+                    self.retry_login_later(now, conn, &room_id);
+                    return;
+                }
                 let trigger = match phase {
                     Phase::Logining => Trigger::LoginRejected,
                     Phase::Reconnecting => Trigger::for_resume_rejection(code),
@@ -108,7 +122,14 @@ impl Machine {
                 self.transition(&room_id, trigger, code, ext);
                 self.idle_if_unused();
             }
-            ServerFrame::Event { room_id, event } => self.room_event(now, conn, &room_id, event),
+            ServerFrame::Event {
+                room_id,
+                first_seq,
+                event,
+            } => {
+                let first_seq = first_seq.unwrap_or(event.seq);
+                self.room_event(now, conn, &room_id, first_seq, event)
+            }
             ServerFrame::Kicked {
                 room_id,
                 code,
@@ -153,9 +174,37 @@ impl Machine {
             ServerFrame::Pong | ServerFrame::Unknown => {}
             ServerFrame::Bye { code, message } => {
                 log::info!("server said bye: {code}: {message}");
-                self.link_lost(now, Some(conn));
+                if code == ErrorCode::SERVER_DRAINING {
+                    self.drained(now, conn);
+                } else {
+                    self.link_lost(now, Some(conn));
+                }
             }
         }
+    }
+
+    /// A `LoginFailed` that is no answer about the login itself (the server cannot decide it
+    /// now): the room stays `Logining`/`Reconnecting`, reports nothing, and its login goes out
+    /// again on this link after a full-jitter backoff of its own (`Room::login_retries` is the
+    /// exponent, reset when the room is accepted). The login timeout (at first login) and the
+    /// retry window (while reconnecting) keep running and end it with 1002053 as for an outage.
+    /// If the link is lost meanwhile, the next connection carries the login anyway.
+    fn retry_login_later(&mut self, now: Instant, conn: ConnId, room_id: &str) {
+        let (base, cap) = (self.cfg.backoff_base, self.cfg.backoff_cap);
+        let Some(room) = self.rooms.get(room_id).filter(|r| r.wants_login()) else {
+            return;
+        };
+        if room.sent_on != Some(conn) {
+            return;
+        }
+        let ceiling = backoff_ceiling(base, cap, room.login_retries);
+        let max_nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+        let wait = Duration::from_nanos(self.rng.below_inclusive(max_nanos));
+        if let Some(room) = self.rooms.get_mut(room_id) {
+            room.login_retries = room.login_retries.saturating_add(1);
+            room.login_retry_at = Some(super::later(now, wait));
+        }
+        log::info!("room {room_id}: server unavailable for now; login again in {wait:?}");
     }
 
     /// The server moved a room's session off the current connection (a resume on another
@@ -226,6 +275,8 @@ impl Machine {
         if let Some(room) = self.rooms.get_mut(room_id) {
             room.login_deadline = None;
             room.retry_deadline = None;
+            room.login_retries = 0;
+            room.login_retry_at = None;
             room.sent_on = Some(conn);
             room.room_session_id = acc.room_session_id;
             let last_seq = room.session.as_ref().map_or(0, |s| s.last_seq);
@@ -289,7 +340,16 @@ impl Machine {
         self.set_token_expiry(now, room_id, acc.token_expires_in_ms);
     }
 
-    fn room_event(&mut self, now: Instant, conn: ConnId, room_id: &str, event: SeqEvent) {
+    /// One `event` frame, standing for the session's events `first_seq..=event.seq` (one event
+    /// unless the server coalesced several of one kind into its list).
+    fn room_event(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        room_id: &str,
+        first_seq: u64,
+        event: SeqEvent,
+    ) {
         let mut events = Vec::new();
         let Some(room) = self.rooms.get_mut(room_id).filter(|r| r.is_joined()) else {
             return;
@@ -301,11 +361,14 @@ impl Machine {
             log::debug!("room {room_id}: duplicate event seq {}", event.seq);
             return;
         }
-        if event.seq > session.last_seq.saturating_add(1) {
+        // A frame that overlaps what was applied (only possible if a server sent it twice) is
+        // applied whole: a coalesced list holds each user or stream once, and applying a known
+        // one again reports nothing.
+        if first_seq > session.last_seq.saturating_add(1) || first_seq > event.seq {
             // The link lost frames (it should not; it is reliable): start over on a new one and
             // let the resume replay from the last event applied.
             log::warn!(
-                "room {room_id}: event seq {} after {}; link lost",
+                "room {room_id}: event seqs {first_seq}..={} after {}; link lost",
                 event.seq,
                 session.last_seq
             );

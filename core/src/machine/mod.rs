@@ -50,6 +50,16 @@
 //! URL. An open link that is lost retries the URL it was on (after the backoff). A fatal error
 //! (TLS, not a roomlink server) still fails the rooms at once, whichever URL gave it.
 //!
+//! # Draining servers and retryable refusals
+//!
+//! - `Bye { code: SERVER_DRAINING }` (1900008): the link is lost as for any bye (`Reconnecting`
+//!   once per outage), but the next attempt dials the next URL (with one URL: that URL again)
+//!   at once and a new round starts there, so at most one immediate round follows before the
+//!   backoff. A second drain bye within `backoff_cap` of the last hop waits out the backoff.
+//! - `LoginFailed { code: SERVER_UNAVAILABLE }` (1900009, also 1900008): no transition; the room
+//!   stays `Logining`/`Reconnecting` and its login goes out again on the same link after a
+//!   full-jitter backoff of its own. The login timeout and the retry window still end it (1002053).
+//!
 //! # What the server is told, and when
 //!
 //! - Each login goes out exactly once per connection: in the `Hello` (up to
@@ -173,6 +183,8 @@ pub struct Machine {
     /// number of URLs, a full round has failed and the next attempt waits out the backoff.
     failed_in_round: usize,
     out: VecDeque<Output>,
+    /// When a drain `bye` last made the machine dial the next URL at once (see `drained`).
+    last_drain_hop: Option<Instant>,
     /// The last `Room::login_id` minted.
     next_login: u64,
     /// The logins (room, login ID) that rode in the Hello of the attempt under way.
@@ -201,6 +213,7 @@ impl Machine {
             attempts: 0,
             url: 0,
             failed_in_round: 0,
+            last_drain_hop: None,
             out: VecDeque::new(),
             next_login: 0,
             hello: None,

@@ -60,6 +60,11 @@ pub(crate) struct Room {
     pub(crate) retry_deadline: Option<Instant>,
     /// The connection the last Login (Hello or frame) for this room went out on.
     pub(crate) sent_on: Option<ConnId>,
+    /// Armed when the server refused the login on `sent_on` retryably (`SERVER_UNAVAILABLE`):
+    /// when to send it again. Cleared whenever a login goes out.
+    pub(crate) login_retry_at: Option<Instant>,
+    /// Retryable refusals since the room was last accepted (the exponent of their backoff).
+    pub(crate) login_retries: u32,
 }
 
 impl Room {
@@ -85,6 +90,8 @@ impl Room {
             login_deadline: None,
             retry_deadline: None,
             sent_on: None,
+            login_retry_at: None,
+            login_retries: 0,
         }
     }
 
@@ -101,6 +108,11 @@ impl Room {
         matches!(self.phase(), Phase::Logined | Phase::Reconnected)
     }
 
+    /// Refused retryably on `conn` and waiting to send the login again: no answer is due there.
+    pub(crate) fn awaits_retry_on(&self, conn: ConnId) -> bool {
+        self.login_retry_at.is_some() && self.sent_on == Some(conn)
+    }
+
     /// Waiting for the server to accept a login or resume.
     pub(crate) fn wants_login(&self) -> bool {
         matches!(self.phase(), Phase::Logining | Phase::Reconnecting)
@@ -108,6 +120,7 @@ impl Room {
 
     /// The Login to send for this room now (resuming when reconnecting with a session).
     pub(crate) fn login(&mut self, room_id: &str) -> Login {
+        self.login_retry_at = None;
         self.login_streams = self.own_streams.keys().cloned().collect();
         let resume = match (self.phase(), &self.session) {
             (Phase::Reconnecting, Some(s)) => Some(Resume {

@@ -35,6 +35,7 @@ impl Machine {
                 _ => self.token_warning_if_due(now, id),
             }
         }
+        self.retry_logins_if_due(now);
         self.idle_if_unused();
 
         match self.link {
@@ -73,15 +74,34 @@ impl Machine {
         }
     }
 
+    /// Logins refused retryably on the open link whose wait is over go out again on it. (A
+    /// retry armed on a link lost since is moot: the next connection carries the login.)
+    fn retry_logins_if_due(&mut self, now: Instant) {
+        let Some(open) = self.link.open_conn() else {
+            return;
+        };
+        let due = self.room_ids(|r| {
+            r.wants_login() && r.awaits_retry_on(open) && r.login_retry_at.is_some_and(|t| t <= now)
+        });
+        for id in due {
+            log::debug!("room {id}: sending the refused login again");
+            self.send_login(open, &id);
+        }
+    }
+
     pub(super) fn next_deadline(&self) -> Option<Instant> {
         let warning = self.cfg.token_warning;
+        let open = self.link.open_conn();
         let rooms = self.rooms.values().filter(|r| r.is_active()).flat_map(|r| {
             let phase_deadline = match r.phase() {
                 Phase::Logining => r.login_deadline,
                 Phase::Reconnecting => r.retry_deadline,
                 _ => None,
             };
-            [phase_deadline, r.token_warning_at(warning)]
+            let retry = open
+                .filter(|c| r.wants_login() && r.awaits_retry_on(*c))
+                .and(r.login_retry_at);
+            [phase_deadline, r.token_warning_at(warning), retry]
         });
         rooms
             .chain([self.link.deadline(self.cfg.ping_timeout)])

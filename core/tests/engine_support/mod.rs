@@ -141,6 +141,7 @@ impl AutoServer {
                         for seq in 1..=spam {
                             end.send(&ServerFrame::Event {
                                 room_id: login.room_id.clone(),
+                                first_seq: None,
                                 event: SeqEvent {
                                     seq,
                                     event: RoomEvent::UserAdd {

@@ -88,6 +88,14 @@ impl Server {
         }
     }
 
+    /// Drains it (`ServerHandle::drain`): every connection is told `bye{1900008}` and closed;
+    /// returns once they are gone or at `deadline`. The port stays closed until `restart`.
+    pub async fn drain(&mut self, deadline: std::time::Instant) {
+        if let Some(h) = self.handle.as_mut() {
+            h.drain(deadline).await;
+        }
+    }
+
     /// Starts it again on the same port, with empty state.
     pub async fn restart(&mut self) {
         self.stop().await;

@@ -4,6 +4,8 @@
 //! - `GET /admin/rooms/{room_id}` → `RoomInfo`, 404 if none
 //! - `POST /admin/rooms/{room_id}/kick` `{"user_id": "...", "reason": "..."}` → 200, 404 if no such user
 //! - `POST /admin/rooms/{room_id}/close` `{"reason": "..."}` (body optional) → 200, 404 if none
+//! - `POST /admin/drain` → 202 `{"draining": true, "deadline_ms": N}`: the node drains (`drain.rs`)
+//!   with the config's `drain_timeout`; `roomlink serve` exits once it is done
 //!
 //! Errors are JSON `{"error": "..."}`.
 
@@ -38,6 +40,7 @@ pub(crate) fn router(app: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/rooms/{room_id}", get(show))
         .route("/rooms/{room_id}/kick", post(kick))
         .route("/rooms/{room_id}/close", post(close))
+        .route("/drain", post(drain))
         .layer(middleware::from_fn_with_state(app, auth))
 }
 
@@ -105,6 +108,23 @@ struct CloseBody {
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, String> {
     serde_json::from_slice(body).map_err(|e| format!("bad JSON body: {e}"))
+}
+
+/// Starts a drain and answers at once; the drain runs on (the connections close themselves).
+async fn drain(State(app): State<Arc<AppState>>) -> Response {
+    let asked = crate::config::deadline(std::time::Instant::now(), app.config.drain_timeout);
+    match app.control.begin(asked) {
+        Some(deadline) => {
+            let ms = crate::drain::remaining(deadline).as_millis();
+            log::info!("admin started a drain ({ms} ms to the deadline)");
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({ "draining": true, "deadline_ms": ms })),
+            )
+                .into_response()
+        }
+        None => fail(StatusCode::CONFLICT, "the server is shutting down"),
+    }
 }
 
 async fn kick(

@@ -11,6 +11,12 @@ pub fn log(room_id: &str) -> String {
     format!("rl:{{{room_id}}}:log")
 }
 
+/// The room's latest snapshot (a Hash: `offset`, the entry it was taken after, and `data`), so
+/// the log can be trimmed and a node that starts serving the room need not read it all.
+pub fn snapshot(room_id: &str) -> String {
+    format!("rl:{{{room_id}}}:snap")
+}
+
 /// Every room that has a log (a Set), for the admin listing.
 pub const ROOMS: &str = "rl:rooms";
 

@@ -19,7 +19,7 @@ mod replica;
 mod room;
 mod scripts;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -38,8 +38,7 @@ use command::{ClusterConn, Command, Verdict, cluster_conn, local_of, node_of};
 use room::{Failure, Op};
 
 /// `LoginFailed`/`Error` code while Redis is unreachable: retryable (the client tries again).
-// TODO(merge): `ErrorCode::SERVER_UNAVAILABLE` once the code table has it.
-pub(crate) const SERVER_UNAVAILABLE: ErrorCode = ErrorCode(1900009);
+pub(crate) const SERVER_UNAVAILABLE: ErrorCode = ErrorCode::SERVER_UNAVAILABLE;
 
 /// How long a Redis command may take before the store counts as unreachable for it.
 const STORE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -69,6 +68,9 @@ struct Inner {
     rules: Rules,
     verifier: TokenVerifier,
     liveness: Liveness,
+    /// A room's replica is stored every this many entries, and its log trimmed.
+    snapshot_every: u64,
+    max_rooms_per_conn: usize,
     /// This node's number (from `rl:node:seq`); replaced if the node was reaped while cut off.
     node: AtomicU64,
     /// Tasks of the rooms this node serves.
@@ -85,6 +87,10 @@ struct Local {
     /// Room → the user this connection logged in as there (empty before a login): a renewal's
     /// token must name that user.
     rooms: BTreeMap<String, String>,
+    /// Rooms where this connection holds a session or has a login in flight, for the room cap
+    /// per connection. Kept from the frames this node sends it (a failed login, a kick or a
+    /// moved session gives the room back), since the sessions live in the rooms' replicas.
+    held: BTreeSet<String>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -101,7 +107,15 @@ impl Inner {
         if node_of(conn) != self.node() {
             return;
         }
-        if let Some(l) = lock(&self.conns).get(&local_of(conn)) {
+        if let Some(l) = lock(&self.conns).get_mut(&local_of(conn)) {
+            match &frame {
+                ServerFrame::LoginFailed { room_id, .. }
+                | ServerFrame::Kicked { room_id, .. }
+                | ServerFrame::SessionMoved { room_id } => {
+                    l.held.remove(room_id);
+                }
+                _ => {}
+            }
             l.handle.send(frame);
         }
     }
@@ -171,6 +185,13 @@ impl Inner {
 }
 
 impl Inner {
+    /// A login of `conn` in `room_id` failed: the room no longer counts toward its cap.
+    fn release_room(&self, conn: ConnId, room_id: &str) {
+        if let Some(l) = lock(&self.conns).get_mut(&conn) {
+            l.held.remove(room_id);
+        }
+    }
+
     /// Closes this node's connections that named `room_id` (see `room::Task::log_lost`). They
     /// stay registered until their tasks report the end, so their other rooms hear of it too.
     fn close_connections_in(&self, room_id: &str) {
@@ -209,6 +230,8 @@ impl ClusterRegistry {
             rules: crate::memory::rules(config),
             verifier: TokenVerifier::new(&config.token_secret, &config.app_id),
             liveness,
+            snapshot_every: config.snapshot_every,
+            max_rooms_per_conn: config.rates.max_rooms_per_conn,
             node: AtomicU64::new(node),
             rooms: Mutex::new(HashMap::new()),
             conns: Mutex::new(HashMap::new()),
@@ -232,12 +255,41 @@ impl ClusterRegistry {
         let l = conns.entry(conn.id).or_insert_with(|| Local {
             handle: conn.clone(),
             rooms: BTreeMap::new(),
+            held: BTreeSet::new(),
         });
         let known = l.rooms.entry(room_id.to_string()).or_default();
         if let Some(u) = user.filter(|_| known.is_empty()) {
             *known = u.to_string();
         }
         (cluster_conn(self.inner.node(), conn.id), known.clone())
+    }
+
+    /// The room cap per connection: a login for one room more than the connection holds (or is
+    /// logging in to) is refused with `TOO_MANY_ROOMS`, before anything is appended.
+    fn admit_room(&self, conn: &ConnHandle, room_id: &str) -> bool {
+        let mut conns = lock(&self.inner.conns);
+        let l = conns.entry(conn.id).or_insert_with(|| Local {
+            handle: conn.clone(),
+            rooms: BTreeMap::new(),
+            held: BTreeSet::new(),
+        });
+        if l.held.contains(room_id) {
+            return true;
+        }
+        if l.held.len() >= self.inner.max_rooms_per_conn {
+            let held = l.held.len();
+            drop(conns);
+            conn.send(ServerFrame::LoginFailed {
+                room_id: room_id.to_string(),
+                code: ErrorCode::TOO_MANY_ROOMS,
+                message: format!(
+                    "this connection holds sessions in {held} rooms, the most allowed"
+                ),
+            });
+            return false;
+        }
+        l.held.insert(room_id.to_string());
+        true
     }
 
     fn append(&self, room_id: &str, cmd: Command, failure: Failure) {
@@ -287,6 +339,9 @@ impl RoomRegistry for ClusterRegistry {
             });
             return;
         }
+        if !self.admit_room(conn, &room_id) {
+            return;
+        }
         let (cc, _) = self.local(conn, &room_id, Some(&login.user.user_id));
         let verdict = Verdict::of(self.inner.verifier.verify(
             &login.token,
@@ -309,6 +364,11 @@ impl RoomRegistry for ClusterRegistry {
 
     fn logout(&self, conn: &ConnHandle, room_id: &str, session_id: Option<&str>) {
         let (cc, _) = self.local(conn, room_id, None);
+        if session_id.is_none()
+            && let Some(l) = lock(&self.inner.conns).get_mut(&conn.id)
+        {
+            l.held.remove(room_id);
+        }
         let cmd = Command::Logout {
             conn: cc,
             session_id: session_id.map(str::to_string),

@@ -17,7 +17,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::command::Command;
-use super::replica::Replica;
+use super::replica::{Replica, ReplicaSnapshot};
 use super::{Inner, keys, lock, scripts};
 use crate::registry::ConnHandle;
 
@@ -74,6 +74,9 @@ pub struct Task {
     node: Arc<Inner>,
     room_id: String,
     log_key: String,
+    snap_key: String,
+    /// `applied` of the replica when a snapshot was last stored or loaded.
+    snapped: u64,
     ops: mpsc::UnboundedReceiver<Op>,
     bell: Arc<Notify>,
     replica: Replica,
@@ -132,15 +135,24 @@ fn parse_entries(v: Value) -> Vec<(String, Option<String>)> {
     out
 }
 
-/// The `READ` script's reply: the entries, or `None` when the log lost the offset's entry.
-fn parse_read(v: Value) -> Option<Vec<(String, Option<String>)>> {
+/// What the `READ` script found.
+enum Read {
+    Entries(Vec<(String, Option<String>)>),
+    /// The offset's entry was trimmed below a newer snapshot.
+    Trimmed,
+    /// The offset's entry is gone and no newer snapshot explains it.
+    Lost,
+}
+
+fn parse_read(v: Value) -> Read {
     let Value::Array(mut parts) = v else {
-        return Some(Vec::new());
+        return Read::Entries(Vec::new());
     };
-    if matches!(parts.first(), Some(Value::Int(1))) {
-        return None;
+    match parts.first() {
+        Some(Value::Int(1)) => Read::Lost,
+        Some(Value::Int(2)) => Read::Trimmed,
+        _ => Read::Entries(parts.pop().map(parse_entries).unwrap_or_default()),
     }
-    Some(parts.pop().map(parse_entries).unwrap_or_default())
 }
 
 /// The millisecond part of a stream ID: the entry's time.
@@ -164,6 +176,8 @@ impl Task {
             node,
             room_id: room_id.to_string(),
             log_key: keys::log(room_id),
+            snap_key: keys::snapshot(room_id),
+            snapped: 0,
             ops: rx,
             bell: bell.clone(),
             replica,
@@ -180,7 +194,10 @@ impl Task {
 
     pub async fn run(mut self) {
         let mut stop = self.node.stop.subscribe();
-        // The replica starts empty: read the whole log before anything else.
+        // The replica starts from the room's snapshot, if any, then reads the log after it.
+        if let Err(e) = self.load_snapshot().await {
+            self.store_down("snapshot", &e);
+        }
         self.catch_up().await;
         loop {
             if *stop.borrow() {
@@ -270,9 +287,11 @@ impl Task {
     /// client waits on it; what must happen eventually stays queued.
     fn fail_fast(&mut self) {
         let room_id = self.room_id.clone();
+        let node = self.node.clone();
         self.pending.retain_mut(|p| match &p.failure {
             Failure::Retry => true,
             Failure::LoginFailed(conn) => {
+                node.release_room(conn.id, &room_id);
                 conn.send(ServerFrame::LoginFailed {
                     room_id: room_id.clone(),
                     code: super::SERVER_UNAVAILABLE,
@@ -334,13 +353,29 @@ impl Task {
             let mut redis = self.node.redis.clone();
             let reply = scripts::READ
                 .key(&self.log_key)
+                .key(&self.snap_key)
                 .arg(&self.offset)
                 .arg(READ_BATCH)
                 .invoke_async::<Value>(&mut redis)
                 .await;
             let entries = match reply.map(parse_read) {
-                Ok(Some(entries)) => entries,
-                Ok(None) => {
+                Ok(Read::Entries(entries)) => entries,
+                Ok(Read::Trimmed) => {
+                    // This node fell a whole snapshot interval behind: what its connections
+                    // missed is in their sessions' rings, which the snapshot holds; a resume
+                    // replays it.
+                    log::info!(
+                        "room {}: fell behind the trimmed log; loading the snapshot",
+                        self.room_id
+                    );
+                    match self.load_snapshot().await {
+                        Ok(true) => self.node.close_connections_in(&self.room_id),
+                        Ok(false) => self.log_lost(),
+                        Err(e) => return self.store_down("snapshot", &e),
+                    }
+                    continue;
+                }
+                Ok(Read::Lost) => {
                     self.log_lost();
                     continue;
                 }
@@ -373,11 +408,67 @@ impl Task {
                 break;
             }
         }
+        self.maybe_snapshot().await;
         let info = self.replica.info();
         for tx in self.infos.drain(..) {
             let _ = tx.send(Some(info.clone()));
         }
         self.arm_tick();
+    }
+
+    /// Replaces the replica with the room's stored snapshot, if there is one newer than the
+    /// offset. Ok(false): none.
+    async fn load_snapshot(&mut self) -> Result<bool, redis::RedisError> {
+        let mut redis = self.node.redis.clone();
+        let (offset, data): (Option<String>, Option<String>) = redis::cmd("HMGET")
+            .arg(&self.snap_key)
+            .arg("offset")
+            .arg("data")
+            .query_async(&mut redis)
+            .await?;
+        let (Some(offset), Some(data)) = (offset, data) else {
+            return Ok(false);
+        };
+        let snap = match serde_json::from_str::<ReplicaSnapshot>(&data) {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn!("room {}: unreadable snapshot ignored: {e}", self.room_id);
+                return Ok(false);
+            }
+        };
+        self.replica = Replica::restore(&self.room_id, self.node.rules.clone(), snap);
+        self.snapped = self.replica.applied();
+        self.offset = offset;
+        self.ticked = None;
+        // Results of our own entries inside the snapshot are unknown now.
+        for tx in self.waiters.drain().map(|(_, tx)| tx) {
+            let _ = tx.send(None);
+        }
+        Ok(true)
+    }
+
+    /// Every `snapshot_every` entries: store the replica, so the log can be trimmed.
+    async fn maybe_snapshot(&mut self) {
+        let every = self.node.snapshot_every.max(1);
+        if self.replica.applied() / every <= self.snapped / every {
+            return;
+        }
+        let data = match serde_json::to_string(&self.replica.snapshot()) {
+            Ok(d) => d,
+            Err(_) => return,
+        };
+        let mut redis = self.node.redis.clone();
+        let stored = scripts::SNAPSHOT
+            .key(&self.snap_key)
+            .key(&self.log_key)
+            .arg(&self.offset)
+            .arg(data)
+            .invoke_async::<i64>(&mut redis)
+            .await;
+        match stored {
+            Ok(_) => self.snapped = self.replica.applied(),
+            Err(e) => self.store_down("snapshot", &e),
+        }
     }
 
     /// The log no longer holds what the replica was built from: Redis lost its data. Start over
@@ -391,6 +482,7 @@ impl Task {
             self.room_id
         );
         self.replica = Replica::new(&self.room_id, self.node.rules.clone());
+        self.snapped = 0;
         self.offset = "0-0".to_string();
         self.tick = None;
         self.ticked = None;

@@ -99,20 +99,54 @@ return reaped
     )
 });
 
-/// Reads a room's log after `offset`, checking first that the entry at `offset` is still there:
-/// if Redis lost its data (restarted without persistence, failed over to an empty replica), the
-/// replica built from the old log must not go on with a new one. KEYS: the log. ARGV: offset
-/// ("0-0": from the start), most entries. Returns `{0, entries}`, or `{1}` when the offset's
-/// entry is gone.
+/// Compares two stream IDs (`ms-seq`) in Lua: -1, 0 or 1.
+const IDCMP: &str = r#"
+local function idcmp(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  if am ~= bm then return am < bm and -1 or 1 end
+  if as ~= bs then return as < bs and -1 or 1 end
+  return 0
+end
+"#;
+
+/// Reads a room's log after `offset`, checking first that the entry at `offset` is still there.
+/// KEYS: the log, the room's snapshot hash. ARGV: offset ("0-0": from the start), most entries.
+/// Returns `{0, entries}`; `{2}` when the offset's entry was trimmed below a newer snapshot
+/// (load it); `{1}` when it is gone with no newer snapshot: Redis lost its data (restarted
+/// without persistence, failed over to an empty replica), and a replica built from the old log
+/// must not go on with a new one.
 pub static READ: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
+    Script::new(&format!(
+        r#"{IDCMP}
 local start = '-'
 if ARGV[1] ~= '0-0' then
-  if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return {1} end
+  if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then
+    local snap = redis.call('HGET', KEYS[2], 'offset')
+    if snap and idcmp(snap, ARGV[1]) > 0 then return {{2}} end
+    return {{1}}
+  end
   start = '(' .. ARGV[1]
 end
-return {0, redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', ARGV[2])}
-"#,
-    )
+return {{0, redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', ARGV[2])}}
+"#
+    ))
+});
+
+/// Stores a room's snapshot taken after the entry `offset`, unless a snapshot at or after it is
+/// stored already (every node serving the room takes the same ones), and trims the log below the
+/// previous snapshot: a node up to one snapshot interval behind still finds its offset, one
+/// further behind loads the snapshot. KEYS: the snapshot hash, the log. ARGV: offset, data.
+/// Returns 1 if stored.
+pub static SNAPSHOT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r#"{IDCMP}
+local cur = redis.call('HGET', KEYS[1], 'offset')
+if cur and idcmp(cur, ARGV[1]) >= 0 then return 0 end
+redis.call('HSET', KEYS[1], 'offset', ARGV[1], 'data', ARGV[2])
+if cur then redis.call('XTRIM', KEYS[2], 'MINID', cur) end
+return 1
+"#
+    ))
 });
