@@ -132,6 +132,31 @@ impl Nodes {
         Ok(())
     }
 
+    /// Drains every node in turn (each connection is told `bye` 1900008 and closed; a node is
+    /// done once its connections are gone), stops it, then stops the Redis as [`Nodes::stop`]
+    /// does. A client only knows its own node (its proxy), so a drained client cannot move to a
+    /// node not drained yet: it waits for the restart, as on one server.
+    pub async fn drain(&mut self) -> Result<(), String> {
+        if self.running.is_empty() {
+            return Err("server drain: the server is not running".into());
+        }
+        let timeout = self.op_timeout;
+        for mut server in self.running.drain(..) {
+            deadline("draining the server", timeout, async {
+                // The drain's own deadline is inside the step's, so a client that never closes
+                // fails the step only if the drain itself hangs.
+                server.drain(std::time::Instant::now() + timeout / 2).await;
+                server.shutdown().await;
+                Ok(())
+            })
+            .await?;
+        }
+        if let Some(store) = &mut self.store {
+            store.redis = None;
+        }
+        Ok(())
+    }
+
     /// Starts an empty Redis again (cluster) and every node on its old port.
     pub async fn start_again(&mut self) -> Result<(), String> {
         if !self.running.is_empty() {

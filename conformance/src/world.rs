@@ -146,21 +146,10 @@ impl World {
     }
 
     /// Drains the server (each client is told `bye` 1900008 and closed; returns once every
-    /// connection is gone), then stops it: it forgets every session, as `stop_server` does.
+    /// connection is gone), then stops it: it forgets every session, as `stop_server` does. On a
+    /// cluster every node is drained, then the Redis is stopped.
     pub async fn drain_server(&mut self) -> Result<(), String> {
-        let mut server = self
-            .server
-            .take()
-            .ok_or("server drain: the server is not running")?;
-        let timeout = self.op_timeout;
-        deadline("draining the server", timeout, async {
-            // The drain's own deadline is inside the step's, so a client that never closes
-            // fails the step only if the drain itself hangs.
-            server.drain(std::time::Instant::now() + timeout / 2).await;
-            server.shutdown().await;
-            Ok(())
-        })
-        .await
+        self.nodes.drain().await
     }
 
     pub async fn start_server(&mut self) -> Result<(), String> {

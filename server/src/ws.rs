@@ -23,8 +23,8 @@ use roomlink::protocol::{
 
 use crate::AppState;
 use crate::config::deadline;
-use crate::flood::{FrameBudget, Verdict};
 use crate::drain::Lifecycle;
+use crate::flood::{FrameBudget, Verdict};
 use crate::registry::{ConnEnd, ConnHandle, Outbound, Outbox};
 
 /// The WebSocket layer's own size limit is this much above `max_frame_bytes`, so a frame just over
