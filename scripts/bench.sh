@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-for tool in node npm cargo taskset strip nm size; do
+for tool in node npm cargo taskset strip nm size redis-server; do
   command -v "$tool" >/dev/null || { echo "bench.sh: $tool is required" >&2; exit 1; }
 done
 

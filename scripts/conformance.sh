@@ -2,6 +2,9 @@
 # Runs the conformance kit (conformance/README.md): every scenario against every driver whose
 # toolchain is here. Usage:
 #   bash scripts/conformance.sh [--driver NAME]... [--scenario NAME]... [--repeat N] [--bless] [--time-scale F]
+#                               [--cluster N]
+# --cluster N runs every scenario on N nodes sharing one Redis (redis-server, from scripts/setup.sh)
+# against the same canonical traces; its traces and logs go to target/conformance/cluster-N/.
 # A driver whose `check` fails is reported as skipped (a failure when CI=true). The last line
 # printed is the orchestrator's `N passed, N failed`; the exit status is the orchestrator's.
 set -euo pipefail
@@ -10,11 +13,15 @@ cd "$(dirname "$0")/.."
 drivers=()
 pass=()
 bless=false
+cluster=""
+named_scenarios=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --driver) drivers+=("${2:?--driver needs a NAME}"); shift 2 ;;
-    --scenario | --repeat | --time-scale) pass+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+    --scenario) named_scenarios=true; pass+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+    --repeat | --time-scale) pass+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
     --bless) bless=true; pass+=("$1"); shift ;;
+    --cluster) cluster="${2:?--cluster needs a node count}"; pass+=("$1" "$2"); shift 2 ;;
     *) echo "conformance.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -26,6 +33,30 @@ if $bless; then
       exit 2
     fi
   done
+fi
+
+if [ -n "$cluster" ]; then
+  if $bless; then
+    echo "conformance.sh: --bless and --cluster: the canonical traces come from one server; a cluster must match them" >&2
+    exit 2
+  fi
+  command -v redis-server >/dev/null || {
+    echo "conformance.sh: --cluster needs redis-server (bash scripts/setup.sh installs it)" >&2
+    exit 1
+  }
+  # Every scenario but the written-down exceptions (conformance/cluster-exceptions.txt), unless
+  # scenarios were named.
+  if ! $named_scenarios; then
+    for file in conformance/scenarios/*.json; do
+      name="$(basename "$file" .json)"
+      reason="$(awk -v n="$name" '$1 == n { $1 = ""; sub(/^ /, ""); print; exit }' conformance/cluster-exceptions.txt)"
+      if [ -n "$reason" ]; then
+        echo "== conformance on the cluster: $name not run: $reason"
+      else
+        pass+=(--scenario "$name")
+      fi
+    done
+  fi
 fi
 
 if [ ${#drivers[@]} -eq 0 ]; then
@@ -68,5 +99,5 @@ if [ "${CI:-}" = "true" ]; then
   args+=(--require-all)
 fi
 
-out_dir="${CARGO_TARGET_DIR:-target}/conformance"
+out_dir="${CARGO_TARGET_DIR:-target}/conformance${cluster:+/cluster-$cluster}"
 exec cargo run --quiet -p roomlink-conformance -- --out-dir "$out_dir" "${args[@]}" "${pass[@]}"

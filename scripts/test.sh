@@ -74,6 +74,9 @@ step "C header drift (bindings/c/roomlink.h)" header_drift
 step "Flutter plugin (declarations vs header, pump modelled in C)" flutter_static
 step "Unity package tests (bindings/unity/Tests~, on Mono)" bash "bindings/unity/Tests~/run.sh"
 step "conformance (conformance/README.md)" bash scripts/conformance.sh
+# The same scenarios and canonical traces on 2 nodes sharing one Redis, rust driver only (≈80 s; the
+# other drivers add nothing a cluster could change: the server side is what differs).
+step "conformance on a 2-node cluster (rust driver)" bash scripts/conformance.sh --driver rust --cluster 2
 step "fuzz (scripts/fuzz.sh, 60 s per target)" fuzz_short
 
 if [ ${#failed[@]} -ne 0 ]; then

@@ -31,7 +31,13 @@ pub fn login(url: &str, samples: usize) -> Result<Vec<u64>, String> {
 /// A (already connected: multi-room mode, logged in to another room) logs in to B's room →
 /// B's user Add callback. The same shape as Socket.IO's "connected socket joins a room".
 pub fn peer(url: &str, samples: usize) -> Result<Vec<u64>, String> {
-    let b = Stamped::new(EngineConfig::new(url))?;
+    peer_between(url, url, samples)
+}
+
+/// [`peer`] with A connected to `url_a` and B to `url_b` (two nodes of a cluster, or one).
+pub fn peer_between(url_a: &str, url_b: &str, samples: usize) -> Result<Vec<u64>, String> {
+    let url = url_a;
+    let b = Stamped::new(EngineConfig::new(url_b))?;
     b.login("peer", "bob")?;
     b.wait_reason("peer", R::Logined)?;
     let a = Stamped::new(EngineConfig {

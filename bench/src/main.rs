@@ -4,6 +4,8 @@
 mod capacity;
 mod cdylib;
 mod child;
+mod cluster;
+mod cluster_rows;
 mod engines;
 mod event_rate;
 mod fanout;
@@ -79,7 +81,14 @@ enum Cmd {
         streams: usize,
     },
     /// The roomlink server under test; prints {"addr"} and serves until stdin closes.
-    Serve,
+    Serve {
+        /// A node of the cluster on this Redis (`redis://…`) instead of the in-memory server.
+        #[arg(long)]
+        redis: Option<String>,
+        /// The server's heartbeat timeout (default: the server's).
+        #[arg(long)]
+        heartbeat_timeout_ms: Option<u64>,
+    },
     /// Capacity load: COUNT sessions from SOURCE, pinging every heartbeat, until stdin closes.
     Load {
         #[arg(long)]
@@ -154,7 +163,10 @@ fn main() -> ExitCode {
                 .map(|s| println!("{s}"))
                 .map_err(|e| e.to_string())
         }),
-        Cmd::Serve => server::serve(),
+        Cmd::Serve {
+            redis,
+            heartbeat_timeout_ms,
+        } => server::serve(redis, heartbeat_timeout_ms),
         Cmd::Load {
             server,
             source,

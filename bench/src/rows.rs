@@ -8,6 +8,8 @@ use serde_json::Value;
 
 use crate::capacity::Capacity;
 use crate::cdylib::CdylibSize;
+use crate::cluster::ClusterFigures;
+use crate::cluster_rows::cluster_rows;
 use crate::event_rate::EventRate;
 use crate::reconnect::Reconnect;
 use crate::stats::Summary;
@@ -48,6 +50,8 @@ pub struct Measured {
     pub peer: Option<Latency>,
     pub sio_login: Option<Latency>,
     pub sio_peer: Option<Latency>,
+    /// Login and peer notification on a 2-node cluster beside one server; idle Redis commands.
+    pub cluster: Option<ClusterFigures>,
     pub fan: Option<FanoutSummary>,
     pub sio_fan: Option<FanoutSummary>,
     pub tcp_fan: Option<FanoutSummary>,
@@ -130,6 +134,7 @@ pub fn rows(
         peer,
         sio_login,
         sio_peer,
+        cluster,
         fan,
         sio_fan,
         tcp_fan,
@@ -198,6 +203,7 @@ pub fn rows(
         row.ratio = format!("{} (≤ 1.5× WS echo)", of_target(p, 1.5 * w));
     }
     rows.push(row);
+    rows.extend(cluster_rows(cluster));
 
     let fan_cell = |f: &Option<FanoutSummary>| {
         f.as_ref()

@@ -58,6 +58,9 @@ struct Plan {
     rate_engines: usize,
     rate_streams: usize,
     rate_rounds: usize,
+    /// The cluster's idle-commands figure: sessions, and each of its two windows.
+    cluster_sessions: usize,
+    cluster_idle: Duration,
 }
 
 impl Plan {
@@ -74,6 +77,8 @@ impl Plan {
                 rate_engines: 10,
                 rate_streams: 2560,
                 rate_rounds: 1,
+                cluster_sessions: 20,
+                cluster_idle: Duration::from_secs(5),
             }
         } else {
             Plan {
@@ -87,6 +92,8 @@ impl Plan {
                 rate_engines: 10,
                 rate_streams: 10_000,
                 rate_rounds: 3,
+                cluster_sessions: 100,
+                cluster_idle: Duration::from_secs(30),
             }
         }
     }
@@ -317,6 +324,12 @@ pub fn run(opts: Options) -> Result<(), String> {
         }
     };
 
+    // 2 + 3 on a cluster of two nodes on one Redis, beside a fresh single server (its own
+    // processes, so the figures above are not disturbed).
+    let cluster = r.part("cluster", || {
+        crate::cluster::run(n, plan.cluster_sessions, plan.cluster_idle)
+    });
+
     // 4. Fan-out, each on a fresh server (a 10 000-member room is not left behind).
     let (m, trials) = (plan.fanout_members, plan.fanout_trials);
     let fan = r.part("roomlink_fanout", || {
@@ -413,6 +426,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         peer,
         sio_login,
         sio_peer,
+        cluster,
         fan,
         sio_fan,
         tcp_fan,

@@ -48,14 +48,21 @@ pub fn token(user_id: &str, room_id: &str) -> String {
 }
 
 /// `roomlink-bench serve`: runs the server until stdin closes, after printing `{"addr": ...}`.
-pub fn serve() -> Result<(), String> {
+/// With `redis`, the server is a node of the cluster on that Redis; `heartbeat_timeout_ms`
+/// replaces the default heartbeat timeout (a node refreshes its liveness every sixth of it).
+pub fn serve(redis: Option<String>, heartbeat_timeout_ms: Option<u64>) -> Result<(), String> {
     crate::sys::raise_nofile()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
     rt.block_on(async {
-        let handle = roomlink_server::start(config(SocketAddr::from(([127, 0, 0, 1], 0))))
+        let mut config = config(SocketAddr::from(([127, 0, 0, 1], 0)));
+        config.redis = redis.map(roomlink_server::StoreUrl);
+        if let Some(ms) = heartbeat_timeout_ms {
+            config.heartbeat_timeout = Duration::from_millis(ms);
+        }
+        let handle = roomlink_server::start(config)
             .await
             .map_err(|e| format!("server start: {e}"))?;
         println!("{}", serde_json::json!({ "addr": handle.local_addr() }));
@@ -76,8 +83,23 @@ pub struct ServerProc {
 
 impl ServerProc {
     pub fn start() -> Result<ServerProc, String> {
+        ServerProc::start_on(None, None)
+    }
+
+    /// One server, or (`redis`: its URL) a node of the cluster on that Redis; with its own
+    /// heartbeat timeout if one is given.
+    pub fn start_on(
+        redis: Option<&str>,
+        heartbeat_timeout: Option<Duration>,
+    ) -> Result<ServerProc, String> {
         let mut cmd = Command::new(this_binary()?);
         cmd.arg("serve");
+        if let Some(url) = redis {
+            cmd.args(["--redis", url]);
+        }
+        if let Some(t) = heartbeat_timeout {
+            cmd.args(["--heartbeat-timeout-ms", &t.as_millis().to_string()]);
+        }
         let proc = ChildProc::spawn("roomlink server", cmd)?;
         let line = proc.next_json(Duration::from_secs(10))?;
         let addr = line["addr"]

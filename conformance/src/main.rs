@@ -3,6 +3,7 @@
 
 mod diff;
 mod driver;
+mod nodes;
 mod pattern;
 mod run;
 mod scenario;
@@ -56,6 +57,11 @@ struct Cli {
     /// A skipped driver counts as a failure.
     #[arg(long)]
     require_all: bool,
+    /// Run every scenario on a cluster of this many nodes on one Redis (started and stopped by
+    /// the run) instead of one in-memory server; client i connects to node i mod N. The
+    /// canonical traces are the same: a cluster must not be told from one server.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(2..=8))]
+    cluster: Option<u16>,
 }
 
 fn split_pair(arg: &str, what: &str) -> Result<(String, String), String> {
@@ -99,6 +105,7 @@ struct Settings {
     bless: bool,
     expected_dir: PathBuf,
     out_dir: PathBuf,
+    cluster: Option<usize>,
 }
 
 /// Runs one scenario on one driver `repeat` times; prints each run's result.
@@ -140,7 +147,7 @@ async fn cell(
         let log = dir.join(format!("{stem}.stderr.log"));
         let started = Instant::now();
         let scale = s.scale * s.driver_scales.get(driver_name).copied().unwrap_or(1.0);
-        let outcome = run::run(scenario, command, &log, scale).await;
+        let outcome = run::run(scenario, command, &log, scale, s.cluster).await;
         let took = run::seconds(started.elapsed());
         let trace_path = dir.join(format!("{stem}.trace"));
         let wrote = std::fs::write(&trace_path, &outcome.trace)
@@ -241,6 +248,12 @@ async fn main_inner(cli: Cli) -> Result<bool, String> {
             drivers.len()
         ));
     }
+    if cli.bless && cli.cluster.is_some() {
+        return Err(
+            "--bless with --cluster: canonical traces come from one server; a cluster must match them, never rewrite them"
+                .into(),
+        );
+    }
     let names = scenario_names(&cli)?;
     if names.is_empty() {
         return Err(format!("no scenarios in {}", cli.scenarios_dir.display()));
@@ -252,7 +265,11 @@ async fn main_inner(cli: Cli) -> Result<bool, String> {
         bless: cli.bless,
         expected_dir: cli.expected_dir.clone(),
         out_dir: cli.out_dir.clone(),
+        cluster: cli.cluster.map(usize::from),
     };
+    if let Some(n) = settings.cluster {
+        println!("cluster mode: every scenario on {n} nodes sharing one Redis");
+    }
     for (name, reason) in &skipped {
         println!("skip {name}: {reason}");
     }

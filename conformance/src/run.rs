@@ -49,14 +49,21 @@ struct Runner<'a> {
 }
 
 /// Runs `scenario` against the driver started by `command`; its stderr goes to `stderr_log`.
-pub async fn run(scenario: &Scenario, command: &str, stderr_log: &Path, scale: f64) -> Outcome {
+/// `cluster`: that many nodes on one Redis instead of one in-memory server.
+pub async fn run(
+    scenario: &Scenario,
+    command: &str,
+    stderr_log: &Path,
+    scale: f64,
+    cluster: Option<usize>,
+) -> Outcome {
     let clients: Vec<(String, String)> = scenario
         .clients
         .iter()
         .map(|c| (c.name.clone(), c.user_id.clone()))
         .collect();
     let mut trace = Trace::new(&scenario.name, &clients);
-    let world = match World::start(scenario, scale).await {
+    let world = match World::start(scenario, scale, cluster).await {
         Ok(w) => w,
         Err(e) => {
             return Outcome {

@@ -1,38 +1,31 @@
-//! What the orchestrator runs around a driver: the server (stoppable and restartable on the same
-//! port), one fault proxy per client, and the admin API.
+//! What the orchestrator runs around a driver: the server or the cluster's nodes (stoppable and
+//! restartable on the same ports, [`Nodes`]), one fault proxy per client, and the admin API.
+//!
+//! On a cluster each client's proxy fronts a node of its own (client i → node i mod N), and an
+//! admin call goes to another node than the members' it acts on: nothing may tell the two apart.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use roomlink_faultproxy::{Fault, FaultProxy};
-use roomlink_server::{ServerConfig, ServerHandle};
+use roomlink_server::ServerConfig;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use crate::nodes::{Nodes, deadline};
 use crate::run::REPLY_MS;
 use crate::scenario::{FaultKind, Scenario, scaled};
 
-/// How long a restart keeps retrying the pinned port while the old sockets are released.
-const REBIND_MS: u64 = 2_000;
-
 pub struct World {
+    /// The settings every node shares (tokens are minted with its secret).
     pub config: ServerConfig,
-    server: Option<ServerHandle>,
+    nodes: Nodes,
     proxies: BTreeMap<String, FaultProxy>,
+    /// Per user ID: the node of the first client with that ID (admin calls avoid it).
+    user_nodes: BTreeMap<String, usize>,
     /// The deadline of every admin request and server start/stop (the scaled reply deadline).
     op_timeout: Duration,
-    scale: f64,
-}
-
-/// `fut` with a deadline; a timeout is an error naming `what`.
-async fn deadline<T>(
-    what: &str,
-    limit: Duration,
-    fut: impl Future<Output = Result<T, String>>,
-) -> Result<T, String> {
-    tokio::time::timeout(limit, fut)
-        .await
-        .map_err(|_| format!("{what} did not finish within {limit:?}"))?
 }
 
 /// The server settings of a scenario, durations scaled, on a free loopback port.
@@ -55,35 +48,51 @@ pub fn server_config(scenario: &Scenario, scale: f64) -> ServerConfig {
 }
 
 impl World {
-    /// A fresh server and a proxy in front of it for each client.
-    pub async fn start(scenario: &Scenario, scale: f64) -> Result<World, String> {
+    /// A fresh server (or `cluster` nodes on a fresh Redis) and a proxy in front of it for each
+    /// client.
+    pub async fn start(
+        scenario: &Scenario,
+        scale: f64,
+        cluster: Option<usize>,
+    ) -> Result<World, String> {
         let op_timeout = scaled(REPLY_MS, scale);
-        let mut config = server_config(scenario, scale);
-        let server = deadline("starting the server", op_timeout, async {
-            roomlink_server::start(config.clone())
-                .await
-                .map_err(|e| format!("cannot start the server: {e}"))
-        })
-        .await?;
-        // Pin the port so a restart comes back where the proxies point.
-        config.bind = server.local_addr();
+        let config = server_config(scenario, scale);
+        let nodes = Nodes::start(config.clone(), cluster, op_timeout, scale).await?;
         let mut proxies = BTreeMap::new();
-        for c in &scenario.clients {
+        let mut user_nodes = BTreeMap::new();
+        for (i, c) in scenario.clients.iter().enumerate() {
             let proxy = deadline("starting a fault proxy", op_timeout, async {
-                FaultProxy::start(config.bind)
+                FaultProxy::start(nodes.addr(i))
                     .await
                     .map_err(|e| format!("cannot start a fault proxy: {e}"))
             })
             .await?;
+            log::info!(
+                "client {} → {} → node {}",
+                c.name,
+                proxy.local_addr(),
+                nodes.addr(i)
+            );
             proxies.insert(c.name.clone(), proxy);
+            user_nodes
+                .entry(c.user_id.clone())
+                .or_insert(i % nodes.len());
         }
         Ok(World {
             config,
-            server: Some(server),
+            nodes,
             proxies,
+            user_nodes,
             op_timeout,
-            scale,
         })
+    }
+
+    /// Where an admin call about `user_id` goes: the node after that user's (on one server, it).
+    fn admin_node(&self, user_id: Option<&str>) -> SocketAddr {
+        let home = user_id
+            .and_then(|u| self.user_nodes.get(u).copied())
+            .unwrap_or(0);
+        self.nodes.addr(home + 1)
     }
 
     /// The URL a client's engine connects to: its own proxy.
@@ -133,65 +142,23 @@ impl World {
     }
 
     pub async fn stop_server(&mut self) -> Result<(), String> {
-        let server = self
-            .server
-            .take()
-            .ok_or("server stop: the server is not running")?;
-        deadline("stopping the server", self.op_timeout, async {
-            server.shutdown().await;
-            Ok(())
-        })
-        .await
+        self.nodes.stop().await
     }
 
     /// Drains the server (each client is told `bye` 1900008 and closed; returns once every
-    /// connection is gone), then stops it: it forgets every session, as `stop_server` does.
+    /// connection is gone), then stops it: it forgets every session, as `stop_server` does. On a
+    /// cluster every node is drained, then the Redis is stopped.
     pub async fn drain_server(&mut self) -> Result<(), String> {
-        let mut server = self
-            .server
-            .take()
-            .ok_or("server drain: the server is not running")?;
-        let timeout = self.op_timeout;
-        deadline("draining the server", timeout, async {
-            // The drain's own deadline is inside the step's, so a client that never closes
-            // fails the step only if the drain itself hangs.
-            server.drain(std::time::Instant::now() + timeout / 2).await;
-            server.shutdown().await;
-            Ok(())
-        })
-        .await
+        self.nodes.drain().await
     }
 
     pub async fn start_server(&mut self) -> Result<(), String> {
-        if self.server.is_some() {
-            return Err("server start: the server is already running".into());
-        }
-        let bind = self.config.bind;
-        // The old listener's port can still be held for a moment after a stop: retry EADDRINUSE
-        // with a short backoff before calling it a failure.
-        let give_up = Instant::now() + scaled(REBIND_MS, self.scale);
-        let mut backoff = Duration::from_millis(10);
-        let server = loop {
-            let started = deadline("starting the server", self.op_timeout, async {
-                Ok(roomlink_server::start(self.config.clone()).await)
-            })
-            .await?;
-            match started {
-                Ok(server) => break server,
-                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < give_up => {
-                    log::info!("restarting the server on {bind}: {e}; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_millis(200));
-                }
-                Err(e) => return Err(format!("cannot restart the server on {bind}: {e}")),
-            }
-        };
-        self.server = Some(server);
-        Ok(())
+        self.nodes.start_again().await
     }
 
     async fn admin(
         &self,
+        node: SocketAddr,
         method: &str,
         path: &str,
         body: Option<&Value>,
@@ -200,7 +167,7 @@ impl World {
         let what = format!("admin {method} {path}");
         deadline(&what, self.op_timeout, async {
             roomlink_server::admin::request(
-                self.config.bind,
+                node,
                 method,
                 path,
                 Some(&self.config.admin_secret),
@@ -212,8 +179,8 @@ impl World {
         .await
     }
 
-    async fn admin_ok(&self, path: &str, body: &Value) -> Result<(), String> {
-        match self.admin("POST", path, Some(body)).await? {
+    async fn admin_ok(&self, node: SocketAddr, path: &str, body: &Value) -> Result<(), String> {
+        match self.admin(node, "POST", path, Some(body)).await? {
             (200, _) => Ok(()),
             (status, reply) => Err(format!("admin POST {path}: HTTP {status}: {reply}")),
         }
@@ -221,12 +188,15 @@ impl World {
 
     pub async fn kick(&self, room: &str, user_id: &str, reason: &str) -> Result<(), String> {
         let body = json!({ "user_id": user_id, "reason": reason });
-        self.admin_ok(&format!("/admin/rooms/{room}/kick"), &body)
+        let node = self.admin_node(Some(user_id));
+        self.admin_ok(node, &format!("/admin/rooms/{room}/kick"), &body)
             .await
     }
 
     pub async fn close_room(&self, room: &str, reason: &str) -> Result<(), String> {
+        // Node 1: on a cluster, not the first client's.
         self.admin_ok(
+            self.admin_node(None),
             &format!("/admin/rooms/{room}/close"),
             &json!({ "reason": reason }),
         )
@@ -236,7 +206,10 @@ impl World {
     /// The server's member list of `room`, sorted (empty if the room does not exist).
     pub async fn members(&self, room: &str) -> Result<Vec<String>, String> {
         let path = format!("/admin/rooms/{room}");
-        match self.admin("GET", &path, None).await? {
+        match self
+            .admin(self.admin_node(None), "GET", &path, None)
+            .await?
+        {
             (404, _) => Ok(Vec::new()),
             (200, body) => {
                 let v: Value =
@@ -278,18 +251,9 @@ impl World {
         }
     }
 
-    /// Stops the proxies and the server; an error if the server does not stop in time.
+    /// Stops the proxies and the server(s); an error if one does not stop in time.
     pub async fn shutdown(mut self) -> Result<(), String> {
         self.proxies.clear();
-        match self.server.take() {
-            Some(server) => {
-                deadline("stopping the server", self.op_timeout, async {
-                    server.shutdown().await;
-                    Ok(())
-                })
-                .await
-            }
-            None => Ok(()),
-        }
+        self.nodes.shutdown().await
     }
 }
