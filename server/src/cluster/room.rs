@@ -289,10 +289,13 @@ impl Task {
         let backoff = match self.retry {
             Some((_, b)) => (b * 2).min(RETRY_MAX),
             None => {
-                log::warn!(
-                    "room {}: cluster store unreachable ({what}): {e}",
-                    self.room_id
-                );
+                // A node that is shutting down may lose its store first; that is no news.
+                if !self.node.stopped.load(std::sync::atomic::Ordering::Acquire) {
+                    log::warn!(
+                        "room {}: cluster store unreachable ({what}): {e}",
+                        self.room_id
+                    );
+                }
                 RETRY_MIN
             }
         };
