@@ -167,8 +167,28 @@ impl Inner {
         }
     }
 
-    fn ring(&self, room_id: &str) {
-        if let Some(h) = lock(&self.rooms).get(room_id) {
+    /// A doorbell: `room` alone (read the log), or `room \n prev \n id \n command ...` from an
+    /// append (the entries themselves, which a room task at `prev` applies without a read).
+    fn bell(&self, payload: &str) {
+        let mut parts = payload.split('\n');
+        let room_id = parts.next().unwrap_or_default();
+        let rooms = lock(&self.rooms);
+        let Some(h) = rooms.get(room_id) else {
+            return;
+        };
+        let Some(prev) = parts.next() else {
+            h.bell.notify_one();
+            return;
+        };
+        let mut entries = Vec::new();
+        while let (Some(id), Some(cmd)) = (parts.next(), parts.next()) {
+            entries.push((id.to_string(), cmd.to_string()));
+        }
+        let op = room::Op::Heard {
+            prev: prev.to_string(),
+            entries,
+        };
+        if h.ops.send(op).is_err() {
             h.bell.notify_one();
         }
     }

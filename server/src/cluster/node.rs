@@ -157,8 +157,8 @@ pub async fn doorbell(node: Arc<Inner>) {
                         msg = messages.next() => msg,
                     };
                     let Some(msg) = msg else { break };
-                    if let Ok(room_id) = msg.get_payload::<String>() {
-                        node.ring(&room_id);
+                    if let Ok(payload) = msg.get_payload::<String>() {
+                        node.bell(&payload);
                     }
                 }
                 log::warn!("doorbell subscription lost; resubscribing");

@@ -42,6 +42,11 @@ pub enum Op {
     },
     /// The room as the replica has it once caught up (`None`: the store was unreachable).
     Info(oneshot::Sender<Option<Option<RoomInfo>>>),
+    /// Entries a doorbell carried: `entries` follow the entry `prev`.
+    Heard {
+        prev: String,
+        entries: Vec<(String, String)>,
+    },
 }
 
 /// Who waits for a command to be applied.
@@ -109,6 +114,8 @@ pub struct Task {
     pending: VecDeque<Pending>,
     /// Entries this node appended that someone waits to see applied, by entry ID.
     waiters: HashMap<String, Done>,
+    /// Doorbells with entries, not yet looked at.
+    heard: Vec<(String, Vec<(String, String)>)>,
     /// Admin reads waiting for the replica to catch up.
     infos: Vec<oneshot::Sender<Option<Option<RoomInfo>>>>,
     /// `Some` while Redis is unreachable: when to try again, and the next backoff.
@@ -178,6 +185,18 @@ fn parse_read(v: Value) -> Read {
     }
 }
 
+/// Orders two stream IDs (`ms-seq`); "0-0" is before every entry.
+fn id_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let parse = |id: &str| {
+        let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+        (
+            ms.parse::<u64>().unwrap_or(0),
+            seq.parse::<u64>().unwrap_or(0),
+        )
+    };
+    parse(a).cmp(&parse(b))
+}
+
 /// The millisecond part of a stream ID: the entry's time.
 fn id_ms(id: &str) -> u64 {
     id.split('-')
@@ -208,6 +227,7 @@ impl Task {
             pending: VecDeque::new(),
             waiters: HashMap::new(),
             infos: Vec::new(),
+            heard: Vec::new(),
             retry: None,
             tick: None,
             ticked: None,
@@ -237,9 +257,15 @@ impl Task {
                             self.take(op);
                         }
                         if self.retry.is_none() {
-                            self.flush().await;
-                            self.catch_up().await;
+                            let appended = self.flush().await;
+                            let heard = self.apply_heard();
+                            if appended && heard && self.infos.is_empty() {
+                                self.after_apply().await;
+                            } else {
+                                self.catch_up().await;
+                            }
                         } else {
+                            self.heard.clear();
                             self.fail_fast();
                         }
                     }
@@ -250,6 +276,7 @@ impl Task {
                 _ = sleep_until(retry_at) => {
                     self.retry_now();
                     self.flush().await;
+                    self.heard.clear();
                     self.catch_up().await;
                 }
                 _ = sleep_until(tick_at) => self.fire_tick().await,
@@ -275,6 +302,7 @@ impl Task {
                 self.pending.push_back(Pending { cmd, failure, done })
             }
             Op::Info(tx) => self.infos.push(tx),
+            Op::Heard { prev, entries } => self.heard.push((prev, entries)),
         }
     }
 
@@ -343,8 +371,10 @@ impl Task {
         }
     }
 
-    /// Appends every pending command, in order, in batches.
-    async fn flush(&mut self) {
+    /// Appends every pending command, in order, in batches. True when the replica applied them
+    /// right away (it was at the entry before them), so no read is needed for them.
+    async fn flush(&mut self) -> bool {
+        let mut caught_up = true;
         while !self.pending.is_empty() {
             let n = self.pending.len().min(APPEND_BATCH);
             let mut script = scripts::APPEND.prepare_invoke();
@@ -357,16 +387,88 @@ impl Task {
                 script.arg(p.cmd.encode());
             }
             let mut redis = self.node.redis.clone();
-            match script.invoke_async::<Vec<String>>(&mut redis).await {
-                Ok(ids) => {
+            match script
+                .invoke_async::<(String, Vec<String>)>(&mut redis)
+                .await
+            {
+                Ok((prev, ids)) => {
                     self.store_up();
-                    for (p, id) in self.pending.drain(..n).zip(ids) {
-                        self.waiters.insert(id, p.done);
+                    let batch: Vec<Pending> = self.pending.drain(..n).collect();
+                    if caught_up && prev == self.offset && ids.len() == batch.len() {
+                        for (p, id) in batch.into_iter().zip(ids) {
+                            self.waiters.insert(id.clone(), p.done);
+                            self.apply_entry(id, Some(p.cmd));
+                        }
+                    } else {
+                        caught_up = false;
+                        for (p, id) in batch.into_iter().zip(ids) {
+                            self.waiters.insert(id, p.done);
+                        }
                     }
                 }
-                Err(e) => return self.store_down("append", &e),
+                Err(e) => {
+                    self.store_down("append", &e);
+                    return false;
+                }
             }
         }
+        caught_up
+    }
+
+    /// Applies the entries doorbells carried, where they follow on from the offset. True when
+    /// nothing is left that only a read can fill in.
+    fn apply_heard(&mut self) -> bool {
+        let mut complete = true;
+        for (prev, entries) in std::mem::take(&mut self.heard) {
+            let Some(last) = entries.last().map(|(id, _)| id.clone()) else {
+                continue;
+            };
+            if id_cmp(&last, &self.offset) != std::cmp::Ordering::Greater {
+                continue; // applied already (our own, or read)
+            }
+            if prev != self.offset {
+                complete = false; // a gap: a doorbell was missed, or the log was read past it
+                continue;
+            }
+            for (id, raw) in entries {
+                let cmd = Command::decode(&raw).ok();
+                self.apply_entry(id, cmd);
+            }
+        }
+        complete
+    }
+
+    /// Applies one entry (`None`: unreadable, skipped), delivers its frames, then tells whoever
+    /// waits for it, and moves the offset.
+    fn apply_entry(&mut self, id: String, cmd: Option<Command>) {
+        let mut out = Vec::new();
+        let result = match cmd {
+            Some(cmd) => self.replica.apply(id_ms(&id), cmd, &mut out),
+            None => {
+                log::warn!("room {}: unreadable log entry {id} skipped", self.room_id);
+                None
+            }
+        };
+        // The entry's frames go out before whoever waits for it is told (a connection's next
+        // command must not overtake its answer).
+        for (conn, frame) in out {
+            self.node.deliver(conn, frame);
+        }
+        if let Some(done) = self.waiters.remove(&id) {
+            done.complete(&self.node, Some(result.unwrap_or(false)));
+        }
+        self.offset = id;
+    }
+
+    /// What follows applying entries: a snapshot if one is due, admin reads answered, the next
+    /// timer armed.
+    async fn after_apply(&mut self) {
+        self.maybe_snapshot().await;
+        let info = self.replica.info();
+        for tx in self.infos.drain(..) {
+            let _ = tx.send(Some(info.clone()));
+        }
+        self.arm_tick();
     }
 
     /// Reads and applies every entry after the offset.
@@ -405,39 +507,15 @@ impl Task {
             };
             self.store_up();
             let full = entries.len() == READ_BATCH;
-            let mut out = Vec::new();
             for (id, raw) in entries {
-                let cmd = match raw.as_deref().map(Command::decode) {
-                    Some(Ok(c)) => Some(c),
-                    _ => {
-                        log::warn!("room {}: unreadable log entry {id} skipped", self.room_id);
-                        None
-                    }
-                };
-                let result = match cmd {
-                    Some(cmd) => self.replica.apply(id_ms(&id), cmd, &mut out),
-                    None => None,
-                };
-                // The entry's frames go out before whoever waits for it is told (a connection's
-                // next command must not overtake its answer).
-                for (conn, frame) in out.drain(..) {
-                    self.node.deliver(conn, frame);
-                }
-                if let Some(done) = self.waiters.remove(&id) {
-                    done.complete(&self.node, Some(result.unwrap_or(false)));
-                }
-                self.offset = id;
+                let cmd = raw.as_deref().and_then(|r| Command::decode(r).ok());
+                self.apply_entry(id, cmd);
             }
             if !full {
                 break;
             }
         }
-        self.maybe_snapshot().await;
-        let info = self.replica.info();
-        for tx in self.infos.drain(..) {
-            let _ = tx.send(Some(info.clone()));
-        }
-        self.arm_tick();
+        self.after_apply().await;
     }
 
     /// Replaces the replica with the room's stored snapshot, if there is one newer than the
@@ -598,6 +676,15 @@ async fn sleep_until(at: Option<Instant>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stream_ids_order_by_time_then_sequence() {
+        use std::cmp::Ordering::*;
+        assert_eq!(id_cmp("10-2", "9-5"), Greater);
+        assert_eq!(id_cmp("10-2", "10-10"), Less);
+        assert_eq!(id_cmp("0-0", "1-0"), Less);
+        assert_eq!(id_cmp("7-1", "7-1"), Equal);
+    }
 
     #[test]
     fn stream_ids_carry_their_time() {

@@ -9,18 +9,29 @@ use std::sync::LazyLock;
 use redis::Script;
 
 /// Appends commands to a room's log. KEYS: the log, `rl:rooms`, the node's room set.
-/// ARGV: room ID, then one JSON command per entry. Returns the new entry IDs, in order.
+/// ARGV: room ID, then one JSON command per entry. Returns `{prev, {ids}}`: the ID of the entry
+/// before them ("0-0" if none) and the new entry IDs, in order. The doorbell carries the entries
+/// themselves (`room \n prev \n id \n command ...`): a node whose copy is at `prev` applies
+/// them without reading the log, and the appending node, if it was at `prev`, applies its own
+/// commands without reading them back. Anyone else reads from its offset.
 pub static APPEND: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local prev = '0-0'
+if #last > 0 then prev = last[1][1] end
 local ids = {}
+local bell = {ARGV[1], prev}
 for i = 2, #ARGV do
-  ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'c', ARGV[i])
+  local id = redis.call('XADD', KEYS[1], '*', 'c', ARGV[i])
+  ids[#ids + 1] = id
+  bell[#bell + 1] = id
+  bell[#bell + 1] = ARGV[i]
 end
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[1])
-redis.call('PUBLISH', 'rl:bell', ARGV[1])
-return ids
+redis.call('PUBLISH', 'rl:bell', table.concat(bell, '\n'))
+return {prev, ids}
 "#,
     )
 });
