@@ -30,9 +30,8 @@ struct Client {
 }
 
 struct Story {
-    start: Instant,
+    log: crate::checks::Checks,
     quiet: bool,
-    checks: usize,
     config: ServerConfig,
 }
 
@@ -46,16 +45,16 @@ fn state(reason: R) -> impl Fn(&Event) -> bool {
 
 impl Story {
     fn stamp(&self) -> String {
-        format!("{:>7.3}s", self.start.elapsed().as_secs_f64())
+        self.log.stamp()
     }
 
     fn say(&self, text: &str) {
-        println!("{} ── {text}", self.stamp());
+        self.log.say(text);
     }
 
     fn client(&self, name: &'static str, user: &str, urls: &[String]) -> Result<Client, String> {
         let (tx, events) = mpsc::unbounded_channel();
-        let (start, quiet) = (self.start, self.quiet);
+        let (start, quiet) = (self.log.start, self.quiet);
         let handler = move |event: Event| {
             if !quiet {
                 println!(
@@ -96,39 +95,16 @@ impl Story {
         })
     }
 
+    /// Waits for the first event of `c` matching `pred` (earlier ones are skipped; all are printed).
     async fn expect(
         &mut self,
         c: &mut Client,
         what: &str,
         pred: impl Fn(&Event) -> bool,
     ) -> Result<Event, String> {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            match tokio::time::timeout_at(deadline, c.events.recv()).await {
-                Ok(Some(event)) if pred(&event) => {
-                    self.checks += 1;
-                    println!("{} ✔  {}: {what}", self.stamp(), c.name);
-                    return Ok(event);
-                }
-                Ok(Some(Event::RoomStateChanged {
-                    reason, error_code, ..
-                })) if reason.is_terminal() => {
-                    return Err(format!(
-                        "{}: room ended ({reason} {}) while waiting for: {what}",
-                        c.name,
-                        error_code.value()
-                    ));
-                }
-                Ok(Some(_)) => continue,
-                Ok(None) => return Err(format!("{}: engine stopped before: {what}", c.name)),
-                Err(_) => {
-                    return Err(format!(
-                        "{}: no callback within {PATIENCE:?}: {what}",
-                        c.name
-                    ));
-                }
-            }
-        }
+        self.log
+            .expect(c.name, &mut c.events, what, PATIENCE, pred)
+            .await
     }
 
     async fn expect_none(
@@ -137,19 +113,9 @@ impl Story {
         what: &str,
         pred: impl Fn(&Event) -> bool,
     ) -> Result<(), String> {
-        let deadline = tokio::time::Instant::now() + QUIET;
-        while let Ok(Some(event)) = tokio::time::timeout_at(deadline, c.events.recv()).await {
-            if pred(&event) {
-                return Err(format!(
-                    "{}: unexpected {}: {what}",
-                    c.name,
-                    describe(&event)
-                ));
-            }
-        }
-        self.checks += 1;
-        println!("{} ✔  {}: {what}", self.stamp(), c.name);
-        Ok(())
+        self.log
+            .expect_none(c.name, &mut c.events, what, QUIET, pred)
+            .await
     }
 }
 
@@ -166,9 +132,8 @@ pub async fn play(quiet: bool) -> Result<(), String> {
         ..ServerConfig::default()
     };
     let mut s = Story {
-        start: Instant::now(),
+        log: crate::checks::Checks::new(),
         quiet,
-        checks: 0,
         config: config.clone(),
     };
     let mut nodes = Vec::new();
@@ -269,7 +234,7 @@ pub async fn play(quiet: bool) -> Result<(), String> {
     println!(
         "{} done: all {} expected callbacks arrived",
         s.stamp(),
-        s.checks
+        s.log.passed
     );
     Ok(())
 }

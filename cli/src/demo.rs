@@ -63,9 +63,8 @@ struct Client {
 }
 
 struct Story {
-    start: Instant,
+    log: crate::checks::Checks,
     quiet: bool,
-    checks: usize,
     server: Option<ServerHandle>,
     config: ServerConfig,
 }
@@ -78,20 +77,15 @@ impl Story {
             ..ServerConfig::default()
         };
         Story {
-            start: Instant::now(),
+            log: crate::checks::Checks::new(),
             quiet,
-            checks: 0,
             server: None,
             config,
         }
     }
 
-    fn stamp(&self) -> String {
-        format!("{:>7.3}s", self.start.elapsed().as_secs_f64())
-    }
-
     fn say(&self, text: &str) {
-        println!("{} ── {text}", self.stamp());
+        self.log.say(text);
     }
 
     fn server(&self) -> Result<&ServerHandle, String> {
@@ -120,7 +114,7 @@ impl Story {
             .map_err(|e| format!("proxy: {e}"))?;
         let url = format!("ws://{}{}", proxy.local_addr(), roomlink::protocol::WS_PATH);
         let (tx, events) = mpsc::unbounded_channel();
-        let (start, quiet) = (self.start, self.quiet);
+        let (start, quiet) = (self.log.start, self.quiet);
         let handler = move |event: Event| {
             if !quiet {
                 println!(
@@ -160,34 +154,9 @@ impl Story {
         what: &str,
         pred: impl Fn(&Event) -> bool,
     ) -> Result<Event, String> {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            match tokio::time::timeout_at(deadline, c.events.recv()).await {
-                Ok(Some(event)) if pred(&event) => {
-                    self.checks += 1;
-                    println!("{} ✔  {}: {what}", self.stamp(), c.name);
-                    return Ok(event);
-                }
-                // A room that ends while we wait for something else will never produce it.
-                Ok(Some(Event::RoomStateChanged {
-                    reason, error_code, ..
-                })) if reason.is_terminal() => {
-                    return Err(format!(
-                        "{}: room ended ({reason} {}) while waiting for: {what}",
-                        c.name,
-                        error_code.value()
-                    ));
-                }
-                Ok(Some(_)) => continue,
-                Ok(None) => return Err(format!("{}: engine stopped before: {what}", c.name)),
-                Err(_) => {
-                    return Err(format!(
-                        "{}: no callback within {PATIENCE:?}: {what}",
-                        c.name
-                    ));
-                }
-            }
-        }
+        self.log
+            .expect(c.name, &mut c.events, what, PATIENCE, pred)
+            .await
     }
 
     /// Checks that nothing `c` received so far, or receives within `window`, matches `pred`.
@@ -198,19 +167,9 @@ impl Story {
         window: Duration,
         pred: impl Fn(&Event) -> bool,
     ) -> Result<(), String> {
-        let deadline = tokio::time::Instant::now() + window;
-        while let Ok(Some(event)) = tokio::time::timeout_at(deadline, c.events.recv()).await {
-            if pred(&event) {
-                return Err(format!(
-                    "{}: unexpected {}: {what}",
-                    c.name,
-                    describe(&event)
-                ));
-            }
-        }
-        self.checks += 1;
-        println!("{} ✔  {}: {what}", self.stamp(), c.name);
-        Ok(())
+        self.log
+            .expect_none(c.name, &mut c.events, what, window, pred)
+            .await
     }
 
     async fn admin(&self, path: &str, body: &str) -> Result<(), String> {
@@ -390,7 +349,7 @@ impl Story {
         }
         self.say(&format!(
             "done: all {} expected callbacks arrived",
-            self.checks
+            self.log.passed
         ));
         Ok(())
     }

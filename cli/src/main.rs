@@ -1,5 +1,6 @@
 //! The `roomlink` command: `serve`, `token`, `join`, `demo`.
 
+mod checks;
 mod cluster_demo;
 mod demo;
 mod join;

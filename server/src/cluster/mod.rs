@@ -96,6 +96,19 @@ struct Local {
     ended: bool,
 }
 
+impl Local {
+    fn new(handle: &ConnHandle) -> Self {
+        Local {
+            handle: handle.clone(),
+            rooms: BTreeMap::new(),
+            held: BTreeSet::new(),
+            queue: VecDeque::new(),
+            busy: false,
+            ended: false,
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -329,14 +342,7 @@ impl ClusterRegistry {
     /// `user`, for a login). Returns its cluster-wide ID and the user it logged in as there.
     fn local(&self, conn: &ConnHandle, room_id: &str, user: Option<&str>) -> (ClusterConn, String) {
         let mut conns = lock(&self.inner.conns);
-        let l = conns.entry(conn.id).or_insert_with(|| Local {
-            handle: conn.clone(),
-            rooms: BTreeMap::new(),
-            held: BTreeSet::new(),
-            queue: VecDeque::new(),
-            busy: false,
-            ended: false,
-        });
+        let l = conns.entry(conn.id).or_insert_with(|| Local::new(conn));
         let known = l.rooms.entry(room_id.to_string()).or_default();
         if let Some(u) = user.filter(|_| known.is_empty()) {
             *known = u.to_string();
@@ -348,14 +354,7 @@ impl ClusterRegistry {
     /// logging in to) is refused with `TOO_MANY_ROOMS`, before anything is appended.
     fn admit_room(&self, conn: &ConnHandle, room_id: &str) -> bool {
         let mut conns = lock(&self.inner.conns);
-        let l = conns.entry(conn.id).or_insert_with(|| Local {
-            handle: conn.clone(),
-            rooms: BTreeMap::new(),
-            held: BTreeSet::new(),
-            queue: VecDeque::new(),
-            busy: false,
-            ended: false,
-        });
+        let l = conns.entry(conn.id).or_insert_with(|| Local::new(conn));
         if l.held.contains(room_id) {
             return true;
         }
