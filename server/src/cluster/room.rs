@@ -257,8 +257,10 @@ impl Task {
                             self.take(op);
                         }
                         if self.retry.is_none() {
-                            let appended = self.flush().await;
+                            // Entries heard of come before ours in the log: apply them first,
+                            // so the append's reply usually follows on from the offset.
                             let heard = self.apply_heard();
+                            let appended = self.flush().await;
                             if appended && heard && self.infos.is_empty() {
                                 self.after_apply().await;
                             } else {
