@@ -23,6 +23,11 @@ pub use roomlink_server_core::ConnId;
 /// A room as the admin API shows it.
 pub use roomlink_server_core::RoomInfo;
 
+/// Events coalesce only once this many frames wait: below it the peer is keeping up, and each
+/// event goes out as its own frame, as it happened. Otherwise two events a few microseconds
+/// apart would be one callback or two depending on when the connection task ran (conformance's
+/// `streams` scenario saw both under load); merging is the answer to a peer that fell behind.
+const COALESCE_FROM: usize = 4;
 /// Frames queued for one connection before it counts as not keeping up (see [`ConnHandle::send`]).
 const OUTBOUND_QUEUE: usize = 1024;
 /// One connection's outbound queue. A plain locked deque plus a [`Notify`] rather than a tokio
@@ -130,7 +135,11 @@ impl ConnHandle {
         if st.closed || st.killed {
             return;
         }
-        coalesce::push(&mut st.frames, frame);
+        if st.frames.len() >= COALESCE_FROM {
+            coalesce::push(&mut st.frames, frame);
+        } else {
+            st.frames.push_back(Queued::new(frame));
+        }
         if st.frames.len() > OUTBOUND_QUEUE {
             log::warn!("conn {}: outbound queue full, closing", self.id);
             st.killed = true;
