@@ -118,12 +118,18 @@ impl Inner {
         self.node.load(Ordering::Acquire)
     }
 
-    /// Hands a frame decided by a replica to its connection, if that is one of this node's.
-    fn deliver(&self, conn: ClusterConn, frame: ServerFrame) {
-        if node_of(conn) != self.node() {
-            return;
-        }
-        if let Some(l) = lock(&self.conns).get_mut(&local_of(conn)) {
+    /// Hands the frames an entry decided to their connections, those that are this node's. One
+    /// lock for the whole batch: a busy room's entry has a frame for every member.
+    fn deliver(&self, frames: Vec<(ClusterConn, ServerFrame)>) {
+        let me = self.node();
+        let mut conns = lock(&self.conns);
+        for (conn, frame) in frames {
+            if node_of(conn) != me {
+                continue;
+            }
+            let Some(l) = conns.get_mut(&local_of(conn)) else {
+                continue;
+            };
             match &frame {
                 ServerFrame::LoginFailed { room_id, .. }
                 | ServerFrame::Kicked { room_id, .. }
