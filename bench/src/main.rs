@@ -17,6 +17,7 @@ mod reconnect;
 mod rows;
 mod run;
 mod server;
+mod soak;
 mod socketio;
 mod stats;
 mod sys;
@@ -121,6 +122,23 @@ enum Cmd {
         #[arg(long)]
         bytes: usize,
     },
+    /// Soak: SESSIONS held for MINUTES with churn at fixed rates; prints the server's RSS and fds
+    /// every minute and, at the end, how many sessions' lists diverged from the server's.
+    Soak {
+        #[arg(long, default_value_t = 5000)]
+        sessions: usize,
+        #[arg(long, default_value_t = 30)]
+        minutes: u64,
+        /// Logouts, each followed by a fresh login of the same user, per second.
+        #[arg(long, default_value_t = 5)]
+        relogins: u32,
+        /// Publishes or unpublishes per second.
+        #[arg(long, default_value_t = 20)]
+        publishes: u32,
+        /// Links cut (and resumed) per second.
+        #[arg(long, default_value_t = 5)]
+        drops: u32,
+    },
     /// Threads, RSS and idle wake-ups per engine; prints one JSON line.
     Footprint {
         #[arg(long)]
@@ -194,6 +212,21 @@ fn main() -> ExitCode {
         )
         .map(|s| println!("{}", serde_json::json!({ "samples_ns": s }))),
         Cmd::TcpReaders { addr, count, bytes } => fanout::tcp_readers(addr, count, bytes),
+        Cmd::Soak {
+            sessions,
+            minutes,
+            relogins,
+            publishes,
+            drops,
+        } => soak::run(soak::Options {
+            sessions,
+            minutes,
+            rates: soak::Rates {
+                relogins,
+                publishes,
+                drops,
+            },
+        }),
         Cmd::Footprint {
             url,
             engines,
