@@ -12,6 +12,7 @@
 //! a connection with [`ConnEnd`]. Session IDs appear in log lines only as a [`Tag`].
 
 mod bucket;
+mod counters;
 mod fence;
 mod info;
 mod inject;
@@ -27,6 +28,7 @@ mod time;
 mod timers;
 
 pub use bucket::{Rate, TokenBucket};
+pub use counters::{Counts, Gauges, Owner, ResumeOutcome};
 pub use info::RoomInfo;
 pub use inject::{AuthError, Authenticator, Grant, IdSource};
 pub use output::{ConnEnd, ConnId, Output};

@@ -7,6 +7,7 @@ use std::time::Instant;
 use roomlink::protocol::{Login, RoomEvent, ServerFrame};
 use roomlink::{ErrorCode, StreamDeleteReason, validate};
 
+use crate::counters::{Counts, Gauges, Owner};
 use crate::fence;
 use crate::info::RoomInfo;
 use crate::inject::{AuthError, Authenticator, Grant, IdSource};
@@ -128,7 +129,10 @@ impl Rooms {
     /// The next thing to do; see the type's documentation for the order.
     pub fn poll_output(&mut self) -> Output {
         match self.st.out.pop_front() {
-            Some((conn, frame)) => Output::Send { conn, frame },
+            Some((conn, frame)) => {
+                self.st.counters.frame(conn, &frame);
+                Output::Send { conn, frame }
+            }
             None => {
                 if self.st.out.capacity() > KEPT_QUEUE_CAPACITY {
                     self.st.out.shrink_to(KEPT_QUEUE_CAPACITY);
@@ -141,7 +145,48 @@ impl Rooms {
     /// Forgets everything (server shutdown): no more events, timers or kicks. Frames not yet
     /// polled are dropped too.
     pub fn clear(&mut self) {
+        let counters = std::mem::take(&mut self.st.counters);
         self.st = State::default();
+        self.st.counters = counters;
+    }
+
+    // ---- what the rules counted (see `crate::counters`) ----
+
+    /// From now on, count only the connections of `owner`'s node (a cluster replica).
+    pub fn count_only(&mut self, owner: Owner) {
+        self.st.counters.owner = Some(owner);
+    }
+
+    /// Everything counted since start (or since the last [`Rooms::take_counts`]).
+    pub fn counts(&self) -> &Counts {
+        &self.st.counters.counts
+    }
+
+    /// The counts so far, leaving zeros: for a driver that sums many cores.
+    pub fn take_counts(&mut self) -> Counts {
+        std::mem::take(&mut self.st.counters.counts)
+    }
+
+    /// Sessions and rooms now, of the counted connections: a session under the connection it is
+    /// (or was last) attached to, a room under its first member's (by user ID, so every replica
+    /// names the same one). Summed over a cluster's nodes, each is counted once.
+    pub fn gauges(&self) -> Gauges {
+        let c = &self.st.counters;
+        let sessions = self
+            .st
+            .sessions
+            .values()
+            .filter(|s| c.counts_conn(s.home))
+            .count();
+        let rooms = self
+            .st
+            .rooms
+            .values()
+            .filter_map(|r| r.members.values().next())
+            .filter_map(|sid| self.st.sessions.get(sid))
+            .filter(|s| c.counts_conn(s.home))
+            .count();
+        Gauges { sessions, rooms }
     }
 
     // ---- input from connections ----
@@ -235,6 +280,7 @@ impl Rooms {
                 "resume of unknown/expired session for {} in {room_id}: fresh login",
                 login.user.user_id
             );
+            self.st.counters.resumed_fresh(conn);
         }
         // 4. A fresh session.
         self.fresh_login(now, conn, login);
@@ -549,6 +595,7 @@ impl Rooms {
         };
         sess.cancel_detach_timer(&mut st.timers);
         sess.conn = Some(conn);
+        sess.home = conn;
         sess.fence = fence::after_admit(sess.fence.take(), login.fence.as_ref());
         sess.token_expires_at_ms = grant.expires_at_ms;
         arm_token_timer(&mut st.timers, sess, now);
@@ -680,6 +727,7 @@ impl Rooms {
             self.rules.replay_buffer,
         );
         sess.conn = Some(conn);
+        sess.home = conn;
         sess.fence = login.fence.clone();
         sess.token_expires_at_ms = grant.expires_at_ms;
         arm_token_timer(&mut st.timers, &mut sess, now);

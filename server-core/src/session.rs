@@ -22,6 +22,9 @@ pub struct Session {
     pub user_update: bool,
     /// The connection frames go to; `None` while detached.
     pub conn: Option<ConnId>,
+    /// The connection the session was last attached to: what its kick or expiry is counted
+    /// under (see `crate::counters`).
+    pub home: ConnId,
     /// Seq of the last event given to this session (0 before any).
     pub seq: u64,
     /// The last `capacity` events with their seqs, oldest first, for replay on resume. One
@@ -52,6 +55,7 @@ impl Session {
             user,
             user_update,
             conn: None,
+            home: 0,
             seq: 0,
             ring: VecDeque::new(),
             capacity,

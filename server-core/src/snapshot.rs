@@ -57,6 +57,9 @@ struct SessionSnap {
     user: User,
     user_update: bool,
     conn: Option<ConnId>,
+    /// Absent in snapshots taken before it existed: then the attached connection, if any.
+    #[serde(default)]
+    home: Option<ConnId>,
     seq: u64,
     /// (seq, index into `events`).
     ring: Vec<(u64, usize)>,
@@ -121,6 +124,7 @@ pub(crate) fn take(st: &State, now: Now) -> CoreSnapshot {
             user: s.user.clone(),
             user_update: s.user_update,
             conn: s.conn,
+            home: Some(s.home),
             seq: s.seq,
             ring: s
                 .ring()
@@ -208,6 +212,7 @@ pub(crate) fn restore(snap: CoreSnapshot, now: Now, replay_buffer: usize) -> Sta
             .unwrap_or_else(|| s.room_id.as_str().into());
         let mut sess = Session::new(sid.clone(), room_id, s.user, s.user_update, replay_buffer);
         sess.conn = s.conn;
+        sess.home = s.home.or(s.conn).unwrap_or(0);
         sess.seq = s.seq;
         sess.token_expires_at_ms = s.token_expires_at_ms;
         sess.fence = s.fence;

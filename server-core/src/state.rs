@@ -9,6 +9,7 @@ use roomlink::protocol::{RoomEvent, ServerFrame, Snapshot};
 use roomlink::{ErrorCode, StreamDeleteReason, StreamInfo, User};
 
 use crate::bucket::{Rate, TokenBucket};
+use crate::counters::Counters;
 use crate::info::RoomInfo;
 use crate::kicks::{KickRecord, RecentKicks};
 use crate::output::ConnId;
@@ -72,6 +73,8 @@ pub(crate) struct State {
     pub timers: Timers,
     /// Frames decided on but not yet polled.
     pub out: Sends,
+    /// What the rules counted (counted on polling, so a frame dropped by `clear` is not).
+    pub counters: Counters,
 }
 
 pub(crate) const RATE_LIMITED_MESSAGE: &str =
@@ -262,6 +265,11 @@ impl State {
             )),
             _ => None,
         };
+        match &kick {
+            Some((code, _)) => self.counters.kick(sess.home, *code),
+            None if matches!(how, Leave::TimedOut) => self.counters.expiry(sess.home),
+            None => {}
+        }
         if let Some((code, reason)) = kick {
             log::info!(
                 "session {} ({} in {}) kicked: {code} {reason}",

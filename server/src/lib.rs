@@ -21,6 +21,7 @@ mod edge;
 mod flood;
 mod id;
 pub mod memory;
+mod metrics;
 mod rate_limits;
 mod ratelog;
 pub mod registry;
@@ -52,6 +53,8 @@ pub(crate) struct AppState {
     pub edge: Arc<edge::Edge>,
     /// Admin requests refused for a missing or wrong bearer, reported once per interval.
     pub admin_refusals: ratelog::RateLog,
+    /// What the connection tasks count for `/metrics`.
+    pub stats: metrics::DriverStats,
 }
 
 /// A running server.
@@ -162,11 +165,13 @@ pub async fn start_with_registry(
         control: control.clone(),
         edge: edge.clone(),
         admin_refusals: ratelog::RateLog::new(ratelog::LOG_INTERVAL),
+        stats: metrics::DriverStats::default(),
     });
     let router = Router::new()
         .route(roomlink::protocol::WS_PATH, get(ws::upgrade))
         .route("/healthz", get(drain::healthz))
         .nest("/admin", admin::router(app.clone()))
+        .merge(admin::metrics_router(app.clone()))
         .with_state(app);
     let serve = tokio::spawn(edge::accept_loop(
         listener,

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use roomlink::ErrorCode;
 use roomlink::protocol::{Login, ServerFrame};
-use roomlink_server_core::{Now, Output, Rooms, Rules};
+use roomlink_server_core::{Counts, Gauges, Now, Output, Rooms, Rules};
 use tokio::sync::Notify;
 
 use crate::config::ServerConfig;
@@ -246,6 +246,11 @@ impl RoomRegistry for MemoryRegistry {
 
     fn room(&self, room_id: &str) -> AdminFuture<Option<RoomInfo>> {
         Box::pin(std::future::ready(Ok(self.lock().core.room(room_id))))
+    }
+
+    fn counts(&self) -> (Counts, Gauges) {
+        let st = self.lock();
+        (st.core.counts().clone(), st.core.gauges())
     }
 
     fn clear(&self) {

@@ -12,6 +12,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use roomlink::protocol::{Login, ServerFrame};
+use roomlink_server_core::{Counts, Gauges};
 use tokio::sync::Notify;
 
 use crate::coalesce::{self, Queued};
@@ -48,6 +49,10 @@ struct OutboxState {
     killed: bool,
     /// The connection task is gone: frames are dropped.
     closed: bool,
+    /// `killed` because the queue overflowed (counted in `/metrics`).
+    overflowed: bool,
+    /// Logins sent to the registry and not yet answered: (room, when), for the login latency.
+    logins: Vec<(Box<str>, std::time::Instant)>,
 }
 
 /// What the connection task finds in its [`Outbox`].
@@ -87,6 +92,27 @@ impl Outbox {
     /// the queue empty (a wake-up sent while nobody waits is kept for the next wait).
     pub async fn changed(&self) {
         self.wake.notified().await
+    }
+
+    /// Whether the connection was told to close because its queue overflowed.
+    pub fn overflowed(&self) -> bool {
+        self.lock().overflowed
+    }
+
+    /// A login for `room_id` was handed to the registry at `at`.
+    pub fn login_started(&self, room_id: &str, at: std::time::Instant) {
+        self.lock().logins.push((room_id.into(), at));
+    }
+
+    /// The answer to the oldest login for `room_id` is being sent: when that login started.
+    pub fn login_answered(&self, room_id: &str) -> Option<std::time::Instant> {
+        let mut st = self.lock();
+        let i = st.logins.iter().position(|(r, _)| &**r == room_id)?;
+        let (_, at) = st.logins.remove(i);
+        if st.logins.is_empty() {
+            st.logins = Vec::new();
+        }
+        Some(at)
     }
 
     /// The connection task is ending: later frames are dropped and queued ones freed.
@@ -143,6 +169,7 @@ impl ConnHandle {
         if st.frames.len() > OUTBOUND_QUEUE {
             log::warn!("conn {}: outbound queue full, closing", self.id);
             st.killed = true;
+            st.overflowed = true;
             st.frames = VecDeque::new();
         }
         drop(st);
@@ -183,6 +210,9 @@ pub trait RoomRegistry: Send + Sync + 'static {
     fn rooms(&self) -> AdminFuture<Vec<RoomInfo>>;
     fn room(&self, room_id: &str) -> AdminFuture<Option<RoomInfo>>;
     /// Forget everything (shutdown): no more events, timers or kicks.
+    /// What the rules counted for this node's connections, and the sessions and rooms counted
+    /// under them now (see `roomlink_server_core::Rooms::gauges`): `GET /metrics`.
+    fn counts(&self) -> (Counts, Gauges);
     fn clear(&self);
 }
 

@@ -25,6 +25,7 @@ use crate::AppState;
 use crate::config::deadline;
 use crate::drain::Lifecycle;
 use crate::flood::{FrameBudget, Verdict};
+use crate::metrics::DriverStats;
 use crate::registry::{ConnEnd, ConnHandle, Outbound, Outbox};
 
 /// The WebSocket layer's own size limit is this much above `max_frame_bytes`, so a frame just over
@@ -106,6 +107,7 @@ fn handle_message(app: &AppState, conn: &ConnHandle, msg: Message) -> Inbound {
     let text = match msg {
         Message::Text(t) => t,
         Message::Binary(_) => {
+            DriverStats::bump(&app.stats.decode_errors);
             return Inbound::ProtocolError("binary frames are not part of the protocol".into());
         }
         Message::Ping(_) | Message::Pong(_) => return Inbound::Continue,
@@ -113,11 +115,17 @@ fn handle_message(app: &AppState, conn: &ConnHandle, msg: Message) -> Inbound {
     };
     let frame = match ClientFrame::decode(text.as_str(), app.config.max_frame_bytes) {
         Ok(f) => f,
-        Err(e) => return Inbound::ProtocolError(e.to_string()),
+        Err(e) => {
+            DriverStats::bump(&app.stats.decode_errors);
+            return Inbound::ProtocolError(e.to_string());
+        }
     };
     let reg = &app.registry;
     match frame {
-        ClientFrame::Login(login) => reg.login(conn, login),
+        ClientFrame::Login(login) => {
+            conn.outbox().login_started(&login.room_id, Instant::now());
+            reg.login(conn, login)
+        }
         ClientFrame::Logout {
             room_id,
             session_id,
@@ -152,14 +160,27 @@ async fn send(socket: &mut WebSocket, frame: &ServerFrame, limit: Duration) -> b
 async fn flush(
     socket: &mut WebSocket,
     out: &Outbox,
+    stats: &DriverStats,
     limit: Duration,
     has_session: &mut bool,
 ) -> Option<End> {
     loop {
         match out.take() {
             Outbound::Empty => return None,
-            Outbound::Kill => return Some(End::Closed),
+            Outbound::Kill => {
+                if out.overflowed() {
+                    DriverStats::bump(&stats.queue_overflows);
+                }
+                return Some(End::Closed);
+            }
             Outbound::Frame(frame) => {
+                if let ServerFrame::Joined { room_id, .. }
+                | ServerFrame::Resumed { room_id, .. }
+                | ServerFrame::LoginFailed { room_id, .. } = &*frame
+                    && let Some(at) = out.login_answered(room_id)
+                {
+                    stats.login_answered(at.elapsed());
+                }
                 if matches!(
                     *frame,
                     ServerFrame::Joined { .. } | ServerFrame::Resumed { .. }
@@ -197,6 +218,7 @@ fn open(app: &AppState, hello: Hello) -> ConnHandle {
     let conn = ConnHandle::new(id, Arc::new(Outbox::default()));
     log::debug!("conn {id}: open with {} logins", hello.logins.len());
     for login in hello.logins {
+        conn.outbox().login_started(&login.room_id, Instant::now());
         app.registry.login(&conn, login);
     }
     conn
@@ -272,7 +294,14 @@ async fn serve(mut socket: WebSocket, app: Arc<AppState>, conn: Option<ConnHandl
                 Lifecycle::Stopped => break End::Shutdown,
             },
             Wake::Outbound => {
-                let end = Box::pin(flush(&mut socket, out, timeout, &mut has_session)).await;
+                let end = Box::pin(flush(
+                    &mut socket,
+                    out,
+                    &app.stats,
+                    timeout,
+                    &mut has_session,
+                ))
+                .await;
                 if has_session && login_by.take().is_some() {
                     let at;
                     (at, is_login_deadline) = next_deadline(last_heard, login_by);
@@ -305,6 +334,7 @@ async fn serve(mut socket: WebSocket, app: Arc<AppState>, conn: Option<ConnHandl
             match budget.on_frame(last_heard, app.config.rates.frames) {
                 Verdict::Serve => {}
                 Verdict::Refuse => {
+                    DriverStats::bump(&app.stats.frames_refused);
                     log::debug!("conn {id}: over its frame rate; frames dropped");
                     conn.send(ServerFrame::Error {
                         room_id: None,
@@ -313,8 +343,12 @@ async fn serve(mut socket: WebSocket, app: Arc<AppState>, conn: Option<ConnHandl
                     });
                     continue;
                 }
-                Verdict::Drop => continue,
+                Verdict::Drop => {
+                    DriverStats::bump(&app.stats.frames_refused);
+                    continue;
+                }
                 Verdict::Close => {
+                    DriverStats::bump(&app.stats.frames_refused);
                     log::info!("conn {id}: went on sending over its frame rate, closing");
                     let message = "too many frames".to_string();
                     let bye = say_bye(&mut socket, ErrorCode::RATE_LIMITED, message, timeout);

@@ -44,6 +44,26 @@ pub(crate) fn router(app: Arc<AppState>) -> Router<Arc<AppState>> {
         .layer(middleware::from_fn_with_state(app, auth))
 }
 
+/// `GET /metrics` (outside `/admin`, where scrapers look for it), behind the same bearer.
+pub(crate) fn metrics_router(app: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(app, auth))
+}
+
+async fn metrics(State(app): State<Arc<AppState>>) -> Response {
+    let (counts, gauges) = app.registry.counts();
+    let text = crate::metrics::render(&counts, gauges, app.edge.stats(), &app.stats);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::metrics::CONTENT_TYPE,
+        )],
+        text,
+    )
+        .into_response()
+}
+
 async fn auth(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let given = req
         .headers()

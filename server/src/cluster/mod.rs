@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use redis::aio::ConnectionManager;
 use roomlink::ErrorCode;
 use roomlink::protocol::{Login, ServerFrame};
-use roomlink_server_core::{Authenticator, IdSource, RoomInfo, Rules};
+use roomlink_server_core::{Authenticator, Counts, Gauges, IdSource, RoomInfo, Rules};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::ServerConfig;
@@ -74,9 +74,21 @@ struct Inner {
     rooms: Mutex<HashMap<String, room::Handle>>,
     /// Connections of this node that sent a room frame, and the rooms they named.
     conns: Mutex<HashMap<ConnId, Local>>,
+    /// What this node's replicas counted for its connections (see `metrics` in `room.rs`).
+    counts: Mutex<Counted>,
     /// Set at shutdown: tasks end.
     stopped: AtomicBool,
     stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// A node's counts: the sum over its replicas, and per room the last entry counted (a room
+/// served again replays entries it applied before; they are not counted twice) and the room's
+/// gauges now (dropped when the node stops serving it).
+#[derive(Default)]
+struct Counted {
+    total: Counts,
+    last_counted: HashMap<String, String>,
+    gauges: HashMap<String, Gauges>,
 }
 
 struct Local {
@@ -331,6 +343,7 @@ impl ClusterRegistry {
             node: AtomicU64::new(node),
             rooms: Mutex::new(HashMap::new()),
             conns: Mutex::new(HashMap::new()),
+            counts: Mutex::new(Counted::default()),
             stopped: AtomicBool::new(false),
             stop,
         });
@@ -571,6 +584,15 @@ impl RoomRegistry for ClusterRegistry {
     fn room(&self, room_id: &str) -> AdminFuture<Option<RoomInfo>> {
         let rx = self.info(room_id);
         Box::pin(async move { rx.await.ok().flatten().ok_or(Unavailable) })
+    }
+
+    fn counts(&self) -> (Counts, Gauges) {
+        let c = lock(&self.inner.counts);
+        let gauges = c.gauges.values().fold(Gauges::default(), |a, g| Gauges {
+            sessions: a.sessions + g.sessions,
+            rooms: a.rooms + g.rooms,
+        });
+        (c.total.clone(), gauges)
     }
 
     fn clear(&self) {

@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 use roomlink::ErrorCode;
 use roomlink::protocol::ServerFrame;
 use roomlink_server_core::{
-    AuthError, Authenticator, ConnEnd, Grant, IdSource, Now, Output, RoomInfo, Rooms, Rules,
+    AuthError, Authenticator, ConnEnd, Counts, Gauges, Grant, IdSource, Now, Output, Owner,
+    RoomInfo, Rooms, Rules,
 };
 
-use super::command::{ClusterConn, Command, node_of};
+use super::command::{ClusterConn, Command, LOCAL_BITS, node_of};
 
 /// What the appending node settled for the entry being applied.
 #[derive(Debug, Default)]
@@ -247,6 +248,25 @@ impl Replica {
 
     pub fn info(&self) -> Option<RoomInfo> {
         self.core.room(&self.room_id)
+    }
+
+    /// Count only what concerns node `node`'s connections (its number may change, see
+    /// `Inner::node`): every node applies every entry of the room, each counts its own.
+    pub fn count_for(&mut self, node: u64) {
+        self.core.count_only(Owner {
+            shift: LOCAL_BITS,
+            node,
+        });
+    }
+
+    /// What the entries applied since the last call counted.
+    pub fn take_counts(&mut self) -> Counts {
+        self.core.take_counts()
+    }
+
+    /// The room's sessions (and the room itself) counted under this node.
+    pub fn gauges(&self) -> Gauges {
+        self.core.gauges()
     }
 
     /// Nothing left in the room: the node may stop serving it.

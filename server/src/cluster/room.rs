@@ -444,6 +444,7 @@ impl Task {
     /// waits for it, and moves the offset.
     fn apply_entry(&mut self, id: String, cmd: Option<Command>) {
         let mut out = Vec::new();
+        self.replica.count_for(self.node.node());
         let result = match cmd {
             Some(cmd) => self.replica.apply(id_ms(&id), cmd, &mut out),
             None => {
@@ -451,6 +452,7 @@ impl Task {
                 None
             }
         };
+        self.count(&id);
         // The entry's frames go out before whoever waits for it is told (a connection's next
         // command must not overtake its answer).
         self.node.deliver(out);
@@ -460,9 +462,32 @@ impl Task {
         self.offset = id;
     }
 
+    /// Adds what entry `id` counted to the node's counts, unless the node counted it before (a
+    /// room served again re-applies the entries after its snapshot).
+    fn count(&mut self, id: &str) {
+        let counts = self.replica.take_counts();
+        if counts.is_zero() {
+            return;
+        }
+        let mut c = lock(&self.node.counts);
+        let done = c
+            .last_counted
+            .get(&self.room_id)
+            .is_some_and(|last| id_cmp(id, last) != std::cmp::Ordering::Greater);
+        if !done {
+            c.total.add(&counts);
+            c.last_counted.insert(self.room_id.clone(), id.to_string());
+        }
+    }
+
     /// What follows applying entries: a snapshot if one is due, admin reads answered, the next
-    /// timer armed.
+    /// timer armed, the room's gauges for `/metrics` updated (one pass over its sessions per
+    /// batch of entries).
     async fn after_apply(&mut self) {
+        let gauges = self.replica.gauges();
+        lock(&self.node.counts)
+            .gauges
+            .insert(self.room_id.clone(), gauges);
         self.maybe_snapshot().await;
         // Built only for a waiting admin read: it copies every member of the room.
         if !self.infos.is_empty() {
@@ -665,6 +690,7 @@ impl Task {
             return false;
         }
         rooms.remove(&self.room_id);
+        lock(&self.node.counts).gauges.remove(&self.room_id);
         true
     }
 }
