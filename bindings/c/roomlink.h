@@ -179,8 +179,9 @@
  * could break with this library (a function, struct, constant or meaning changed or removed);
  * additions that leave existing programs working keep it. A host checks
  * `roomlink_abi_version() == ROOMLINK_ABI_VERSION` at start and refuses to run otherwise.
+ * 3: `roomlink_engine_config` grew `tls_ca_pem` / `tls_ca_pem_len` (a larger struct).
  */
-#define ROOMLINK_ABI_VERSION 2
+#define ROOMLINK_ABI_VERSION 3
 
 /**
  * ZEGO's room modes (`roomlink_engine_config.room_mode`).
@@ -248,6 +249,17 @@ typedef struct roomlink_engine_config {
    * `http://[user:pass@]host:port` (UTF-8, NUL-terminated). Credentials in it are never logged.
    */
   const char *proxy_url;
+  /**
+   * NULL (the default) to verify `wss://` servers with the platform's verifier and the OS
+   * trust store, or a PEM bundle of CA certificates to trust instead (only those: pinning an
+   * app's own CA), `tls_ca_pem_len` bytes, borrowed for the call. A bundle without a
+   * certificate is `ROOMLINK_CODE_INVALID_ARGUMENT` when the engine is created.
+   */
+  const uint8_t *tls_ca_pem;
+  /**
+   * The length of `tls_ca_pem` in bytes (no NUL needed).
+   */
+  size_t tls_ca_pem_len;
 } roomlink_engine_config;
 
 /**
