@@ -158,6 +158,12 @@
 /** 1900011 (roomlink): Server: this connection already holds sessions in as many rooms as the server allows (`max_rooms_per_conn`); log out of one first. */
 #define ROOMLINK_CODE_TOO_MANY_ROOMS 1900011
 
+/** 1900012 (roomlink): Server: this connection's session was ended by a logout naming its session ID from another connection (which proved it with the user's token for the room), typically the same app after an outage; the room is left, as for any kick. */
+#define ROOMLINK_CODE_KICKED_LOGGED_OUT_ELSEWHERE 1900012
+
+/** 1900013 (roomlink): Server: a logout by session ID carried no token of that session's user for that room (an expired one is accepted); nothing changed. */
+#define ROOMLINK_CODE_LOGOUT_UNPROVEN 1900013
+
 /** 1900101 (roomlink): FFI: a required pointer argument was NULL; nothing happened. */
 #define ROOMLINK_CODE_NULL_POINTER 1900101
 

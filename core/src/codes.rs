@@ -85,6 +85,8 @@ error_codes! {
     SERVER_UNAVAILABLE = 1900009, Roomlink, "The server could not reach its shared store (a cluster's Redis is away) and refused a login for now; retryable: the engine sends the login again after its backoff, until the login timeout or the retry window ends (then 1002053), never failing with this code.";
     RATE_LIMITED = 1900010, Roomlink, "Server: over a rate limit (frames per second on one connection, or room events one member may cause: logins, publishes, unpublishes, renewals); the request was dropped and nothing changed. Retry later.";
     TOO_MANY_ROOMS = 1900011, Roomlink, "Server: this connection already holds sessions in as many rooms as the server allows (`max_rooms_per_conn`); log out of one first.";
+    KICKED_LOGGED_OUT_ELSEWHERE = 1900012, Roomlink, "Server: this connection's session was ended by a logout naming its session ID from another connection (which proved it with the user's token for the room), typically the same app after an outage; the room is left, as for any kick.";
+    LOGOUT_UNPROVEN = 1900013, Roomlink, "Server: a logout by session ID carried no token of that session's user for that room (an expired one is accepted); nothing changed.";
     NULL_POINTER = 1900101, Roomlink, "FFI: a required pointer argument was NULL; nothing happened.";
     INVALID_UTF8 = 1900102, Roomlink, "FFI: a string argument is not valid UTF-8; nothing happened.";
     UNKNOWN_ENGINE = 1900103, Roomlink, "FFI: the engine handle was never issued by this library (0 or a made-up value); nothing happened.";

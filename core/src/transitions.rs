@@ -68,7 +68,8 @@ pub enum Trigger {
     ResumeRejectedToken,
     /// A resume was refused with ROOM_CLOSED.
     ResumeRejectedRoomClosed,
-    /// A resume was refused with KICKED_DUPLICATE_LOGIN or KICKED_BY_SERVER.
+    /// A resume was refused with KICKED_DUPLICATE_LOGIN, KICKED_BY_SERVER or
+    /// KICKED_LOGGED_OUT_ELSEWHERE.
     ResumeRejectedKicked,
     /// A resume was refused with any other code (e.g. ROOM_FULL).
     ResumeRejectedOther,
@@ -112,9 +113,9 @@ impl Trigger {
                 Trigger::ResumeRejectedToken
             }
             ErrorCode::ROOM_CLOSED => Trigger::ResumeRejectedRoomClosed,
-            ErrorCode::KICKED_DUPLICATE_LOGIN | ErrorCode::KICKED_BY_SERVER => {
-                Trigger::ResumeRejectedKicked
-            }
+            ErrorCode::KICKED_DUPLICATE_LOGIN
+            | ErrorCode::KICKED_BY_SERVER
+            | ErrorCode::KICKED_LOGGED_OUT_ELSEWHERE => Trigger::ResumeRejectedKicked,
             _ => Trigger::ResumeRejectedOther,
         }
     }
@@ -280,7 +281,7 @@ pub const TABLE: &[Transition] = &[
         T::ResumeRejectedKicked,
         R::KickOut,
         FromTrigger,
-        "resume refused with 1002050 or 1002055",
+        "resume refused with 1002050, 1002055 or 1900012",
     ),
     row(
         P::Reconnecting,

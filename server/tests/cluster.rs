@@ -480,6 +480,7 @@ async fn the_room_cap_per_connection_holds_on_a_cluster_node() {
     c.send(ClientFrame::Logout {
         room_id: "r1".into(),
         session_id: None,
+        token: None,
     });
     c.send(ClientFrame::Login(login("alice", "r3")));
     assert!(matches!(c.recv().await, ServerFrame::Joined { room_id, .. } if room_id == "r3"));
@@ -514,6 +515,7 @@ async fn a_connections_answers_come_in_the_order_it_sent_its_frames() {
         c.send(ClientFrame::Logout {
             room_id: rooms[0].clone(),
             session_id: None,
+            token: None,
         });
         c.send(ClientFrame::UnpublishStream {
             room_id: rooms[5].clone(),

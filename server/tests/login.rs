@@ -86,6 +86,7 @@ async fn a_second_room_on_the_same_link_via_a_login_frame() {
     a.send(ClientFrame::Logout {
         room_id: "r1".into(),
         session_id: None,
+        token: None,
     });
     a.send(ClientFrame::Ping);
     assert_eq!(a.recv().await, ServerFrame::Pong);
@@ -332,6 +333,7 @@ async fn publish_unpublish_and_logout_reach_peers() {
     b.send(ClientFrame::Logout {
         room_id: "r1".into(),
         session_id: None,
+        token: None,
     });
     let left = RoomEvent::StreamDelete {
         streams: vec![info],
@@ -350,6 +352,7 @@ async fn publish_unpublish_and_logout_reach_peers() {
     b.send(ClientFrame::Logout {
         room_id: "r1".into(),
         session_id: None,
+        token: None,
     });
     b.expect_error(ErrorCode::ROOM_NOT_LOGGED_IN).await;
     s.shutdown().await;

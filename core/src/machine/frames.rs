@@ -253,6 +253,7 @@ impl Machine {
                 ClientFrame::Logout {
                     room_id: room_id.to_string(),
                     session_id: None,
+                    token: None,
                 },
             );
             return;

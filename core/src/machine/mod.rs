@@ -192,9 +192,29 @@ pub struct Machine {
     /// Logins whose answer (`Joined`/`Resumed`/`LoginFailed`) on that connection is to be ignored:
     /// the room was logged out after the login went out.
     stale_answers: Vec<(ConnId, String)>,
-    /// (room, session ID) of sessions logged out while there was no open link, to log out by ID
-    /// on the next connection.
-    abandoned: Vec<(String, String)>,
+    /// Sessions logged out while there was no open link, to log out by ID on the next
+    /// connection.
+    abandoned: Vec<Abandoned>,
+}
+
+/// A session the server may still hold for a room the app has left.
+#[derive(Debug, Clone)]
+struct Abandoned {
+    room_id: String,
+    session_id: String,
+    /// The room's token, the proof a logout by session ID must carry (the server accepts it
+    /// expired: the outage that made the session abandoned may have outlasted it).
+    token: String,
+}
+
+impl Abandoned {
+    fn logout(self) -> ClientFrame {
+        ClientFrame::Logout {
+            room_id: self.room_id,
+            session_id: Some(self.session_id),
+            token: Some(self.token),
+        }
+    }
 }
 
 impl Machine {
