@@ -190,7 +190,7 @@ pub const TABLE: &[Transition] = &[
         T::LoginRejected,
         R::LoginFailed,
         FromTrigger,
-        "the server's code: 1002033 bad token, 1002034 room full, ...; never 1900009 (server unavailable: no transition, the login is sent again after the backoff)",
+        "the server's code: 1002033 bad token, 1002034 room full, ...; never 1900009 or 1900010 (server unavailable, rate limited: no transition, the login is sent again after the backoff)",
     ),
     row(
         P::Logining,
@@ -288,7 +288,7 @@ pub const TABLE: &[Transition] = &[
         T::ResumeRejectedOther,
         R::ReconnectFailed,
         FromTrigger,
-        "resume refused with another code (e.g. 1002034 room full); never 1900009 (server unavailable: stays Reconnecting, resent after the backoff)",
+        "resume refused with another code (e.g. 1002034 room full); never 1900009 or 1900010 (server unavailable, rate limited: stays Reconnecting, resent after the backoff)",
     ),
     row(
         P::Reconnecting,

@@ -147,7 +147,7 @@ impl Machine {
     }
 
     /// The open connection, if the room is joined on it (its session is live there).
-    fn joined_on_open(&self, room_id: &str) -> Option<ConnId> {
+    pub(super) fn joined_on_open(&self, room_id: &str) -> Option<ConnId> {
         let conn = self.login_sent_on_open(room_id)?;
         self.rooms
             .get(room_id)

@@ -209,7 +209,7 @@ impl Machine {
 
     /// What every lost open link does before the next attempt is scheduled: close it if the
     /// machine gives it up, and report `Reconnecting` once per outage for the joined rooms.
-    fn lose_link(&mut self, now: Instant, close: Option<ConnId>) {
+    pub(super) fn lose_link(&mut self, now: Instant, close: Option<ConnId>) {
         if let Some(conn) = close {
             self.out
                 .push_back(Output::Transmit(Transmit::Close { conn }));

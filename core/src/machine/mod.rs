@@ -59,6 +59,11 @@
 //! - `LoginFailed { code: SERVER_UNAVAILABLE }` (1900009, also 1900008): no transition; the room
 //!   stays `Logining`/`Reconnecting` and its login goes out again on the same link after a
 //!   full-jitter backoff of its own. The login timeout and the retry window still end it (1002053).
+//!   A login refused with `RATE_LIMITED` (1900010) is handled the same way.
+//! - The server's rate limits otherwise (see `rate`): `Error` 1900010 makes a joined room send its
+//!   state again (a relogin with its streams, then a pending renewal) after a wait in
+//!   `[backoff_cap / 2, backoff_cap]`; `Bye` 1900010 is a lost link whose next attempt waits that
+//!   long at least.
 //!
 //! # What the server is told, and when
 //!
@@ -83,6 +88,7 @@ mod conn;
 mod frames;
 mod link;
 mod lists;
+mod rate;
 mod rng;
 mod room;
 mod timers;
