@@ -398,7 +398,9 @@ impl Session {
                 self.seq = seq;
                 Ok(Some(how))
             }
-            ServerFrame::LoginFailed { code, .. } => Err(format!("{}: login failed {code:?}", self.user)),
+            ServerFrame::LoginFailed { code, .. } => {
+                Err(format!("{}: login failed {code:?}", self.user))
+            }
             _ => Ok(None),
         }
     }
@@ -495,7 +497,11 @@ impl Session {
         self.connect(Some(resume)).await
     }
 
-    async fn command(&mut self, cmd: Cmd, tally: &mpsc::UnboundedSender<&'static str>) -> Result<(), String> {
+    async fn command(
+        &mut self,
+        cmd: Cmd,
+        tally: &mpsc::UnboundedSender<&'static str>,
+    ) -> Result<(), String> {
         match cmd {
             Cmd::Relogin => {
                 self.send(ClientFrame::Logout {
