@@ -507,6 +507,7 @@ impl Session {
                 self.send(ClientFrame::Logout {
                     room_id: self.room.clone(),
                     session_id: None,
+                    token: None,
                 })
                 .await?;
                 self.mirror.own_streams.clear();
