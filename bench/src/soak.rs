@@ -513,8 +513,15 @@ impl Session {
                 self.mirror.own_streams.clear();
                 let login = self.login(None);
                 self.send(ClientFrame::Login(login)).await?;
-                // Events of the old session still in flight are skipped until `joined`.
-                self.read_until(|s, f| Ok(s.answer(f)?.is_some())).await?;
+                // Events of the old session still in flight are skipped until `joined`; pongs
+                // still count (a barrier would otherwise wait for one that already came).
+                self.read_until(|s, f| {
+                    if f == ServerFrame::Pong {
+                        s.pings_out = s.pings_out.saturating_sub(1);
+                    }
+                    Ok(s.answer(f)?.is_some())
+                })
+                .await?;
                 let _ = tally.send("relogin");
             }
             Cmd::TogglePublish => {
@@ -544,8 +551,21 @@ impl Session {
                 let _ = tally.send(how);
             }
             Cmd::Barrier(done) => {
-                self.ping().await?;
-                self.read_until(|s, f| s.on_frame(f)).await?;
+                // A link the server closes meanwhile is resumed and the barrier tried again.
+                loop {
+                    let r = match self.ping().await {
+                        Ok(()) => self.read_until(|s, f| s.on_frame(f)).await,
+                        Err(e) => Err(e),
+                    };
+                    match r {
+                        Ok(()) => break,
+                        Err(e) => {
+                            log::warn!("{}: {e} in a barrier; resuming", self.user);
+                            let how = self.resume().await?;
+                            let _ = tally.send(how);
+                        }
+                    }
+                }
                 let _ = done.send(());
             }
             Cmd::Report(out) => {
