@@ -68,6 +68,7 @@ fuzz_short() {
 # fails, the drivers it concerns are skipped, which CI (--require-all) counts as failures.
 step "setup (scripts/setup.sh)" bash scripts/setup.sh
 step "format" cargo fmt --all --check
+step "lints (clippy, workspace lints in Cargo.toml)" cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "shell scripts (shellcheck)" shell_scripts
 step "doctests (the README's Rust example is one)" cargo test --workspace --doc --quiet
 step "C header drift (bindings/c/roomlink.h)" header_drift

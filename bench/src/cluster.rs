@@ -1,7 +1,7 @@
 //! The cluster figures: login and peer notification on a cluster of two nodes (separate
 //! `roomlink-bench serve --redis` processes) on one Redis, against one in-memory server in the
-//! same run; and the Redis commands an idle session costs per minute (target 0: heartbeats stay
-//! on the node). The Redis is the bench's own (roomlink-testredis: free loopback port, stopped by
+//! same run; and the Redis commands a login, a logout and an idle session per minute cost
+//! (target for the last 0: heartbeats stay on the node). The Redis is the bench's own (roomlink-testredis: free loopback port, stopped by
 //! PID).
 
 use std::collections::BTreeMap;
@@ -49,6 +49,24 @@ pub struct ClusterFigures {
     /// about one).
     pub redis_ping: Latency,
     pub idle: IdleCommands,
+    /// Redis commands per login and per logout (the idle figure's sessions coming and going).
+    pub churn: ChurnCommands,
+}
+
+/// Redis commands over the window in which the idle figure's sessions log in, and the one in
+/// which they log out, each less the no-session baseline's rate over the same length.
+#[derive(Serialize)]
+pub struct ChurnCommands {
+    pub sessions: usize,
+    pub login_window_secs: f64,
+    pub logout_window_secs: f64,
+    pub login: BTreeMap<String, u64>,
+    pub logout: BTreeMap<String, u64>,
+    /// (window's commands − baseline rate × window) / sessions.
+    pub per_login: f64,
+    pub per_logout: f64,
+    /// What one liveness cycle more or less in a window changes a per-operation figure by.
+    pub resolution_per_op: f64,
 }
 
 /// Redis commands over an idle window, without and then with `sessions` logged in.
@@ -126,7 +144,7 @@ pub fn run(samples: usize, sessions: usize, idle: Duration) -> Result<ClusterFig
         Ok((l, idle_commands(idle_redis.port, &urls, sessions, idle)?))
     });
     let stopped = stop_all(idle_nodes);
-    let ((latencies, redis_ping), idle) = measured?;
+    let ((latencies, redis_ping), (idle, churn)) = measured?;
     stopped?;
     let [
         login_single,
@@ -143,6 +161,7 @@ pub fn run(samples: usize, sessions: usize, idle: Duration) -> Result<ClusterFig
         peer_cross_node,
         redis_ping,
         idle,
+        churn,
     })
 }
 
@@ -167,62 +186,119 @@ fn latencies(
 }
 
 /// `sessions` engines in rooms of [`ROOM_SIZE`], spread over the nodes; the commands Redis
-/// executed during `idle` with them all logged in, less those of an idle window without them.
+/// executed during `idle` with them all logged in, less those of an idle window without them;
+/// and those of the windows in which they logged in and out, less the same baseline's rate.
 fn idle_commands(
     port: u16,
     urls: &[String],
     sessions: usize,
     idle: Duration,
-) -> Result<IdleCommands, String> {
+) -> Result<(IdleCommands, ChurnCommands), String> {
     std::thread::sleep(SETTLE);
     let before = commandstats(port)?;
+    let t0 = Instant::now();
     std::thread::sleep(idle);
     let baseline = delta(&before, &commandstats(port)?);
-    let mut engines = Vec::with_capacity(sessions);
+    let baseline_secs = t0.elapsed().as_secs_f64();
+
+    let before = commandstats(port)?;
+    let t0 = Instant::now();
+    let engines = log_in(urls, sessions)?;
+    std::thread::sleep(SETTLE);
+    let login = delta(&before, &commandstats(port)?);
+    let login_secs = t0.elapsed().as_secs_f64();
+
+    let before = commandstats(port)?;
+    let t0 = Instant::now();
+    std::thread::sleep(idle);
+    let loaded = delta(&before, &commandstats(port)?);
+    let window = t0.elapsed().as_secs_f64();
+
+    let before = commandstats(port)?;
+    let t0 = Instant::now();
+    let logged_out = log_out(&engines);
+    std::thread::sleep(SETTLE);
+    let logout = delta(&before, &commandstats(port)?);
+    let logout_secs = t0.elapsed().as_secs_f64();
+    for app in engines {
+        app.engine.destroy();
+    }
+    logged_out?;
+
+    let minutes = window / 60.0;
+    let total = |m: &BTreeMap<String, u64>| m.values().sum::<u64>() as f64;
+    // A node refreshes every sixth of its heartbeat timeout.
+    let refresh = IDLE_NODE_HEARTBEAT_TIMEOUT.as_secs_f64() / 6.0;
+    let cycle = total(&baseline) / (baseline_secs / refresh).max(1.0);
+    let rate = total(&baseline) / baseline_secs;
+    let n = sessions.max(1) as f64;
+    let per_op = |m: &BTreeMap<String, u64>, secs: f64| (total(m) - rate * secs).max(0.0) / n;
+    let churn = ChurnCommands {
+        sessions,
+        login_window_secs: login_secs,
+        logout_window_secs: logout_secs,
+        per_login: per_op(&login, login_secs),
+        per_logout: per_op(&logout, logout_secs),
+        resolution_per_op: cycle / n,
+        login,
+        logout,
+    };
+    let idle = IdleCommands {
+        sessions,
+        node_heartbeat_timeout_secs: IDLE_NODE_HEARTBEAT_TIMEOUT.as_secs_f64(),
+        window_secs: window,
+        per_session_per_minute: (total(&loaded) - rate * window).max(0.0) / n / minutes,
+        per_node_per_minute: total(&baseline) / urls.len() as f64 / minutes,
+        resolution_per_session_per_minute: cycle / n / minutes,
+        baseline,
+        loaded,
+    };
+    Ok((idle, churn))
+}
+
+/// `sessions` engines logged in, in rooms of [`ROOM_SIZE`], round robin over `urls`; each
+/// returned once every earlier member of its room saw it (no login traffic is left behind).
+fn log_in(urls: &[String], sessions: usize) -> Result<Vec<Stamped>, String> {
+    let mut engines: Vec<Stamped> = Vec::with_capacity(sessions);
     for i in 0..sessions {
-        let room = format!("idle-{}", i / ROOM_SIZE);
-        let user = format!("idle-user-{i}");
+        let (room, user) = (idle_room(i), idle_user(i));
         let app = Stamped::new(EngineConfig {
             heartbeat_interval: IDLE_HEARTBEAT,
             ..EngineConfig::new(&urls[i % urls.len()])
         })?;
         app.login(&room, &user)?;
         app.wait_reason(&room, R::Logined)?;
-        // Settled: every earlier member of the room saw this one (no login traffic is left to
-        // land in the window).
-        let first = i - i % ROOM_SIZE;
-        for earlier in &engines[first..i] {
-            let earlier: &Stamped = earlier;
+        for earlier in &engines[i - i % ROOM_SIZE..i] {
             earlier.wait_user(&room, UpdateType::Add, &user)?;
         }
         engines.push(app);
     }
-    std::thread::sleep(SETTLE);
-    let before = commandstats(port)?;
-    let t0 = Instant::now();
-    std::thread::sleep(idle);
-    let loaded = delta(&before, &commandstats(port)?);
-    let window = t0.elapsed().as_secs_f64();
-    for app in engines {
-        app.engine.destroy();
+    Ok(engines)
+}
+
+/// Every engine logged out in turn, each once the later members of its room saw the one before
+/// leave (the Delete is the cluster's work done); a room's last member has no one left to see
+/// it, the caller's settle time covers it.
+fn log_out(engines: &[Stamped]) -> Result<(), String> {
+    for (i, app) in engines.iter().enumerate() {
+        let room = idle_room(i);
+        app.engine
+            .logout_room(&room)
+            .map_err(|e| format!("logout_room({room}): {e}"))?;
+        let room_end = (i - i % ROOM_SIZE + ROOM_SIZE).min(engines.len());
+        for later in &engines[i + 1..room_end] {
+            later.wait_user(&room, UpdateType::Delete, &idle_user(i))?;
+        }
     }
-    let minutes = window / 60.0;
-    let total = |m: &BTreeMap<String, u64>| m.values().sum::<u64>() as f64;
-    // A node refreshes every sixth of its heartbeat timeout.
-    let refresh = IDLE_NODE_HEARTBEAT_TIMEOUT.as_secs_f64() / 6.0;
-    let cycle = total(&baseline) / (window / refresh).max(1.0);
-    Ok(IdleCommands {
-        sessions,
-        node_heartbeat_timeout_secs: IDLE_NODE_HEARTBEAT_TIMEOUT.as_secs_f64(),
-        window_secs: window,
-        per_session_per_minute: (total(&loaded) - total(&baseline)).max(0.0)
-            / sessions.max(1) as f64
-            / minutes,
-        per_node_per_minute: total(&baseline) / urls.len() as f64 / minutes,
-        resolution_per_session_per_minute: cycle / sessions.max(1) as f64 / minutes,
-        baseline,
-        loaded,
-    })
+    Ok(())
+}
+
+fn idle_room(i: usize) -> String {
+    format!("idle-{}", i / ROOM_SIZE)
+}
+
+fn idle_user(i: usize) -> String {
+    format!("idle-user-{i}")
 }
 
 /// `samples` PING round trips to the Redis on `port` over one connection (after 10 not counted).

@@ -77,13 +77,29 @@ pub fn cluster_rows(cluster: &Option<ClusterFigures>) -> Vec<Row> {
         "above 0 (target 0)".into()
     };
     rows.push(row);
+    let churn = &c.churn;
+    for (what, per_op, secs) in [
+        ("login", churn.per_login, churn.login_window_secs),
+        ("logout", churn.per_logout, churn.logout_window_secs),
+    ] {
+        let mut row = Row::new(format!(
+            "cluster: Redis commands per {what} ({} sessions in rooms of 10, {secs:.1} s counted)",
+            churn.sessions
+        ));
+        row.roomlink = format!(
+            "{per_op:.1} (± {:.2}: one liveness cycle more or less in the window)",
+            churn.resolution_per_op
+        );
+        row.floor = "one in-memory server: 0 (no Redis)".into();
+        rows.push(row);
+    }
     rows
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::IdleCommands;
+    use crate::cluster::{ChurnCommands, IdleCommands};
     use crate::rows::summary;
 
     fn lat(us: &[u64]) -> Latency {
@@ -113,9 +129,19 @@ mod tests {
                 per_node_per_minute: 4.0,
                 resolution_per_session_per_minute: 0.4,
             },
+            churn: ChurnCommands {
+                sessions: 20,
+                login_window_secs: 2.0,
+                logout_window_secs: 1.5,
+                login: Default::default(),
+                logout: Default::default(),
+                per_login: 7.31,
+                per_logout: 4.0,
+                resolution_per_op: 0.1,
+            },
         };
         let rows = cluster_rows(&Some(figures));
-        assert_eq!(rows.len(), 5);
+        assert_eq!(rows.len(), 7);
         assert_eq!(rows[0].ratio, "p50 3.00× · p99 3.00× one server");
         assert_eq!(
             rows[2].ratio,
@@ -127,6 +153,18 @@ mod tests {
             rows[4].roomlink
         );
         assert_eq!(rows[4].ratio, "0 within the resolution (target 0)");
+        assert!(
+            rows[5].figure.contains("per login (20 sessions"),
+            "{}",
+            rows[5].figure
+        );
+        assert!(
+            rows[5].roomlink.starts_with("7.3 (± 0.10"),
+            "{}",
+            rows[5].roomlink
+        );
+        assert!(rows[6].figure.contains("per logout"), "{}", rows[6].figure);
+        assert!(rows[6].roomlink.starts_with("4.0 "), "{}", rows[6].roomlink);
         assert!(cluster_rows(&None)[0].roomlink.starts_with("n/a"));
     }
 }

@@ -8,6 +8,7 @@ mod pattern;
 mod run;
 mod scenario;
 mod table;
+mod tls_front;
 mod tokens;
 mod trace;
 mod world;

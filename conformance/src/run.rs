@@ -320,6 +320,10 @@ impl Runner<'_> {
             // were for every driver).
             config["more_server_urls"] = json!(urls[1..]);
         }
+        if let Some(pem) = self.world.ca_pem() {
+            // Only `"tls": true` scenarios send it.
+            config["tls_ca_pem"] = json!(pem);
+        }
         for (key, ms) in &c.durations_ms {
             config[*key] = json!(scaled(*ms, self.scale).as_millis() as u64);
         }
@@ -441,6 +445,10 @@ impl Runner<'_> {
             }
             WorldOp::Node { action, node } => self.world.node(*action, *node).await,
             WorldOp::Redis { action } => self.world.redis(*action).await,
+            WorldOp::Certificate { trusted } => {
+                self.world.present_trusted(*trusted);
+                Ok(())
+            }
             WorldOp::WaitMembers {
                 room,
                 users,

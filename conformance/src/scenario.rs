@@ -22,6 +22,9 @@ pub struct Scenario {
     /// only with `--cluster` of at least that many nodes, and each client gets a URL list with a
     /// proxy per node (its own node first), so the engine's failover is what is tested.
     pub cluster_nodes: Option<usize>,
+    /// `"tls": true`: clients connect with `wss://` through a TLS front before each node and pin
+    /// the run's CA (`tls_ca_pem`); `certificate` steps switch what the fronts present.
+    pub tls: bool,
 }
 
 /// `"cluster"` in a scenario file.
@@ -116,6 +119,8 @@ struct File {
     #[serde(default = "default_settle")]
     settle_ms: u64,
     cluster: Option<ClusterSpec>,
+    #[serde(default)]
+    tls: bool,
     steps: Vec<Value>,
 }
 
@@ -279,6 +284,11 @@ pub enum WorldOp {
     Redis {
         action: RedisAction,
     },
+    /// `"tls": true` scenarios: from now on new connections get the certificate of the run's CA
+    /// (`trusted`) or one no client trusts (a captive portal's, a TLS-intercepting network's).
+    Certificate {
+        trusted: bool,
+    },
     WaitMembers {
         room: String,
         users: Vec<String>,
@@ -295,12 +305,13 @@ pub enum Step {
     World(WorldOp),
 }
 
-const WORLD_OPS: [&str; 7] = [
+const WORLD_OPS: [&str; 8] = [
     "kick",
     "close_room",
     "server",
     "node",
     "redis",
+    "certificate",
     "wait_members",
     "sleep",
 ];
@@ -351,6 +362,9 @@ impl Scenario {
                         "step {i}: node and redis steps need \"cluster\": {{\"nodes\": N}}"
                     ));
                 }
+                (Step::World(WorldOp::Certificate { .. }), _) if !file.tls => {
+                    return Err(format!("step {i}: certificate steps need \"tls\": true"));
+                }
                 (Step::World(WorldOp::Node { node, .. }), Some(n)) if *node >= n => {
                     return Err(format!("step {i}: no node {node} in a {n}-node cluster"));
                 }
@@ -381,6 +395,7 @@ impl Scenario {
             settle_ms: file.settle_ms,
             steps,
             cluster_nodes,
+            tls: file.tls,
         })
     }
 
@@ -607,6 +622,9 @@ mod tests {
         let redis = r#"{"op":"redis","action":"stop"}"#;
         assert!(with("", redis).is_err());
         assert!(with(r#""cluster":{"nodes":2},"#, redis).is_ok());
+        let cert = r#"{"op":"certificate","trusted":false}"#;
+        assert!(with("", cert).unwrap_err().contains("need \"tls\""));
+        assert!(with(r#""tls":true,"#, cert).unwrap().tls);
         let hold = r#"{"op":"fault","client":"a","fault":"hold_next"}"#;
         assert!(with(r#""cluster":{"nodes":2},"#, hold).is_err());
         assert_eq!(with("", hold).unwrap().cluster_nodes, None);

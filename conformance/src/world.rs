@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use crate::nodes::{Nodes, deadline};
 use crate::run::REPLY_MS;
 use crate::scenario::{FaultKind, NodeAction, RedisAction, Scenario, scaled};
+use crate::tls_front::{TestCa, TlsFront};
 
 pub struct World {
     /// The settings every node shares (tokens are minted with its secret).
@@ -26,6 +27,9 @@ pub struct World {
     /// Per client: its proxies, the one to its own node first (one proxy, except in
     /// cluster-only scenarios, which have one per node).
     proxies: BTreeMap<String, Vec<FaultProxy>>,
+    /// `"tls": true`: the run's CA (clients pin it) and a TLS front before each node.
+    ca: Option<TestCa>,
+    fronts: Vec<TlsFront>,
     /// Per user ID: the node of the first client with that ID (admin calls avoid it).
     user_nodes: BTreeMap<String, usize>,
     /// The deadline of every admin request and server start/stop (the scaled reply deadline).
@@ -62,6 +66,17 @@ impl World {
         let op_timeout = scaled(REPLY_MS, scale);
         let config = server_config(scenario, scale);
         let nodes = Nodes::start(config.clone(), cluster, op_timeout, scale).await?;
+        let (ca, mut fronts) = (scenario.tls.then(TestCa::new).transpose()?, Vec::new());
+        if let Some(ca) = &ca {
+            for i in 0..nodes.len() {
+                fronts.push(TlsFront::start(nodes.addr(i), ca).await?);
+            }
+        }
+        // Where a proxy to node j sends its bytes: the node, or the TLS front before it.
+        let target = |j: usize| match fronts.get(j % nodes.len()) {
+            Some(front) => front.addr(),
+            None => nodes.addr(j),
+        };
         let mut proxies = BTreeMap::new();
         let mut user_nodes = BTreeMap::new();
         let per_client = if scenario.cluster_nodes.is_some() {
@@ -73,7 +88,7 @@ impl World {
             let mut own = Vec::new();
             for j in i..i + per_client {
                 let proxy = deadline("starting a fault proxy", op_timeout, async {
-                    FaultProxy::start(nodes.addr(j))
+                    FaultProxy::start(target(j))
                         .await
                         .map_err(|e| format!("cannot start a fault proxy: {e}"))
                 })
@@ -94,6 +109,8 @@ impl World {
         Ok(World {
             config,
             nodes,
+            ca,
+            fronts,
             proxies,
             user_nodes,
             op_timeout,
@@ -118,11 +135,29 @@ impl World {
 
     /// The URLs a client's engine connects to: its own proxies, its own node's first.
     pub fn urls_for(&self, client: &str) -> Result<Vec<String>, String> {
+        let scheme = if self.ca.is_some() { "wss" } else { "ws" };
         Ok(self
             .proxies_of(client)?
             .iter()
-            .map(|p| format!("ws://{}{}", p.local_addr(), roomlink::protocol::WS_PATH))
+            .map(|p| {
+                format!(
+                    "{scheme}://{}{}",
+                    p.local_addr(),
+                    roomlink::protocol::WS_PATH
+                )
+            })
             .collect())
+    }
+
+    /// The CA every client pins in a `"tls": true` scenario.
+    pub fn ca_pem(&self) -> Option<String> {
+        self.ca.as_ref().map(TestCa::pem)
+    }
+
+    pub fn present_trusted(&self, trusted: bool) {
+        for front in &self.fronts {
+            front.present_trusted(trusted);
+        }
     }
 
     pub async fn fault(
@@ -288,6 +323,7 @@ impl World {
     /// Stops the proxies and the server(s); an error if one does not stop in time.
     pub async fn shutdown(mut self) -> Result<(), String> {
         self.proxies.clear();
+        self.fronts.clear();
         self.nodes.shutdown().await
     }
 }

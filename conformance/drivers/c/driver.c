@@ -408,6 +408,36 @@ static cJSON *create(const char *name, const cJSON *config, char *err, size_t er
   }
   cfg.server_url = str_of(config, "server_url", err, errlen);
   if (cfg.server_url == NULL) return NULL;
+  /* Optional: further URLs (cluster-only scenarios) and a CA to pin (wss:// scenarios). Both are
+   * borrowed by roomlink_engine_create for the call only, so the JSON's strings are enough. */
+  const char *more[8];
+  const cJSON *urls = cJSON_GetObjectItemCaseSensitive(config, "more_server_urls");
+  if (urls != NULL) {
+    int n = cJSON_IsArray(urls) ? cJSON_GetArraySize(urls) : -1;
+    if (n < 0 || n > (int)(sizeof more / sizeof more[0])) {
+      snprintf(err, errlen, "config.more_server_urls: an array of at most 8 strings");
+      return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+      const cJSON *u = cJSON_GetArrayItem(urls, i);
+      if (!cJSON_IsString(u)) {
+        snprintf(err, errlen, "config.more_server_urls[%d]: not a string", i);
+        return NULL;
+      }
+      more[i] = u->valuestring;
+    }
+    cfg.more_server_urls = more;
+    cfg.more_server_urls_count = (size_t)n;
+  }
+  const cJSON *pem = cJSON_GetObjectItemCaseSensitive(config, "tls_ca_pem");
+  if (pem != NULL) {
+    if (!cJSON_IsString(pem)) {
+      snprintf(err, errlen, "config.tls_ca_pem: not a string");
+      return NULL;
+    }
+    cfg.tls_ca_pem = (const uint8_t *)pem->valuestring;
+    cfg.tls_ca_pem_len = strlen(pem->valuestring);
+  }
 
   struct client *c = calloc(1, sizeof *c);
   char *copy = strdup(name);

@@ -157,6 +157,29 @@ namespace Roomlink.Conformance
                 BackoffCapMs = Ms(config, "backoff_cap_ms"),
                 TokenWarningMs = Ms(config, "token_warning_ms"),
             };
+            // Optional: further URLs (cluster-only scenarios) and a CA to pin (wss:// scenarios).
+            if (config.ContainsKey("more_server_urls"))
+            {
+                var urls = config["more_server_urls"] as List<object>;
+                if (urls == null)
+                {
+                    throw new CommandException("config.more_server_urls must be an array");
+                }
+                var more = new string[urls.Count];
+                for (int i = 0; i < more.Length; i++)
+                {
+                    more[i] = urls[i] as string;
+                    if (more[i] == null)
+                    {
+                        throw new CommandException("config.more_server_urls: not a string");
+                    }
+                }
+                settings.MoreServerUrls = more;
+            }
+            if (config.ContainsKey("tls_ca_pem"))
+            {
+                settings.TlsCaPem = Encoding.UTF8.GetBytes(Str(config, "tls_ca_pem"));
+            }
             RoomlinkEngine engine;
             try
             {

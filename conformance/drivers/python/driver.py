@@ -159,6 +159,14 @@ class Driver:
             "token_warning_ms",
         ):
             setattr(engine_config, key, ms_of(config, key))
+        # Optional: further URLs (cluster-only scenarios) and a CA to pin (wss:// scenarios).
+        if "more_server_urls" in config:
+            urls = config["more_server_urls"]
+            if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+                raise CommandError("config.more_server_urls must be an array of strings")
+            engine_config.more_server_urls = urls
+        if "tls_ca_pem" in config:
+            engine_config.tls_ca_pem = str_of(config, "tls_ca_pem").encode()
         try:
             engine = roomlink.Engine(engine_config, Listener(self, client))
         except roomlink.RoomlinkError as error:

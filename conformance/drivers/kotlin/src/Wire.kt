@@ -31,6 +31,14 @@ fun engineConfig(config: JsonObject): EngineConfig {
         backoffBaseMs = ms("backoff_base_ms"),
         backoffCapMs = ms("backoff_cap_ms"),
         tokenWarningMs = ms("token_warning_ms"),
+        // Optional: further URLs (cluster-only scenarios) and a CA to pin (wss:// scenarios).
+        moreServerUrls = config.get("more_server_urls")?.let { urls ->
+            (urls as? JsonArray ?: throw BadCommand("config.more_server_urls must be an array")).map {
+                (it as? JsonPrimitive)?.takeIf { p -> p.isString }?.asString
+                    ?: throw BadCommand("config.more_server_urls: not a string")
+            }
+        } ?: emptyList(),
+        tlsCaPem = if (config.has("tls_ca_pem")) config.str("tls_ca_pem").toByteArray() else null,
     )
 }
 

@@ -167,6 +167,11 @@ impl Driver {
             backoff_cap: ms_of(config, "backoff_cap_ms")?,
             token_warning: ms_of(config, "token_warning_ms")?,
             more_server_urls: more_urls(config)?,
+            tls_ca_pem: match &config["tls_ca_pem"] {
+                Value::Null => None,
+                Value::String(pem) => Some(roomlink::CaPem(pem.clone().into_bytes())),
+                _ => return Err("config.tls_ca_pem must be a string".into()),
+            },
             ..EngineConfig::new(str_of(config, "server_url")?)
         };
         let (driver, name) = (Arc::clone(self), client.to_string());

@@ -80,6 +80,16 @@ func milliseconds(_ config: [String: JSON], _ key: String) throws -> UInt64 {
     return ms
 }
 
+/// An optional array of strings (absent: none).
+func optionalStrings(_ config: [String: JSON], _ key: String) throws -> [String] {
+    guard let value = config[key] else { return [] }
+    guard let items = value.array else { throw DriverError("config.\(key) must be an array") }
+    return try items.map {
+        guard let s = $0.string else { throw DriverError("config.\(key): not a string") }
+        return s
+    }
+}
+
 /// A binding call's reply fields: code 0, or the roomlink error code it threw.
 func code(_ body: () throws -> Void) -> [String: JSON] {
     do {
@@ -122,7 +132,10 @@ final class Driver: Sendable {
             retryWindowMs: try milliseconds(config, "retry_window_ms"),
             backoffBaseMs: try milliseconds(config, "backoff_base_ms"),
             backoffCapMs: try milliseconds(config, "backoff_cap_ms"),
-            tokenWarningMs: try milliseconds(config, "token_warning_ms")
+            tokenWarningMs: try milliseconds(config, "token_warning_ms"),
+            // Optional: further URLs (cluster-only scenarios) and a CA to pin (wss:// scenarios).
+            moreServerUrls: try optionalStrings(config, "more_server_urls"),
+            tlsCaPem: config["tls_ca_pem"] == nil ? nil : Data(try string(config, "tls_ca_pem").utf8)
         )
         return code {
             let engine = try Engine(config: engineConfig, listener: EventPrinter(client: client, driver: self))
