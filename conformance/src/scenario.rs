@@ -17,6 +17,8 @@ pub struct Scenario {
     pub server: ServerSpec,
     pub clients: Vec<Client>,
     pub settle_ms: u64,
+    /// Record `Reconnected`'s `reconnect_attempts` verbatim (the scenario makes it deterministic).
+    pub exact_attempts: bool,
     pub steps: Vec<Step>,
 }
 
@@ -104,6 +106,8 @@ struct File {
     clients: Vec<ClientSpec>,
     #[serde(default = "default_settle")]
     settle_ms: u64,
+    #[serde(default)]
+    exact_attempts: bool,
     steps: Vec<Value>,
 }
 
@@ -299,6 +303,7 @@ impl Scenario {
             server: file.server,
             clients,
             settle_ms: file.settle_ms,
+            exact_attempts: file.exact_attempts,
             steps,
         })
     }

@@ -65,6 +65,9 @@ pub(crate) struct Room {
     pub(crate) login_retry_at: Option<Instant>,
     /// Retryable refusals since the room was last accepted (the exponent of their backoff).
     pub(crate) login_retries: u32,
+    /// Connections opened for this room since it went `Reconnecting` (reported with
+    /// `Reconnected` as `reconnect_attempts`).
+    pub(crate) reconnect_attempts: u32,
 }
 
 impl Room {
@@ -92,6 +95,7 @@ impl Room {
             sent_on: None,
             login_retry_at: None,
             login_retries: 0,
+            reconnect_attempts: 0,
         }
     }
 
