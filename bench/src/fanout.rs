@@ -228,6 +228,7 @@ pub fn roomlink(server: SocketAddr, members: usize, trials: usize) -> Result<Fan
             let logout = ClientFrame::Logout {
                 room_id: "fan".into(),
                 session_id: None,
+                token: None,
             };
             sink.send(Message::text(logout.encode()))
                 .await

@@ -152,11 +152,17 @@
 /** 1900009 (roomlink): The server could not reach its shared store (a cluster's Redis is away) and refused a login for now; retryable: the engine sends the login again after its backoff, until the login timeout or the retry window ends (then 1002053), never failing with this code. */
 #define ROOMLINK_CODE_SERVER_UNAVAILABLE 1900009
 
-/** 1900010 (roomlink): Server: over a rate limit (frames per second on one connection, or room events one member may cause: logins, publishes, unpublishes, renewals); the request was dropped and nothing changed. Retry later. */
+/** 1900010 (roomlink): Server: over a rate limit (frames per second on one connection, or room events one member may cause: logins, publishes, unpublishes, renewals); the request was dropped and nothing changed. The engine retries on its own: a refused login after its backoff (never failing the room with this code), a dropped publish/unpublish/renewal by sending the room's state again after backoff_cap/2..backoff_cap, and a connection closed with bye 1900010 is redialled no sooner than backoff_cap/2. */
 #define ROOMLINK_CODE_RATE_LIMITED 1900010
 
 /** 1900011 (roomlink): Server: this connection already holds sessions in as many rooms as the server allows (`max_rooms_per_conn`); log out of one first. */
 #define ROOMLINK_CODE_TOO_MANY_ROOMS 1900011
+
+/** 1900012 (roomlink): Server: this connection's session was ended by a logout naming its session ID from another connection (which proved it with the user's token for the room), typically the same app after an outage; the room is left, as for any kick. */
+#define ROOMLINK_CODE_KICKED_LOGGED_OUT_ELSEWHERE 1900012
+
+/** 1900013 (roomlink): Server: a logout by session ID carried no token of that session's user for that room (an expired one is accepted); nothing changed. */
+#define ROOMLINK_CODE_LOGOUT_UNPROVEN 1900013
 
 /** 1900101 (roomlink): FFI: a required pointer argument was NULL; nothing happened. */
 #define ROOMLINK_CODE_NULL_POINTER 1900101
@@ -179,8 +185,9 @@
  * could break with this library (a function, struct, constant or meaning changed or removed);
  * additions that leave existing programs working keep it. A host checks
  * `roomlink_abi_version() == ROOMLINK_ABI_VERSION` at start and refuses to run otherwise.
+ * 3: `roomlink_engine_config` grew `tls_ca_pem` / `tls_ca_pem_len` (a larger struct).
  */
-#define ROOMLINK_ABI_VERSION 2
+#define ROOMLINK_ABI_VERSION 3
 
 /**
  * ZEGO's room modes (`roomlink_engine_config.room_mode`).
@@ -248,6 +255,17 @@ typedef struct roomlink_engine_config {
    * `http://[user:pass@]host:port` (UTF-8, NUL-terminated). Credentials in it are never logged.
    */
   const char *proxy_url;
+  /**
+   * NULL (the default) to verify `wss://` servers with the platform's verifier and the OS
+   * trust store, or a PEM bundle of CA certificates to trust instead (only those: pinning an
+   * app's own CA), `tls_ca_pem_len` bytes, borrowed for the call. A bundle without a
+   * certificate is `ROOMLINK_CODE_INVALID_ARGUMENT` when the engine is created.
+   */
+  const uint8_t *tls_ca_pem;
+  /**
+   * The length of `tls_ca_pem` in bytes (no NUL needed).
+   */
+  size_t tls_ca_pem_len;
 } roomlink_engine_config;
 
 /**

@@ -20,6 +20,9 @@ android {
     // (UniFFI's output, git-ignored). Native libraries: src/main/jniLibs/<abi>/libroomlink_ffi.so
     // (git-ignored, Gradle's default folder).
     sourceSets["main"].java.srcDir("generated") // the Kotlin plugin compiles .kt files found there
+    // Android-only sources (RoomlinkAndroid.kt needs android.content.Context), kept out of
+    // src/main/kotlin, which the desktop-JVM conformance driver compiles.
+    sourceSets["main"].java.srcDir("src/android/kotlin")
 
     compileOptions {
         sourceCompatibility = JavaVersion.VERSION_17
@@ -33,7 +36,18 @@ kotlin {
     }
 }
 
+// rustls-platform-verifier's Kotlin half (Android's X509TrustManager, called from Rust through
+// JNI: ffi/src/android.rs), from the upstream project's Maven archive (settings.gradle.kts). Its version must be the one
+// of the `rustls-platform-verifier-android` crate that Cargo.lock builds (the crate exists to
+// carry that version), so it is read from there rather than written here a second time.
+val verifierVersion: String = rootDir.resolve("../../Cargo.lock").readLines().let { lines ->
+    val at = lines.indexOfFirst { it.trim() == "name = \"rustls-platform-verifier-android\"" }
+    check(at >= 0) { "rustls-platform-verifier-android is not in Cargo.lock" }
+    lines[at + 1].substringAfter('"').substringBefore('"')
+}
+
 dependencies {
+    implementation("rustls:rustls-platform-verifier:$verifierVersion")
     // UniFFI's Kotlin calls the library through JNA; the @aar artifact carries JNA's own native
     // part (libjnidispatch.so) for every Android ABI. An app that uses the AAR file directly (not
     // through a Maven repository) must declare this dependency itself.

@@ -48,8 +48,8 @@ pub struct Nodes {
     config: ServerConfig,
     /// Pinned at the first start, so a restart comes back where the proxies point.
     binds: Vec<SocketAddr>,
-    /// Empty while stopped.
-    running: Vec<ServerHandle>,
+    /// Per node: its server while it runs (`None` once stopped or killed).
+    running: Vec<Option<ServerHandle>>,
     store: Option<Store>,
     op_timeout: Duration,
     scale: f64,
@@ -83,7 +83,7 @@ impl Nodes {
         for i in 0..count {
             let server = nodes.start_node(i).await?;
             nodes.binds[i] = server.local_addr();
-            nodes.running.push(server);
+            nodes.running.push(Some(server));
         }
         log::info!(
             "serving on {:?} (redis: {})",
@@ -102,6 +102,103 @@ impl Nodes {
         self.binds[i % self.binds.len()]
     }
 
+    fn is_running(&self, i: usize) -> bool {
+        self.running
+            .get(i % self.len())
+            .is_some_and(Option::is_some)
+    }
+
+    /// The first running node from `i` on (wrapping), else node `i`: where an admin call goes
+    /// when the node it would pick was killed.
+    pub fn live_addr(&self, i: usize) -> SocketAddr {
+        (i..i + self.len())
+            .find(|&j| self.is_running(j))
+            .map_or_else(|| self.addr(i), |j| self.addr(j))
+    }
+
+    fn all_stopped(&self) -> bool {
+        self.running.iter().all(Option::is_none)
+    }
+
+    /// Node `i` of a cluster, checked to exist (and not to be the one server of a plain run).
+    fn cluster_node(&self, i: usize, what: &str) -> Result<usize, String> {
+        if self.store.is_none() {
+            return Err(format!("node {what}: not a cluster run"));
+        }
+        if i >= self.len() {
+            return Err(format!(
+                "node {what}: no node {i} (the cluster has {})",
+                self.len()
+            ));
+        }
+        Ok(i)
+    }
+
+    /// Kills node `i` as SIGKILL would: its connections are dropped without a goodbye, it tells
+    /// the cluster nothing; the others find it gone when its liveness key expires.
+    pub async fn kill_node(&mut self, i: usize) -> Result<(), String> {
+        let i = self.cluster_node(i, "kill")?;
+        let server = self.running[i]
+            .take()
+            .ok_or_else(|| format!("node kill: node {i} is not running"))?;
+        deadline("killing a node", self.op_timeout, async {
+            server.shutdown().await;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Drains node `i` (each of its connections gets `bye` 1900008 and moves on), then stops it.
+    pub async fn drain_node(&mut self, i: usize) -> Result<(), String> {
+        let i = self.cluster_node(i, "drain")?;
+        let mut server = self.running[i]
+            .take()
+            .ok_or_else(|| format!("node drain: node {i} is not running"))?;
+        let timeout = self.op_timeout;
+        deadline("draining a node", timeout, async {
+            server.drain(std::time::Instant::now() + timeout / 2).await;
+            server.shutdown().await;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Stops the cluster's Redis (killed by PID; it held everything in memory only) while the
+    /// nodes go on: what they do without it, and with an empty one once it is back, is the test.
+    pub async fn stop_redis(&mut self) -> Result<(), String> {
+        let store = self.store.as_mut().ok_or("redis stop: not a cluster run")?;
+        let redis = store
+            .redis
+            .take()
+            .ok_or("redis stop: the Redis is not running")?;
+        tokio::task::spawn_blocking(move || drop(redis))
+            .await
+            .map_err(|e| format!("redis stop: {e}"))
+    }
+
+    /// Starts an empty Redis on the cluster's port again.
+    pub async fn start_redis_again(&mut self) -> Result<(), String> {
+        let store = self
+            .store
+            .as_mut()
+            .ok_or("redis start: not a cluster run")?;
+        if store.redis.is_some() {
+            return Err("redis start: the Redis is already running".into());
+        }
+        store.redis = Some(start_redis(Some(store.port)).await?);
+        Ok(())
+    }
+
+    /// Starts node `i` again on its port, on the cluster's Redis as it is (nothing forgotten).
+    pub async fn start_node_again(&mut self, i: usize) -> Result<(), String> {
+        let i = self.cluster_node(i, "start")?;
+        if self.running[i].is_some() {
+            return Err(format!("node start: node {i} is already running"));
+        }
+        self.running[i] = Some(self.restart_node(i).await?);
+        Ok(())
+    }
+
     async fn start_node(&self, i: usize) -> Result<ServerHandle, String> {
         let mut config = self.config.clone();
         config.bind = self.binds[i];
@@ -115,10 +212,10 @@ impl Nodes {
 
     /// Stops every node (as a crash would), then the Redis with all it held.
     pub async fn stop(&mut self) -> Result<(), String> {
-        if self.running.is_empty() {
+        if self.all_stopped() {
             return Err("server stop: the server is not running".into());
         }
-        for server in self.running.drain(..) {
+        for server in self.running.iter_mut().filter_map(Option::take) {
             deadline("stopping the server", self.op_timeout, async {
                 server.shutdown().await;
                 Ok(())
@@ -137,11 +234,11 @@ impl Nodes {
     /// does. A client only knows its own node (its proxy), so a drained client cannot move to a
     /// node not drained yet: it waits for the restart, as on one server.
     pub async fn drain(&mut self) -> Result<(), String> {
-        if self.running.is_empty() {
+        if self.all_stopped() {
             return Err("server drain: the server is not running".into());
         }
         let timeout = self.op_timeout;
-        for mut server in self.running.drain(..) {
+        for mut server in self.running.iter_mut().filter_map(Option::take) {
             deadline("draining the server", timeout, async {
                 // The drain's own deadline is inside the step's, so a client that never closes
                 // fails the step only if the drain itself hangs.
@@ -159,15 +256,14 @@ impl Nodes {
 
     /// Starts an empty Redis again (cluster) and every node on its old port.
     pub async fn start_again(&mut self) -> Result<(), String> {
-        if !self.running.is_empty() {
+        if !self.all_stopped() {
             return Err("server start: the server is already running".into());
         }
         if let Some(store) = &mut self.store {
             store.redis = Some(start_redis(Some(store.port)).await?);
         }
         for i in 0..self.len() {
-            let server = self.restart_node(i).await?;
-            self.running.push(server);
+            self.running[i] = Some(self.restart_node(i).await?);
         }
         Ok(())
     }
@@ -199,7 +295,8 @@ impl Nodes {
 
     /// Stops every node that runs (and the Redis); an error if one does not stop in time.
     pub async fn shutdown(mut self) -> Result<(), String> {
-        if self.running.is_empty() {
+        if self.all_stopped() {
+            // What a stop would still do: the Redis goes (dropped: killed by PID).
             return Ok(());
         }
         self.stop().await

@@ -318,8 +318,13 @@ impl Runner<'_> {
             .scenario
             .client(client)
             .ok_or_else(|| format!("no client {client:?}"))?;
-        let mut config =
-            json!({ "server_url": self.world.url_for(client)?, "room_mode": c.room_mode.as_str() });
+        let urls = self.world.urls_for(client)?;
+        let mut config = json!({ "server_url": urls[0], "room_mode": c.room_mode.as_str() });
+        if urls.len() > 1 {
+            // Only cluster-only scenarios have more (so other scenarios' commands stay as they
+            // were for every driver).
+            config["more_server_urls"] = json!(urls[1..]);
+        }
         for (key, ms) in &c.durations_ms {
             config[*key] = json!(scaled(*ms, self.scale).as_millis() as u64);
         }
@@ -439,6 +444,8 @@ impl Runner<'_> {
                 self.pump_until(back).await?;
                 self.world.start_server().await
             }
+            WorldOp::Node { action, node } => self.world.node(*action, *node).await,
+            WorldOp::Redis { action } => self.world.redis(*action).await,
             WorldOp::WaitMembers {
                 room,
                 users,

@@ -20,6 +20,17 @@ pub struct Scenario {
     /// Record `Reconnected`'s `reconnect_attempts` verbatim (the scenario makes it deterministic).
     pub exact_attempts: bool,
     pub steps: Vec<Step>,
+    /// A cluster-only scenario: the number of nodes it needs (`"cluster": {"nodes": N}`). It runs
+    /// only with `--cluster` of at least that many nodes, and each client gets a URL list with a
+    /// proxy per node (its own node first), so the engine's failover is what is tested.
+    pub cluster_nodes: Option<usize>,
+}
+
+/// `"cluster"` in a scenario file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClusterSpec {
+    nodes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -108,6 +119,7 @@ struct File {
     settle_ms: u64,
     #[serde(default)]
     exact_attempts: bool,
+    cluster: Option<ClusterSpec>,
     steps: Vec<Value>,
 }
 
@@ -156,6 +168,26 @@ pub enum ServerAction {
     Restart,
     /// A graceful drain (every connection gets `bye` 1900008 and a close), then a stop.
     Drain,
+}
+
+/// What a `node` step does to one node of a cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeAction {
+    /// As SIGKILL: connections dropped, nothing said to the cluster.
+    Kill,
+    /// Drained (`bye` 1900008 to each connection), then stopped.
+    Drain,
+    /// Started again on its port, on the cluster's Redis as it is.
+    Start,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedisAction {
+    /// Killed; it kept nothing (no persistence), so it comes back empty.
+    Stop,
+    Start,
 }
 
 /// A step performed on one client (the `client` key is held by [`Step::Client`]).
@@ -242,6 +274,15 @@ pub enum WorldOp {
         action: ServerAction,
         down_ms: Option<u64>,
     },
+    /// Cluster-only scenarios: one node (0-based; client i's own node is i mod N).
+    Node {
+        action: NodeAction,
+        node: usize,
+    },
+    /// Cluster-only scenarios: the cluster's Redis.
+    Redis {
+        action: RedisAction,
+    },
     WaitMembers {
         room: String,
         users: Vec<String>,
@@ -258,7 +299,15 @@ pub enum Step {
     World(WorldOp),
 }
 
-const WORLD_OPS: [&str; 5] = ["kick", "close_room", "server", "wait_members", "sleep"];
+const WORLD_OPS: [&str; 7] = [
+    "kick",
+    "close_room",
+    "server",
+    "node",
+    "redis",
+    "wait_members",
+    "sleep",
+];
 
 /// Default `timeout_ms` of `wait` and `wait_members`.
 pub const DEFAULT_WAIT_MS: u64 = 10_000;
@@ -293,9 +342,40 @@ impl Scenario {
             clients.push(client);
         }
         let names: BTreeSet<&str> = clients.iter().map(|c| c.name.as_str()).collect();
+        let cluster_nodes = file.cluster.map(|c| c.nodes);
+        if cluster_nodes.is_some_and(|n| n < 2) {
+            return Err("cluster: a cluster-only scenario needs at least 2 nodes".into());
+        }
         let mut steps = Vec::new();
         for (i, raw) in file.steps.into_iter().enumerate() {
             let step = parse_step(raw, &names).map_err(|e| format!("step {i}: {e}"))?;
+            match (&step, cluster_nodes) {
+                (Step::World(WorldOp::Node { .. } | WorldOp::Redis { .. }), None) => {
+                    return Err(format!(
+                        "step {i}: node and redis steps need \"cluster\": {{\"nodes\": N}}"
+                    ));
+                }
+                (Step::World(WorldOp::Node { node, .. }), Some(n)) if *node >= n => {
+                    return Err(format!("step {i}: no node {node} in a {n}-node cluster"));
+                }
+                (
+                    Step::Client {
+                        op:
+                            ClientOp::Fault {
+                                fault: FaultKind::HoldNext | FaultKind::Release,
+                                ..
+                            },
+                        ..
+                    },
+                    Some(_),
+                ) => {
+                    // Which of a client's proxies its next attempt uses depends on its failover.
+                    return Err(format!(
+                        "step {i}: hold_next/release are not for cluster-only scenarios"
+                    ));
+                }
+                _ => {}
+            }
             steps.push(step);
         }
         Ok(Scenario {
@@ -305,6 +385,7 @@ impl Scenario {
             settle_ms: file.settle_ms,
             exact_attempts: file.exact_attempts,
             steps,
+            cluster_nodes,
         })
     }
 
@@ -498,6 +579,42 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn node_and_redis_steps_belong_to_cluster_only_scenarios() {
+        let with = |cluster: &str, step: &str| {
+            let text = format!(
+                r#"{{{cluster}"clients":[{{"name":"a","user_id":"alice"}}],"steps":[{step}]}}"#
+            );
+            Scenario::parse("x", &text)
+        };
+        let kill = r#"{"op":"node","action":"kill","node":1}"#;
+        assert!(with("", kill).unwrap_err().contains("need \"cluster\""));
+        let s = with(r#""cluster":{"nodes":2},"#, kill).unwrap();
+        assert_eq!(s.cluster_nodes, Some(2));
+        assert!(matches!(
+            s.steps[0],
+            Step::World(WorldOp::Node {
+                action: NodeAction::Kill,
+                node: 1
+            })
+        ));
+        assert!(
+            with(
+                r#""cluster":{"nodes":2},"#,
+                r#"{"op":"node","action":"kill","node":2}"#
+            )
+            .unwrap_err()
+            .contains("no node 2")
+        );
+        assert!(with(r#""cluster":{"nodes":1},"#, kill).is_err());
+        let redis = r#"{"op":"redis","action":"stop"}"#;
+        assert!(with("", redis).is_err());
+        assert!(with(r#""cluster":{"nodes":2},"#, redis).is_ok());
+        let hold = r#"{"op":"fault","client":"a","fault":"hold_next"}"#;
+        assert!(with(r#""cluster":{"nodes":2},"#, hold).is_err());
+        assert_eq!(with("", hold).unwrap().cluster_nodes, None);
     }
 
     #[test]

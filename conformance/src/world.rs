@@ -3,6 +3,8 @@
 //!
 //! On a cluster each client's proxy fronts a node of its own (client i → node i mod N), and an
 //! admin call goes to another node than the members' it acts on: nothing may tell the two apart.
+//! In a cluster-only scenario each client has a proxy per node instead, its own node's first,
+//! and its engine gets them all as its URL list: a node's death or drain then moves it on.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -15,13 +17,15 @@ use tokio::time::Instant;
 
 use crate::nodes::{Nodes, deadline};
 use crate::run::REPLY_MS;
-use crate::scenario::{FaultKind, Scenario, scaled};
+use crate::scenario::{FaultKind, NodeAction, RedisAction, Scenario, scaled};
 
 pub struct World {
     /// The settings every node shares (tokens are minted with its secret).
     pub config: ServerConfig,
     nodes: Nodes,
-    proxies: BTreeMap<String, FaultProxy>,
+    /// Per client: its proxies, the one to its own node first (one proxy, except in
+    /// cluster-only scenarios, which have one per node).
+    proxies: BTreeMap<String, Vec<FaultProxy>>,
     /// Per user ID: the node of the first client with that ID (admin calls avoid it).
     user_nodes: BTreeMap<String, usize>,
     /// The deadline of every admin request and server start/stop (the scaled reply deadline).
@@ -60,20 +64,29 @@ impl World {
         let nodes = Nodes::start(config.clone(), cluster, op_timeout, scale).await?;
         let mut proxies = BTreeMap::new();
         let mut user_nodes = BTreeMap::new();
+        let per_client = if scenario.cluster_nodes.is_some() {
+            nodes.len()
+        } else {
+            1
+        };
         for (i, c) in scenario.clients.iter().enumerate() {
-            let proxy = deadline("starting a fault proxy", op_timeout, async {
-                FaultProxy::start(nodes.addr(i))
-                    .await
-                    .map_err(|e| format!("cannot start a fault proxy: {e}"))
-            })
-            .await?;
-            log::info!(
-                "client {} → {} → node {}",
-                c.name,
-                proxy.local_addr(),
-                nodes.addr(i)
-            );
-            proxies.insert(c.name.clone(), proxy);
+            let mut own = Vec::new();
+            for j in i..i + per_client {
+                let proxy = deadline("starting a fault proxy", op_timeout, async {
+                    FaultProxy::start(nodes.addr(j))
+                        .await
+                        .map_err(|e| format!("cannot start a fault proxy: {e}"))
+                })
+                .await?;
+                log::info!(
+                    "client {} → {} → node {}",
+                    c.name,
+                    proxy.local_addr(),
+                    nodes.addr(j)
+                );
+                own.push(proxy);
+            }
+            proxies.insert(c.name.clone(), own);
             user_nodes
                 .entry(c.user_id.clone())
                 .or_insert(i % nodes.len());
@@ -87,25 +100,29 @@ impl World {
         })
     }
 
-    /// Where an admin call about `user_id` goes: the node after that user's (on one server, it).
+    /// Where an admin call about `user_id` goes: the node after that user's (on one server, it),
+    /// or the next one that runs when that one was killed.
     fn admin_node(&self, user_id: Option<&str>) -> SocketAddr {
         let home = user_id
             .and_then(|u| self.user_nodes.get(u).copied())
             .unwrap_or(0);
-        self.nodes.addr(home + 1)
+        self.nodes.live_addr(home + 1)
     }
 
-    /// The URL a client's engine connects to: its own proxy.
-    pub fn url_for(&self, client: &str) -> Result<String, String> {
-        let proxy = self
-            .proxies
+    fn proxies_of(&self, client: &str) -> Result<&[FaultProxy], String> {
+        self.proxies
             .get(client)
-            .ok_or_else(|| format!("no proxy for {client:?}"))?;
-        Ok(format!(
-            "ws://{}{}",
-            proxy.local_addr(),
-            roomlink::protocol::WS_PATH
-        ))
+            .map(Vec::as_slice)
+            .ok_or_else(|| format!("no proxy for {client:?}"))
+    }
+
+    /// The URLs a client's engine connects to: its own proxies, its own node's first.
+    pub fn urls_for(&self, client: &str) -> Result<Vec<String>, String> {
+        Ok(self
+            .proxies_of(client)?
+            .iter()
+            .map(|p| format!("ws://{}{}", p.local_addr(), roomlink::protocol::WS_PATH))
+            .collect())
     }
 
     pub async fn fault(
@@ -115,10 +132,9 @@ impl World {
         ms: Option<u64>,
         scale: f64,
     ) -> Result<(), String> {
-        let proxy = self
-            .proxies
-            .get(client)
-            .ok_or_else(|| format!("no proxy for {client:?}"))?;
+        let proxies = self.proxies_of(client)?;
+        // Hold and release concern one proxy: scenarios with several per client refuse them.
+        let proxy = &proxies[0];
         let fault = match kind {
             FaultKind::Pass => Fault::Pass,
             FaultKind::Blackhole => Fault::Blackhole,
@@ -137,7 +153,10 @@ impl World {
                 .await;
             }
         };
-        proxy.set(fault);
+        // A client's network fails (or heals) for every node it could reach.
+        for proxy in proxies {
+            proxy.set(fault);
+        }
         Ok(())
     }
 
@@ -154,6 +173,21 @@ impl World {
 
     pub async fn start_server(&mut self) -> Result<(), String> {
         self.nodes.start_again().await
+    }
+
+    pub async fn node(&mut self, action: NodeAction, node: usize) -> Result<(), String> {
+        match action {
+            NodeAction::Kill => self.nodes.kill_node(node).await,
+            NodeAction::Drain => self.nodes.drain_node(node).await,
+            NodeAction::Start => self.nodes.start_node_again(node).await,
+        }
+    }
+
+    pub async fn redis(&mut self, action: RedisAction) -> Result<(), String> {
+        match action {
+            RedisAction::Stop => self.nodes.stop_redis().await,
+            RedisAction::Start => self.nodes.start_redis_again().await,
+        }
     }
 
     async fn admin(

@@ -56,6 +56,33 @@ pub struct EngineConfig {
     /// directly. Applied by [`Engine::new`](crate::Engine::new); a transport given to
     /// `Engine::with_transport` brings its own (`WebSocketTransport::with_proxy`).
     pub proxy: Option<ProxyUrl>,
+    /// Trust only the CAs in this PEM bundle for `wss://` (pinning an app's own CA); `None`, the
+    /// default, verifies with the platform's verifier and the OS trust store
+    /// ([`transport::tls`](crate::transport::tls)). Applied by [`Engine::new`](crate::Engine::new).
+    pub tls_ca_pem: Option<CaPem>,
+}
+
+/// A PEM bundle of CA certificates (`-----BEGIN CERTIFICATE-----` blocks). Scenario files and
+/// JSON configs carry it as text; `Debug` shows only its size.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CaPem(pub Vec<u8>);
+
+impl std::fmt::Debug for CaPem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CaPem({} bytes)", self.0.len())
+    }
+}
+
+impl Serialize for CaPem {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&String::from_utf8_lossy(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for CaPem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(CaPem(String::deserialize(d)?.into_bytes()))
+    }
 }
 
 /// An HTTP proxy URL, `http://[user:pass@]host:port` (user and password percent-encoded where
@@ -107,6 +134,7 @@ impl Default for EngineConfig {
             token_warning: Duration::from_secs(30),
             max_frame_bytes: 64 * 1024,
             proxy: None,
+            tls_ca_pem: None,
         }
     }
 }
@@ -137,7 +165,8 @@ impl EngineConfig {
     }
 
     /// Rejects settings that cannot work (zero durations, a ping timeout not above the heartbeat
-    /// interval, a URL that is not ws/wss, a malformed proxy URL) with `INVALID_ARGUMENT`.
+    /// interval, a URL that is not ws/wss, a malformed proxy URL, a CA PEM without a certificate)
+    /// with `INVALID_ARGUMENT`.
     pub fn validate(&self) -> Result<(), ErrorCode> {
         let zero = Duration::ZERO;
         let url_ok = self
@@ -152,6 +181,10 @@ impl EngineConfig {
             || self.backoff_cap < self.backoff_base
             || self.max_frame_bytes < 1024
             || self.proxy.as_ref().is_some_and(|p| p.parse().is_err())
+            || self
+                .tls_ca_pem
+                .as_ref()
+                .is_some_and(|pem| crate::transport::tls::parse_ca_pem(&pem.0).is_err())
         {
             return Err(ErrorCode::INVALID_ARGUMENT);
         }
@@ -186,5 +219,38 @@ pub mod millis {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ca_pem_without_a_certificate_is_an_invalid_argument() {
+        let mut config = EngineConfig::new("wss://127.0.0.1:1/v1/ws");
+        assert_eq!(config.validate(), Ok(()));
+        config.tls_ca_pem = Some(CaPem(b"just text".to_vec()));
+        assert_eq!(config.validate(), Err(ErrorCode::INVALID_ARGUMENT));
+        config.tls_ca_pem = Some(CaPem(Vec::new()));
+        assert_eq!(config.validate(), Err(ErrorCode::INVALID_ARGUMENT));
+        assert!(matches!(
+            crate::Engine::new(config, None),
+            Err(ErrorCode::INVALID_ARGUMENT)
+        ));
+    }
+
+    #[test]
+    fn a_ca_pem_is_text_in_json_and_only_its_size_in_debug() {
+        let pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        let config = EngineConfig {
+            tls_ca_pem: Some(CaPem(pem.as_bytes().to_vec())),
+            ..EngineConfig::new("wss://h/v1/ws")
+        };
+        let json = serde_json::to_value(&config).unwrap();
+        assert_eq!(json["tls_ca_pem"], pem);
+        let back: EngineConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(back, config);
+        assert!(format!("{config:?}").contains(&format!("CaPem({} bytes)", pem.len())));
     }
 }

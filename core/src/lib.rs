@@ -19,7 +19,7 @@ pub mod transport;
 pub mod validate;
 
 pub use codes::ErrorCode;
-pub use config::{EngineConfig, ProxyUrl, RoomConfig, RoomMode};
+pub use config::{CaPem, EngineConfig, ProxyUrl, RoomConfig, RoomMode};
 pub use engine::{Engine, EventHandler, ObservationHandle, RoomStateObserver};
 pub use event::Event;
 pub use model::{StreamDeleteReason, StreamInfo, UpdateType, User};

@@ -98,6 +98,11 @@ pub enum ClientFrame {
         /// Older servers ignore it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session_id: Option<String>,
+        /// With `session_id`: the proof that the sender may end that session, a token of the
+        /// session's user for the room (an expired one will do: a logout grants nothing, and it
+        /// is sent after outages that may outlast the token). Ignored without `session_id`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
     },
     /// Keeps the link and every session on it alive; the server answers `Pong`.
     Ping,
@@ -349,6 +354,7 @@ mod tests {
             ClientFrame::Logout {
                 room_id: "r".into(),
                 session_id: None,
+                token: None,
             }
         );
     }

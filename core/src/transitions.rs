@@ -68,7 +68,8 @@ pub enum Trigger {
     ResumeRejectedToken,
     /// A resume was refused with ROOM_CLOSED.
     ResumeRejectedRoomClosed,
-    /// A resume was refused with KICKED_DUPLICATE_LOGIN or KICKED_BY_SERVER.
+    /// A resume was refused with KICKED_DUPLICATE_LOGIN, KICKED_BY_SERVER or
+    /// KICKED_LOGGED_OUT_ELSEWHERE.
     ResumeRejectedKicked,
     /// A resume was refused with any other code (e.g. ROOM_FULL).
     ResumeRejectedOther,
@@ -112,9 +113,9 @@ impl Trigger {
                 Trigger::ResumeRejectedToken
             }
             ErrorCode::ROOM_CLOSED => Trigger::ResumeRejectedRoomClosed,
-            ErrorCode::KICKED_DUPLICATE_LOGIN | ErrorCode::KICKED_BY_SERVER => {
-                Trigger::ResumeRejectedKicked
-            }
+            ErrorCode::KICKED_DUPLICATE_LOGIN
+            | ErrorCode::KICKED_BY_SERVER
+            | ErrorCode::KICKED_LOGGED_OUT_ELSEWHERE => Trigger::ResumeRejectedKicked,
             _ => Trigger::ResumeRejectedOther,
         }
     }
@@ -189,7 +190,7 @@ pub const TABLE: &[Transition] = &[
         T::LoginRejected,
         R::LoginFailed,
         FromTrigger,
-        "the server's code: 1002033 bad token, 1002034 room full, ...; never 1900009 (server unavailable: no transition, the login is sent again after the backoff)",
+        "the server's code: 1002033 bad token, 1002034 room full, ...; never 1900009 or 1900010 (server unavailable, rate limited: no transition, the login is sent again after the backoff)",
     ),
     row(
         P::Logining,
@@ -280,14 +281,14 @@ pub const TABLE: &[Transition] = &[
         T::ResumeRejectedKicked,
         R::KickOut,
         FromTrigger,
-        "resume refused with 1002050 or 1002055",
+        "resume refused with 1002050, 1002055 or 1900012",
     ),
     row(
         P::Reconnecting,
         T::ResumeRejectedOther,
         R::ReconnectFailed,
         FromTrigger,
-        "resume refused with another code (e.g. 1002034 room full); never 1900009 (server unavailable: stays Reconnecting, resent after the backoff)",
+        "resume refused with another code (e.g. 1002034 room full); never 1900009 or 1900010 (server unavailable, rate limited: stays Reconnecting, resent after the backoff)",
     ),
     row(
         P::Reconnecting,

@@ -60,6 +60,7 @@ fn login_reports_logining_then_logined_to_the_handler_in_order() {
         Some(ClientFrame::Logout {
             room_id: "room1".into(),
             session_id: None,
+            token: None,
         })
     );
     assert!(end.wait_closed(LIMIT), "the link closes with the last room");
@@ -180,6 +181,7 @@ fn logout_from_inside_the_logined_callback_works() {
         Some(ClientFrame::Logout {
             room_id: "room1".into(),
             session_id: None,
+            token: None,
         })
     );
     assert_eq!(engine.room_state("room1"), ConnectionState::Disconnected);
@@ -211,6 +213,7 @@ fn destroy_from_inside_a_callback_does_not_deadlock() {
         Some(ClientFrame::Logout {
             room_id: "room1".into(),
             session_id: None,
+            token: None,
         })
     );
     // The dispatcher exits once the queue is empty; dropping the engine joins it.

@@ -80,6 +80,7 @@ fn engine_logs_in_and_out_over_websocket() {
         ClientFrame::Logout {
             room_id: "room1".into(),
             session_id: None,
+            token: None,
         }
     );
     // The last room gone, the engine closes the WebSocket and the server's loop ends.

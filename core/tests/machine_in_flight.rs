@@ -46,6 +46,7 @@ fn logout(room: &str) -> ClientFrame {
     ClientFrame::Logout {
         room_id: room.into(),
         session_id: None,
+        token: None,
     }
 }
 
@@ -184,6 +185,15 @@ fn kick_during_outage_keeps_the_admin_reason_in_extended_data() {
             R::KickOut,
             ErrorCode::ROOM_CLOSED,
             Some("closed by admin".into())
+        )
+    );
+    // Logged out by ID from elsewhere while this link was down: the resume says so.
+    assert_eq!(
+        kicked_during_outage(ErrorCode::KICKED_LOGGED_OUT_ELSEWHERE, "by id"),
+        (
+            R::KickOut,
+            ErrorCode::KICKED_LOGGED_OUT_ELSEWHERE,
+            Some("by id".into())
         )
     );
     // Always present on a KickOut, maybe empty.
@@ -390,7 +400,7 @@ fn relogin_while_connecting_does_not_kick_the_user_in_the_sim() {
         .map(|(_, f)| f)
         .collect();
     assert!(
-        matches!(frames.as_slice(), [ClientFrame::Logout { room_id, session_id: None }, ClientFrame::Login(l)] if room_id == "r" && l.room_id == "r"),
+        matches!(frames.as_slice(), [ClientFrame::Logout { room_id, session_id: None, .. }, ClientFrame::Login(l)] if room_id == "r" && l.room_id == "r"),
         "{frames:?}"
     );
 }
@@ -422,10 +432,12 @@ fn logout_while_reconnecting_logs_the_session_out_by_id_on_the_next_connection()
             ClientFrame::Logout {
                 room_id,
                 session_id: Some(_),
-            } if k.client == 0 => Some(room_id.clone()),
+                token: Some(t),
+            } if k.client == 0 && t == "t" => Some(room_id.clone()),
             _ => None,
         })
         .collect();
+    // Each carries the room's token: the server ends a session by ID only with that proof.
     assert_eq!(by_id, vec!["r".to_string(), "s".to_string()]);
     // Peers see the user leave now, not at the heartbeat timeout (90 s).
     assert_eq!(sim.server.members("r"), vec!["u1"]);

@@ -545,6 +545,7 @@ fn joined_after_logout_makes_the_server_drop_the_session() {
             frame: ClientFrame::Logout {
                 room_id: "r2".into(),
                 session_id: None,
+                token: None,
             }
         }))
     );
@@ -560,6 +561,7 @@ fn joined_after_logout_makes_the_server_drop_the_session() {
             frame: ClientFrame::Logout {
                 room_id: "r3".into(),
                 session_id: None,
+                token: None,
             }
         })]
     );
@@ -592,6 +594,7 @@ fn login_timeout_sends_logout_when_the_login_went_out() {
         frame: ClientFrame::Logout {
             room_id: "r2".into(),
             session_id: None,
+            token: None,
         }
     })));
 }

@@ -299,6 +299,29 @@ fn duplicate_login_elsewhere_kicks_with_1002050() {
 }
 
 #[test]
+fn session_logged_out_by_id_elsewhere_kicks_with_1900012_and_stays_out() {
+    // The server ended this connection's session on another connection's logout by session ID:
+    // the room is left for good (no reconnect, no timers), as for any kick.
+    let (states, ext) = kick_case(
+        ErrorCode::KICKED_LOGGED_OUT_ELSEWHERE,
+        "logged out by session ID from another connection",
+    );
+    assert_eq!(
+        states,
+        vec![
+            (R::Logining, ErrorCode::OK),
+            (R::Logined, ErrorCode::OK),
+            (R::KickOut, ErrorCode::KICKED_LOGGED_OUT_ELSEWHERE)
+        ]
+    );
+    assert_eq!(
+        ext.get(extended_keys::CUSTOM_KICKOUT_MESSAGE)
+            .map(String::as_str),
+        Some("logged out by session ID from another connection")
+    );
+}
+
+#[test]
 fn room_closed_kicks_with_1900001_and_refuses_resume_the_same_way() {
     let mut sim = Sim::new(2);
     sim.login(0, "r", "t").unwrap();

@@ -6,6 +6,8 @@
 //! arguments at the boundary and catches panics. Behaviour lives in core, so every language sees
 //! the same events.
 
+#[cfg(target_os = "android")]
+mod android;
 pub mod c;
 #[allow(dead_code)] // used by the C ABI and UniFFI modules (next commits)
 mod log_bridge;

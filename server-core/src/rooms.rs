@@ -242,34 +242,69 @@ impl Rooms {
 
     /// A `Logout`. Without `session_id`: the session of `conn` in `room_id` logs out; answers
     /// `Error{ROOM_NOT_LOGGED_IN}` if none. With it: that session logs out if it exists and is in
-    /// `room_id`, whichever connection holds it (or none); no answer either way.
+    /// `room_id`, whichever connection holds it (or none), provided `token` is one of the
+    /// session's user for the room (expired or not) or `conn` holds the session itself; the
+    /// connection that holds it elsewhere is told `Kicked{KICKED_LOGGED_OUT_ELSEWHERE}`. Without
+    /// that proof: `Error{LOGOUT_UNPROVEN}` and nothing changes. No answer when the session is
+    /// gone.
     pub fn handle_logout(
         &mut self,
         now: Now,
         conn: ConnId,
         room_id: &str,
         session_id: Option<&str>,
+        token: Option<&str>,
     ) {
-        let st = &mut self.st;
         let Some(sid) = session_id else {
+            let st = &mut self.st;
             if let Some(sid) = st.session_or_error(conn, room_id) {
                 log::info!("session {} logged out of {room_id}", Tag(&sid));
                 st.remove_session(now, &sid, Leave::LoggedOut);
             }
             return;
         };
-        // The session ID is the secret resume handle, so naming it proves ownership. No answer
-        // when it is gone: it may have expired already, and an error naming the room could be
-        // mistaken for one about the client's newer session there.
-        if st.sessions.get(sid).is_some_and(|s| &*s.room_id == room_id) {
+        // No answer when it is gone: it may have expired already, and an error naming the room
+        // could be mistaken for one about the client's newer session there.
+        let Some((holder, user_id)) = self
+            .st
+            .sessions
+            .get(sid)
+            .filter(|s| &*s.room_id == room_id)
+            .map(|s| (s.conn, s.user.user_id.clone()))
+        else {
+            log::debug!("conn {conn}: logout of unknown session in {room_id} ignored");
+            return;
+        };
+        if holder == Some(conn) {
+            log::info!("session {} logged out of {room_id} by ID", Tag(sid));
+            return self.st.remove_session(now, sid, Leave::LoggedOut);
+        }
+        // A session ID alone is no proof: it travels to every connection that resumes, and an
+        // ID seen once must not be enough to log a user out. The token is; its expiry does not
+        // matter, since a logout grants nothing and follows outages that may outlast the token.
+        let proven = token.is_some_and(|t| {
+            matches!(
+                self.verify(now, t, &user_id, room_id),
+                Ok(_) | Err(AuthError::Expired)
+            )
+        });
+        if !proven {
             log::info!(
-                "session {} logged out of {room_id} by ID (from conn {conn})",
+                "conn {conn}: logout of session {} in {room_id} refused: no token of its user",
                 Tag(sid)
             );
-            st.remove_session(now, sid, Leave::LoggedOut);
-        } else {
-            log::debug!("conn {conn}: logout of unknown session in {room_id} ignored");
+            return self.st.error(
+                conn,
+                room_id,
+                ErrorCode::LOGOUT_UNPROVEN,
+                "a logout by session ID needs a token of that session's user for the room",
+            );
         }
+        log::info!(
+            "session {} logged out of {room_id} by ID (from conn {conn})",
+            Tag(sid)
+        );
+        self.st.remove_session(now, sid, Leave::EndedElsewhere);
     }
 
     /// Answers `TokenRenewed`, or `Error{AUTH_FAILED}` leaving the old token in force.

@@ -86,6 +86,10 @@ pub(crate) enum Leave {
     TimedOut,
     /// The session gets `Kicked`; peers get StreamDelete{UserKicked} and UserDelete.
     Kicked { code: ErrorCode, reason: String },
+    /// Logged out by its session ID from another connection: the holder (if attached) gets
+    /// `Kicked{KICKED_LOGGED_OUT_ELSEWHERE}` (remembered, so a resume of it is answered so too),
+    /// peers see a logout (StreamDelete{UserLeft}, UserDelete).
+    EndedElsewhere,
     /// Replaced by a newer login of the same user on another connection: kicked with 1002050,
     /// streams deleted, but the user stays listed for peers (the new session takes the membership).
     Replaced,
@@ -260,6 +264,10 @@ impl State {
                 ErrorCode::KICKED_DUPLICATE_LOGIN,
                 "logged in elsewhere".to_string(),
             )),
+            Leave::EndedElsewhere => Some((
+                ErrorCode::KICKED_LOGGED_OUT_ELSEWHERE,
+                "logged out by session ID from another connection".to_string(),
+            )),
             _ => None,
         };
         if let Some((code, reason)) = kick {
@@ -291,7 +299,9 @@ impl State {
         };
         let replaced = matches!(how, Leave::Replaced | Leave::Relogin { .. });
         let (stream_reason, keep) = match how {
-            Leave::LoggedOut => (StreamDeleteReason::UserLeft, HashSet::new()),
+            Leave::LoggedOut | Leave::EndedElsewhere => {
+                (StreamDeleteReason::UserLeft, HashSet::new())
+            }
             Leave::TimedOut => (StreamDeleteReason::UserTimedOut, HashSet::new()),
             Leave::Kicked { .. } | Leave::Replaced => {
                 (StreamDeleteReason::UserKicked, HashSet::new())

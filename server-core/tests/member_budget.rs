@@ -176,7 +176,7 @@ fn the_budget_is_per_member_and_survives_logging_out_and_in() {
     assert!(!rate_limited(&sent, 2), "{sent:?}");
 
     // Logging out and in does not refill a's budget: the fresh login itself is refused.
-    r.handle_logout(at(t0, 0), 1, "r", None);
+    r.handle_logout(at(t0, 0), 1, "r", None, None);
     drain(&mut r);
     r.handle_login(at(t0, 0), 1, login("a", "t"));
     let sent = drain(&mut r);

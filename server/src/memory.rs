@@ -195,9 +195,15 @@ impl RoomRegistry for MemoryRegistry {
         self.timer_needed(&mut st, next);
     }
 
-    fn logout(&self, conn: &ConnHandle, room_id: &str, session_id: Option<&str>) {
+    fn logout(
+        &self,
+        conn: &ConnHandle,
+        room_id: &str,
+        session_id: Option<&str>,
+        token: Option<&str>,
+    ) {
         self.with(Some(conn), |core, now| {
-            core.handle_logout(now, conn.id, room_id, session_id)
+            core.handle_logout(now, conn.id, room_id, session_id, token)
         });
     }
 

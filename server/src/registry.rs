@@ -166,8 +166,15 @@ pub trait RoomRegistry: Send + Sync + 'static {
     fn login(&self, conn: &ConnHandle, login: Login);
     /// A `Logout`. Without `session_id`: the session of `conn` in `room_id` logs out; answers
     /// `Error{ROOM_NOT_LOGGED_IN}` if none. With it: that session logs out if it exists and is in
-    /// `room_id`, whichever connection holds it (or none); no answer either way.
-    fn logout(&self, conn: &ConnHandle, room_id: &str, session_id: Option<&str>);
+    /// `room_id`, whichever connection holds it (or none), if `token` proves the right to (see
+    /// `Rooms::handle_logout`: the rules are the core's); its holder is kicked.
+    fn logout(
+        &self,
+        conn: &ConnHandle,
+        room_id: &str,
+        session_id: Option<&str>,
+        token: Option<&str>,
+    );
     /// Answers `TokenRenewed`, or `Error{AUTH_FAILED}` leaving the old token in force.
     fn renew_token(&self, conn: &ConnHandle, room_id: &str, token: &str);
     /// Peers get `StreamAdd`; a bad stream answers `Error{INVALID_ARGUMENT}`.

@@ -121,7 +121,8 @@ fn handle_message(app: &AppState, conn: &ConnHandle, msg: Message) -> Inbound {
         ClientFrame::Logout {
             room_id,
             session_id,
-        } => reg.logout(conn, &room_id, session_id.as_deref()),
+            token,
+        } => reg.logout(conn, &room_id, session_id.as_deref(), token.as_deref()),
         ClientFrame::Ping => conn.send(ServerFrame::Pong),
         ClientFrame::RenewToken { room_id, token } => reg.renew_token(conn, &room_id, &token),
         ClientFrame::PublishStream {

@@ -480,6 +480,7 @@ async fn the_room_cap_per_connection_holds_on_a_cluster_node() {
     c.send(ClientFrame::Logout {
         room_id: "r1".into(),
         session_id: None,
+        token: None,
     });
     c.send(ClientFrame::Login(login("alice", "r3")));
     assert!(matches!(c.recv().await, ServerFrame::Joined { room_id, .. } if room_id == "r3"));
@@ -514,6 +515,7 @@ async fn a_connections_answers_come_in_the_order_it_sent_its_frames() {
         c.send(ClientFrame::Logout {
             room_id: rooms[0].clone(),
             session_id: None,
+            token: None,
         });
         c.send(ClientFrame::UnpublishStream {
             room_id: rooms[5].clone(),
@@ -522,6 +524,54 @@ async fn a_connections_answers_come_in_the_order_it_sent_its_frames() {
         c.expect_error(ErrorCode::INVALID_ARGUMENT).await;
         c.drop_link();
     }
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// A logout by session ID from another node: the appending node settles the proof (the user
+/// the token names) without putting the token in the log; the holder on the first node is told.
+#[tokio::test]
+async fn a_logout_by_id_on_another_node_needs_the_users_token_and_kicks_the_holder() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis, 5_000).await, node(&redis, 5_000).await);
+    let (mut alice, joined) = Client::join(&a.ws_url(), login("alice", ROOM)).await;
+    let sid = session_id(&joined);
+    let (mut bob, _) = Client::join(&b.ws_url(), login("bob", ROOM)).await;
+    assert!(matches!(
+        event(alice.recv().await).1,
+        RoomEvent::UserAdd { .. }
+    ));
+    let mut other = Client::connect(&b.ws_url(), vec![], true).await;
+    let by_id = |token: Option<String>| ClientFrame::Logout {
+        room_id: ROOM.into(),
+        session_id: Some(sid.clone()),
+        token,
+    };
+    for proof in [
+        None,
+        Some(token("bob", ROOM)),
+        Some(token("alice", "elsewhere")),
+    ] {
+        other.send(by_id(proof.clone()));
+        other.expect_error(ErrorCode::LOGOUT_UNPROVEN).await;
+        // Nothing changed: alice is still a member for a node that never served her.
+        let (status, body) = admin(&b, "GET", &format!("/admin/rooms/{ROOM}"), None).await;
+        assert_eq!(status, 200);
+        assert!(body.contains("\"alice\""), "{proof:?}: {body}");
+    }
+    let expired = token_until("alice", ROOM, now_ms() - 1_000);
+    other.send(by_id(Some(expired)));
+    let f = alice.recv().await;
+    assert!(
+        matches!(&f, ServerFrame::Kicked { code, .. } if *code == ErrorCode::KICKED_LOGGED_OUT_ELSEWHERE),
+        "{f:?}"
+    );
+    assert_eq!(
+        event(bob.recv().await).1,
+        RoomEvent::UserDelete {
+            users: vec![user("alice")]
+        }
+    );
     a.shutdown().await;
     b.shutdown().await;
 }

@@ -86,6 +86,7 @@ async fn a_second_room_on_the_same_link_via_a_login_frame() {
     a.send(ClientFrame::Logout {
         room_id: "r1".into(),
         session_id: None,
+        token: None,
     });
     a.send(ClientFrame::Ping);
     assert_eq!(a.recv().await, ServerFrame::Pong);
@@ -332,6 +333,7 @@ async fn publish_unpublish_and_logout_reach_peers() {
     b.send(ClientFrame::Logout {
         room_id: "r1".into(),
         session_id: None,
+        token: None,
     });
     let left = RoomEvent::StreamDelete {
         streams: vec![info],
@@ -350,6 +352,7 @@ async fn publish_unpublish_and_logout_reach_peers() {
     b.send(ClientFrame::Logout {
         room_id: "r1".into(),
         session_id: None,
+        token: None,
     });
     b.expect_error(ErrorCode::ROOM_NOT_LOGGED_IN).await;
     s.shutdown().await;
@@ -401,5 +404,59 @@ async fn a_second_user_in_the_same_room_on_one_connection_is_refused() {
     .unwrap();
     assert_eq!(status, 200);
     assert!(!body.contains("\"b\""), "{body}");
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn publishing_an_own_stream_again_with_other_extra_info_changes_nothing() {
+    let s = server(2000).await;
+    let url = s.ws_url();
+    let (mut a, _) = Client::join(&url, login("a", "r1")).await;
+    let (mut b, _) = Client::join(&url, login("b", "r1")).await;
+    assert!(matches!(event(a.recv().await).1, RoomEvent::UserAdd { .. }));
+    let publish = |extra: &str| ClientFrame::PublishStream {
+        room_id: "r1".into(),
+        stream_id: "b1".into(),
+        extra_info: extra.into(),
+    };
+    b.send(publish("first"));
+    assert!(matches!(
+        event(a.recv().await).1,
+        RoomEvent::StreamAdd { .. }
+    ));
+    b.send(publish("second"));
+    // b's frames are handled in order, so once its Pong is back the republish was handled; a's
+    // Pong then comes before anything else, so nothing was sent to a for it.
+    b.send(ClientFrame::Ping);
+    assert_eq!(b.recv().await, ServerFrame::Pong);
+    a.send(ClientFrame::Ping);
+    assert_eq!(a.recv().await, ServerFrame::Pong);
+    let (_c, joined) = Client::join(&url, login("c", "r1")).await;
+    let ServerFrame::Joined { snapshot, .. } = joined else {
+        unreachable!()
+    };
+    assert_eq!(
+        snapshot.streams[0].extra_info, "first",
+        "the first extra_info stays"
+    );
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_session_without_user_update_gets_the_users_only_in_its_snapshot() {
+    let s = server(2000).await;
+    let url = s.ws_url();
+    let (_b, _) = Client::join(&url, login("b", "r1")).await;
+    let mut quiet = login("q", "r1");
+    quiet.user_update = false;
+    let (mut q, joined) = Client::join(&url, quiet).await;
+    let ServerFrame::Joined { snapshot, .. } = joined else {
+        unreachable!()
+    };
+    assert_eq!(snapshot.users, vec![User::new("b", "name-b")]);
+    // A user joining later is not told: a count derived from the list goes stale.
+    let (_c, _) = Client::join(&url, login("c", "r1")).await;
+    q.send(ClientFrame::Ping);
+    assert_eq!(q.recv().await, ServerFrame::Pong);
     s.shutdown().await;
 }

@@ -190,6 +190,7 @@ async fn a_connection_holds_at_most_max_rooms_per_conn_rooms() {
     c.send(ClientFrame::Logout {
         room_id: "a".into(),
         session_id: None,
+        token: None,
     });
     c.send(ClientFrame::Login(login("u", "c")));
     assert!(matches!(c.recv().await, ServerFrame::Joined { room_id, .. } if room_id == "c"));

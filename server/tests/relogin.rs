@@ -1,5 +1,5 @@
-//! A user's session replaced by a newer login (same or another connection), and a logout that
-//! names the session to end.
+//! A user's session replaced by a newer login (same or another connection). Logouts that name
+//! the session to end: logout_by_id.rs.
 
 mod common;
 
@@ -107,6 +107,7 @@ async fn relogin_on_the_same_connection_replaces_the_session_without_a_kick() {
     a.send(ClientFrame::Logout {
         room_id: "r1".into(),
         session_id: None,
+        token: None,
     });
     assert!(matches!(
         event(peer.recv().await).1,
@@ -231,85 +232,5 @@ async fn duplicate_login_elsewhere_with_a_new_name_renames_the_user_for_peers() 
         room["users"],
         serde_json::json!([{"user_id": "a", "user_name": "Alice"}, {"user_id": "p", "user_name": "name-p"}])
     );
-    s.shutdown().await;
-}
-
-#[tokio::test]
-async fn logout_by_session_id_ends_an_abandoned_detached_session_at_once() {
-    // A heartbeat timeout longer than WAIT: peers can only see the leave through the logout.
-    let s = server(20_000).await;
-    let url = s.ws_url();
-    let (a, joined) = Client::join(&url, with_streams(login("a", "r1"), &[("s1", "")])).await;
-    let sid = session_id(&joined);
-    let (mut peer, _) = Client::join(&url, login("p", "r1")).await;
-    a.drop_link();
-
-    let mut a2 = Client::connect(&url, vec![], true).await;
-    a2.send(ClientFrame::Logout {
-        room_id: "r1".into(),
-        session_id: Some(sid.clone()),
-    });
-    let me = User::new("a", "name-a");
-    assert_eq!(
-        event(peer.recv().await).1,
-        RoomEvent::StreamDelete {
-            streams: vec![info("s1", &me, "")],
-            reason: StreamDeleteReason::UserLeft
-        }
-    );
-    assert_eq!(
-        event(peer.recv().await).1,
-        RoomEvent::UserDelete { users: vec![me] }
-    );
-    nothing_pending(&mut a2, "a logout by ID is not answered").await;
-    // The session is gone (not kicked): resuming it is a fresh login.
-    a2.send(ClientFrame::Login(resume(login("a", "r1"), &sid, 0)));
-    let f = a2.recv().await;
-    assert!(
-        matches!(f, ServerFrame::Joined { ref session_id, .. } if *session_id != sid),
-        "{f:?}"
-    );
-    s.shutdown().await;
-}
-
-#[tokio::test]
-async fn logout_by_session_id_reaches_a_session_on_another_connection_and_checks_the_room() {
-    let s = server(5000).await;
-    let url = s.ws_url();
-    let (mut a, joined) = Client::join(&url, login("a", "r1")).await;
-    let sid = session_id(&joined);
-    let (mut peer, _) = Client::join(&url, login("p", "r1")).await;
-    assert!(matches!(event(a.recv().await).1, RoomEvent::UserAdd { .. }));
-    let c = Client::connect(&url, vec![], true).await;
-    let mut c = c;
-
-    // Wrong room, unknown ID: ignored without an answer.
-    c.send(ClientFrame::Logout {
-        room_id: "r2".into(),
-        session_id: Some(sid.clone()),
-    });
-    c.send(ClientFrame::Logout {
-        room_id: "r1".into(),
-        session_id: Some("0123456789abcdef0123456789abcdef".into()),
-    });
-    nothing_pending(&mut c, "ignored logouts are not answered").await;
-    nothing_pending(&mut peer, "a is still in the room").await;
-
-    c.send(ClientFrame::Logout {
-        room_id: "r1".into(),
-        session_id: Some(sid),
-    });
-    assert_eq!(
-        event(peer.recv().await).1,
-        RoomEvent::UserDelete {
-            users: vec![User::new("a", "name-a")]
-        }
-    );
-    // a's connection no longer holds a session in r1.
-    a.send(ClientFrame::Logout {
-        room_id: "r1".into(),
-        session_id: None,
-    });
-    a.expect_error(ErrorCode::ROOM_NOT_LOGGED_IN).await;
     s.shutdown().await;
 }

@@ -87,12 +87,16 @@ async fn no_log_line_at_any_level_contains_a_session_id_or_a_token() {
     a.send(ClientFrame::Logout {
         room_id: "r1".into(),
         session_id: None,
+        token: None,
     });
     until(&mut p, user_delete("a")).await;
     let other = Client::connect(&url, vec![], true).await;
+    let proof = token("q", "r1");
+    secrets.push(proof.clone());
     other.send(ClientFrame::Logout {
         room_id: "r1".into(),
         session_id: Some(session_id(&joined_q)),
+        token: Some(proof),
     });
     until(&mut p, user_delete("q")).await;
     drop(q);

@@ -18,7 +18,7 @@ namespace Roomlink
 #endif
 
         /// <summary>ROOMLINK_ABI_VERSION of the header these declarations were written from.</summary>
-        internal const uint AbiVersion = 2;
+        internal const uint AbiVersion = 3;
 
         internal const int CodeOk = 0;
         internal const int CodeInvalidArgument = 1900004;
@@ -51,6 +51,10 @@ namespace Roomlink
             /// <summary>`size_t`.</summary>
             internal UIntPtr more_server_urls_count;
             internal IntPtr proxy_url;
+            /// <summary>`const uint8_t *`: a PEM bundle of CAs to trust instead of the OS store.</summary>
+            internal IntPtr tls_ca_pem;
+            /// <summary>`size_t`.</summary>
+            internal UIntPtr tls_ca_pem_len;
         }
 
         [StructLayout(LayoutKind.Sequential)]

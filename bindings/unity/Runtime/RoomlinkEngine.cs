@@ -67,6 +67,9 @@ namespace Roomlink
             byte[] proxy = config.ProxyUrl == null ? null : Utf8.Encode(config.ProxyUrl, "config.ProxyUrl");
             var pin = url == null ? default(GCHandle) : GCHandle.Alloc(url, GCHandleType.Pinned);
             var proxyPin = proxy == null ? default(GCHandle) : GCHandle.Alloc(proxy, GCHandleType.Pinned);
+            // An empty array is pinned too: the library then refuses it (no certificate), as it should.
+            byte[] caPem = config.TlsCaPem;
+            var caPin = caPem == null ? default(GCHandle) : GCHandle.Alloc(caPem, GCHandleType.Pinned);
             // Each further URL pinned, and the array of their addresses (a NULL entry stays NULL:
             // the library refuses it with NULL_POINTER).
             var morePins = new GCHandle[more.Length];
@@ -84,7 +87,8 @@ namespace Roomlink
             {
                 var c = config.ToNative(pin.IsAllocated ? pin.AddrOfPinnedObject() : IntPtr.Zero,
                     more.Length > 0 ? arrayPin.AddrOfPinnedObject() : IntPtr.Zero, more.Length,
-                    proxyPin.IsAllocated ? proxyPin.AddrOfPinnedObject() : IntPtr.Zero);
+                    proxyPin.IsAllocated ? proxyPin.AddrOfPinnedObject() : IntPtr.Zero,
+                    caPin.IsAllocated ? caPin.AddrOfPinnedObject() : IntPtr.Zero);
                 if (delivery == EventDelivery.EngineThread)
                 {
                     CreateWithCallbacks(ref c, out handle);
@@ -111,6 +115,10 @@ namespace Roomlink
                 if (proxyPin.IsAllocated)
                 {
                     proxyPin.Free();
+                }
+                if (caPin.IsAllocated)
+                {
+                    caPin.Free();
                 }
             }
             lock (LiveGate)

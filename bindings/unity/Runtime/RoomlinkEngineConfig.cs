@@ -31,6 +31,10 @@ namespace Roomlink
         /// <summary>An HTTP proxy, <c>http://[user:pass@]host:port</c>, that the link is tunnelled
         /// through with CONNECT (default null: connect directly). Its credentials are never logged.</summary>
         public string ProxyUrl { get; set; }
+        /// <summary>A PEM bundle of CA certificates to trust for wss:// instead of the platform's
+        /// trust store (pinning the app's own CA); default null: the OS verifies, so CAs an
+        /// enterprise or MDM profile installs are trusted. One without a certificate is refused.</summary>
+        public byte[] TlsCaPem { get; set; }
 
         /// <summary>The library's defaults (roomlink_engine_config_default) for
         /// <paramref name="serverUrl"/>.</summary>
@@ -53,8 +57,10 @@ namespace Roomlink
 
         /// <summary>The C struct; <paramref name="serverUrl"/> is the pinned UTF-8 URL,
         /// <paramref name="moreUrls"/> the pinned array of <paramref name="moreCount"/> pinned URLs,
-        /// <paramref name="proxyUrl"/> the pinned UTF-8 proxy URL or zero for none.</summary>
-        internal Native.EngineConfig ToNative(IntPtr serverUrl, IntPtr moreUrls, int moreCount, IntPtr proxyUrl)
+        /// <paramref name="proxyUrl"/> the pinned UTF-8 proxy URL or zero for none, <paramref name="caPem"/>
+        /// the pinned <see cref="TlsCaPem"/> or zero for none.</summary>
+        internal Native.EngineConfig ToNative(IntPtr serverUrl, IntPtr moreUrls, int moreCount, IntPtr proxyUrl,
+            IntPtr caPem)
         {
             return new Native.EngineConfig
             {
@@ -71,6 +77,8 @@ namespace Roomlink
                 more_server_urls = moreUrls,
                 more_server_urls_count = (UIntPtr)moreCount,
                 proxy_url = proxyUrl,
+                tls_ca_pem = caPem,
+                tls_ca_pem_len = (UIntPtr)(caPem == IntPtr.Zero ? 0 : TlsCaPem.Length),
             };
         }
     }

@@ -101,6 +101,35 @@ namespace Roomlink.Tests
             new RoomlinkEngine(good).Dispose();
         }
 
+        // A pinned CA bundle reaches the library with its length: one without a certificate is
+        // refused when the engine is made, a real CA certificate is taken.
+        static void TlsCaPemIsChecked()
+        {
+            var empty = new RoomlinkEngineConfig(Unreachable) { TlsCaPem = new byte[0] };
+            Equal(1900004, Throws(() => new RoomlinkEngine(empty), "empty PEM").Code, "empty PEM code");
+            var junk = new RoomlinkEngineConfig(Unreachable) { TlsCaPem = Encoding.UTF8.GetBytes("no certificate") };
+            Equal(1900004, Throws(() => new RoomlinkEngine(junk), "junk PEM").Code, "junk PEM code");
+            // A self-signed P-256 CA made for this test (openssl req -x509), only parsed here.
+            string ca = ""
+            + "-----BEGIN CERTIFICATE-----\n"
+            + "MIIBmjCCAT+gAwIBAgIUW1Y5D8dFNX7XL4tSGCROEa3/LuUwCgYIKoZIzj0EAwIw\n"
+            + "ITEfMB0GA1UEAwwWcm9vbWxpbmsgdW5pdHkgdGVzdCBDQTAgFw0yNjEyMDIxMzM3\n"
+            + "NDBaGA8yMTI2MTEwODEzMzc0MFowITEfMB0GA1UEAwwWcm9vbWxpbmsgdW5pdHkg\n"
+            + "dGVzdCBDQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABFIWL46MLkpNz/lV1+pq\n"
+            + "I8U3hL06J+1PGFu5PEYRE5Go4AzvCYI23k/q08kRCm3kQG4LYLkJErVJ6raMR5eA\n"
+            + "Hx+jUzBRMB0GA1UdDgQWBBQYyuJ6UKU8kT5x6E8Zlv6Dnzf/ezAfBgNVHSMEGDAW\n"
+            + "gBQYyuJ6UKU8kT5x6E8Zlv6Dnzf/ezAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49\n"
+            + "BAMCA0kAMEYCIQC0EaXbRr+LtqTSI84beLWJ0CKA/rkC8yN+lsmind5uqgIhAOiH\n"
+            + "nyuJJa2xOKC01LxobxC+P6pyrtMaul77V4muO9fg\n"
+            + "-----END CERTIFICATE-----\n";
+            var good = new RoomlinkEngineConfig(Unreachable) { TlsCaPem = Encoding.UTF8.GetBytes(ca) };
+            new RoomlinkEngine(good).Dispose();
+            // Its length is what counts: the same certificate cut short is refused.
+            var cut = Encoding.UTF8.GetBytes(ca.Substring(0, ca.Length / 2));
+            var shortPem = new RoomlinkEngineConfig(Unreachable) { TlsCaPem = cut };
+            Equal(1900004, Throws(() => new RoomlinkEngine(shortPem), "cut PEM").Code, "cut PEM code");
+        }
+
         // The further URLs reach the library: a bad one is refused as the first URL would be.
         static void MoreServerUrlsAreChecked()
         {
@@ -455,6 +484,7 @@ namespace Roomlink.Tests
                 Test("bad_config_is_refused_with_its_code", BadConfigIsRefusedWithItsCode),
                 Test("more_server_urls_are_checked", MoreServerUrlsAreChecked),
                 Test("proxy_url_is_checked", ProxyUrlIsChecked),
+                Test("tls_ca_pem_is_checked", TlsCaPemIsChecked),
                 Test("main_thread_delivery_waits_for_drain", MainThreadDeliveryWaitsForDrain),
                 Test("engine_thread_delivery_raises_at_once", EngineThreadDeliveryRaisesAtOnce),
                 Test("drain_takes_one_at_a_time_despite_a_throw", DrainTakesOneAtATimeDespiteAThrow),

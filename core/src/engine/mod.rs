@@ -126,7 +126,11 @@ impl Engine {
             .map(ProxyUrl::parse)
             .transpose()
             .map_err(|_| ErrorCode::INVALID_ARGUMENT)?;
-        let transport = WebSocketTransport::new()?.with_proxy(proxy);
+        let transport = match &config.tls_ca_pem {
+            Some(pem) => WebSocketTransport::with_ca_pem(&pem.0)?,
+            None => WebSocketTransport::new()?,
+        }
+        .with_proxy(proxy);
         Self::with_transport(config, Arc::new(transport), handler)
     }
 

@@ -100,20 +100,18 @@ impl Machine {
         };
         let answer_due = room.wants_login();
         let refused = sent_on_open.is_some_and(|c| room.awaits_retry_on(c));
-        let session = room.session.as_ref().map(|s| s.session_id.clone());
+        let abandoned = room.session.as_ref().map(|s| super::Abandoned {
+            room_id: room_id.to_string(),
+            session_id: s.session_id.clone(),
+            token: room.token.clone(),
+        });
         self.transition(room_id, trigger, code, BTreeMap::new());
         if let Some(conn) = sent_on_open.filter(|_| refused) {
             // The server answered that login already (refused for now): no answer is due and
             // this connection holds no session for the room; a session it may still hold
             // elsewhere is ended by ID.
-            if let Some(session_id) = session {
-                self.send(
-                    conn,
-                    ClientFrame::Logout {
-                        room_id: room_id.to_string(),
-                        session_id: Some(session_id),
-                    },
-                );
+            if let Some(a) = abandoned {
+                self.send(conn, a.logout());
             }
         } else if let Some(conn) = sent_on_open {
             if answer_due {
@@ -124,10 +122,11 @@ impl Machine {
                 ClientFrame::Logout {
                     room_id: room_id.to_string(),
                     session_id: None,
+                    token: None,
                 },
             );
-        } else if let Some(session_id) = session {
-            self.abandoned.push((room_id.to_string(), session_id));
+        } else if let Some(a) = abandoned {
+            self.abandoned.push(a);
         }
     }
 
@@ -148,7 +147,7 @@ impl Machine {
     }
 
     /// The open connection, if the room is joined on it (its session is live there).
-    fn joined_on_open(&self, room_id: &str) -> Option<ConnId> {
+    pub(super) fn joined_on_open(&self, room_id: &str) -> Option<ConnId> {
         let conn = self.login_sent_on_open(room_id)?;
         self.rooms
             .get(room_id)

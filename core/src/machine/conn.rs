@@ -125,23 +125,18 @@ impl Machine {
                     ClientFrame::Logout {
                         room_id: room_id.clone(),
                         session_id: None,
+                        token: None,
                     },
                 );
             }
         }
         // Sessions left while there was no link. A room with a login on this connection is
         // skipped: that login replaces the user's old session in the room anyway.
-        for (room_id, session_id) in std::mem::take(&mut self.abandoned) {
-            let relogged = carried.iter().any(|(r, _)| *r == room_id)
-                || self.rooms.get(&room_id).is_some_and(|r| r.is_active());
+        for a in std::mem::take(&mut self.abandoned) {
+            let relogged = carried.iter().any(|(r, _)| *r == a.room_id)
+                || self.rooms.get(&a.room_id).is_some_and(|r| r.is_active());
             if !relogged {
-                self.send(
-                    conn,
-                    ClientFrame::Logout {
-                        room_id,
-                        session_id: Some(session_id),
-                    },
-                );
+                self.send(conn, a.logout());
             }
         }
         // Rooms that asked to log in while this attempt was under way, or did not fit the Hello.
@@ -217,7 +212,7 @@ impl Machine {
 
     /// What every lost open link does before the next attempt is scheduled: close it if the
     /// machine gives it up, and report `Reconnecting` once per outage for the joined rooms.
-    fn lose_link(&mut self, now: Instant, close: Option<ConnId>) {
+    pub(super) fn lose_link(&mut self, now: Instant, close: Option<ConnId>) {
         if let Some(conn) = close {
             self.out
                 .push_back(Output::Transmit(Transmit::Close { conn }));

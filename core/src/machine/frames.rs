@@ -16,11 +16,13 @@ use super::{ConnId, Machine};
 
 /// `LoginFailed` codes that say "not now" rather than "no": the login is sent again later.
 /// `SERVER_UNAVAILABLE` is what a cluster node answers while its shared store is away;
-/// `SERVER_DRAINING` is normally a `bye`, but a login refused with it is no verdict either.
+/// `SERVER_DRAINING` is normally a `bye`, but a login refused with it is no verdict either;
+/// `RATE_LIMITED` says this user logged in (or published) too often lately, which a later login
+/// fixes, so failing the room with it would make the app retry sooner than the backoff does.
 fn is_retryable_refusal(code: ErrorCode) -> bool {
     matches!(
         code,
-        ErrorCode::SERVER_UNAVAILABLE | ErrorCode::SERVER_DRAINING
+        ErrorCode::SERVER_UNAVAILABLE | ErrorCode::SERVER_DRAINING | ErrorCode::RATE_LIMITED
     )
 }
 
@@ -102,7 +104,14 @@ impl Machine {
                 }
                 let phase = self.phase_of(&room_id);
                 if phase.is_active() && is_retryable_refusal(code) {
-                    self.retry_login_later(now, conn, &room_id);
+                    if code == ErrorCode::RATE_LIMITED
+                        && matches!(phase, Phase::Logined | Phase::Reconnected)
+                    {
+                        // The resync login of a joined room (see `rate`): its session stays.
+                        self.resync_later(now, conn, Some(&room_id));
+                    } else {
+                        self.retry_login_later(now, conn, &room_id);
+                    }
                     return;
                 }
                 let trigger = match phase {
@@ -161,6 +170,12 @@ impl Machine {
                 message,
             } => {
                 log::warn!("server error for {room_id:?}: {code}: {message}");
+                if code == ErrorCode::RATE_LIMITED {
+                    // Which request was dropped is not said (a publish is not answered when it
+                    // works), so the room's whole state is sent again once the budget refilled.
+                    self.resync_later(now, conn, room_id.as_deref());
+                    return;
+                }
                 // A refused renewal: the server keeps the old token, and so does the room.
                 if matches!(
                     code,
@@ -176,6 +191,8 @@ impl Machine {
                 log::info!("server said bye: {code}: {message}");
                 if code == ErrorCode::SERVER_DRAINING {
                     self.drained(now, conn);
+                } else if code == ErrorCode::RATE_LIMITED {
+                    self.rate_closed(now, conn);
                 } else {
                     self.link_lost(now, Some(conn));
                 }
@@ -253,6 +270,7 @@ impl Machine {
                 ClientFrame::Logout {
                     room_id: room_id.to_string(),
                     session_id: None,
+                    token: None,
                 },
             );
             return;

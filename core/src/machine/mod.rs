@@ -59,6 +59,11 @@
 //! - `LoginFailed { code: SERVER_UNAVAILABLE }` (1900009, also 1900008): no transition; the room
 //!   stays `Logining`/`Reconnecting` and its login goes out again on the same link after a
 //!   full-jitter backoff of its own. The login timeout and the retry window still end it (1002053).
+//!   A login refused with `RATE_LIMITED` (1900010) is handled the same way.
+//! - The server's rate limits otherwise (see `rate`): `Error` 1900010 makes a joined room send its
+//!   state again (a relogin with its streams, then a pending renewal) after a wait in
+//!   `[backoff_cap / 2, backoff_cap]`; `Bye` 1900010 is a lost link whose next attempt waits that
+//!   long at least.
 //!
 //! # What the server is told, and when
 //!
@@ -83,6 +88,7 @@ mod conn;
 mod frames;
 mod link;
 mod lists;
+mod rate;
 mod rng;
 mod room;
 mod timers;
@@ -192,9 +198,29 @@ pub struct Machine {
     /// Logins whose answer (`Joined`/`Resumed`/`LoginFailed`) on that connection is to be ignored:
     /// the room was logged out after the login went out.
     stale_answers: Vec<(ConnId, String)>,
-    /// (room, session ID) of sessions logged out while there was no open link, to log out by ID
-    /// on the next connection.
-    abandoned: Vec<(String, String)>,
+    /// Sessions logged out while there was no open link, to log out by ID on the next
+    /// connection.
+    abandoned: Vec<Abandoned>,
+}
+
+/// A session the server may still hold for a room the app has left.
+#[derive(Debug, Clone)]
+struct Abandoned {
+    room_id: String,
+    session_id: String,
+    /// The room's token, the proof a logout by session ID must carry (the server accepts it
+    /// expired: the outage that made the session abandoned may have outlasted it).
+    token: String,
+}
+
+impl Abandoned {
+    fn logout(self) -> ClientFrame {
+        ClientFrame::Logout {
+            room_id: self.room_id,
+            session_id: Some(self.session_id),
+            token: Some(self.token),
+        }
+    }
 }
 
 impl Machine {

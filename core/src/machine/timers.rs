@@ -36,6 +36,7 @@ impl Machine {
             }
         }
         self.retry_logins_if_due(now);
+        self.resync_if_due(now);
         self.idle_if_unused();
 
         match self.link {
@@ -101,7 +102,12 @@ impl Machine {
             let retry = open
                 .filter(|c| r.wants_login() && r.awaits_retry_on(*c))
                 .and(r.login_retry_at);
-            [phase_deadline, r.token_warning_at(warning), retry]
+            [
+                phase_deadline,
+                r.token_warning_at(warning),
+                retry,
+                r.resync_at,
+            ]
         });
         rooms
             .chain([self.link.deadline(self.cfg.ping_timeout)])

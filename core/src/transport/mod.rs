@@ -15,6 +15,7 @@ use crate::protocol::Hello;
 mod dial;
 mod memory;
 mod proxy;
+pub mod tls;
 mod websocket;
 
 pub use dial::CONNECTION_ATTEMPT_DELAY;

@@ -1,4 +1,5 @@
-//! The WebSocket transport (tokio-tungstenite; rustls with the `ring` provider and webpki roots).
+//! The WebSocket transport (tokio-tungstenite; rustls with the `ring` provider, verifying with the
+//! platform's verifier or pinned CAs, module `tls`).
 //! TCP is dialled here (Happy Eyeballs, module `dial`), through an HTTP proxy's `CONNECT` tunnel
 //! when one is set (module `proxy`); tungstenite does TLS and the upgrade over that stream.
 
@@ -16,6 +17,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::dial::connect_tcp;
 use super::proxy::{HttpProxy, connect_tunnel};
+use super::tls::{Trust, pinned_config};
 use super::{BoxFuture, Connection, LinkError, Transport};
 use crate::codes::ErrorCode;
 use crate::protocol::{HELLO_HEADER, Hello, PROTOCOL_VERSION, VERSION_HEADER};
@@ -29,32 +31,38 @@ const READ_BUFFER_BYTES: usize = 8 * 1024;
 /// is built once and shared by every connection.
 #[derive(Clone)]
 pub struct WebSocketTransport {
-    tls: Arc<rustls::ClientConfig>,
+    tls: Trust,
     proxy: Option<Arc<HttpProxy>>,
 }
 
 impl WebSocketTransport {
-    /// Trusts the Mozilla root set (webpki-roots); uses rustls' `ring` provider.
+    /// Verifies `wss://` servers with the platform's verifier (the OS trust store; see
+    /// [`tls`](super::tls)); uses rustls' `ring` provider. The store is read on the first
+    /// `wss://` connection, so this cannot fail (the `Result` stays for compatibility).
     pub fn new() -> Result<Self, ErrorCode> {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| {
-            log::error!("rustls setup failed: {e}");
-            ErrorCode::INTERNAL_ERROR
-        })?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        Ok(Self::with_tls_config(Arc::new(config)))
+        Ok(WebSocketTransport {
+            tls: Trust::platform(),
+            proxy: None,
+        })
     }
 
-    /// Uses the given rustls configuration for `wss://` (e.g. a private CA).
+    /// Trusts exactly the CAs in the PEM bundle `pem` (the platform's store is not consulted):
+    /// for a server whose certificate comes from the app's own CA. `INVALID_ARGUMENT` when the
+    /// bundle holds no certificate or one does not parse.
+    pub fn with_ca_pem(pem: &[u8]) -> Result<Self, ErrorCode> {
+        let config = pinned_config(pem).map_err(|e| {
+            log::error!("tls_ca_pem refused: {e}");
+            ErrorCode::INVALID_ARGUMENT
+        })?;
+        Ok(Self::with_tls_config(config))
+    }
+
+    /// Uses the given rustls configuration for `wss://` (a private CA, client certificates, ...).
     pub fn with_tls_config(tls: Arc<rustls::ClientConfig>) -> Self {
-        WebSocketTransport { tls, proxy: None }
+        WebSocketTransport {
+            tls: Trust::Config(tls),
+            proxy: None,
+        }
     }
 
     /// Tunnels every connection through `proxy` (HTTP `CONNECT`), or connects directly (`None`).
@@ -174,16 +182,17 @@ impl Transport for WebSocketTransport {
         let scheme_ok = url.starts_with("ws://") || url.starts_with("wss://");
         let tls = url.starts_with("wss://");
         let proxy = self.proxy.clone();
-        let connector = if tls {
-            Connector::Rustls(self.tls.clone())
-        } else {
-            Connector::Plain
-        };
+        let trust = tls.then(|| self.tls.clone());
         Box::pin(async move {
             // tungstenite would also take http(s):// URLs; the engine config only allows ws(s).
             if !scheme_ok {
                 return Err(fatal(format!("server URL must be ws:// or wss://: {url}")));
             }
+            let connector = match trust {
+                // No trust store to verify with is a setup problem retrying cannot fix.
+                Some(trust) => Connector::Rustls(trust.config().map_err(fatal)?),
+                None => Connector::Plain,
+            };
             let mut request = url
                 .as_str()
                 .into_client_request()

@@ -191,9 +191,10 @@ impl SimServer {
             ClientFrame::Logout {
                 room_id,
                 session_id,
+                token,
             } => self
                 .core
-                .handle_logout(at, id, &room_id, session_id.as_deref()),
+                .handle_logout(at, id, &room_id, session_id.as_deref(), token.as_deref()),
             ClientFrame::Ping => self.outbox.push((key, ServerFrame::Pong)),
             ClientFrame::RenewToken { room_id, token } => {
                 self.core.handle_renew_token(at, id, &room_id, &token)

@@ -25,19 +25,61 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// An acceptor presenting `chain` (leaf first) with the leaf's key.
+fn acceptor(chain: Vec<CertificateDer<'static>>, key: &rcgen::KeyPair) -> TlsAcceptor {
+    let private = PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, private)
+        .expect("server config");
+    TlsAcceptor::from(Arc::new(config))
+}
+
 /// A self-signed certificate for the loopback names, and an acceptor presenting it.
 fn self_signed() -> (TlsAcceptor, CertificateDer<'static>) {
     let key = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
         .expect("test certificate");
     let cert = key.cert.der().clone();
-    let private = PrivateKeyDer::Pkcs8(key.signing_key.serialize_der().into());
-    let config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], private)
-        .expect("server config");
-    (TlsAcceptor::from(Arc::new(config)), cert)
+    (acceptor(vec![cert.clone()], &key.signing_key), cert)
+}
+
+/// A certificate authority made for a test: what an enterprise, an MDM profile or an app's own
+/// PKI installs. It signs leaf certificates for the loopback names.
+pub struct TestCa {
+    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+}
+
+impl TestCa {
+    pub fn new(name: &str) -> TestCa {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let key = rcgen::KeyPair::generate().expect("CA key");
+        TestCa {
+            issuer: rcgen::CertifiedIssuer::self_signed(params, key).expect("CA certificate"),
+        }
+    }
+
+    /// The CA's certificate as PEM (what goes into a trust store or `tls_ca_pem`).
+    pub fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// A leaf for 127.0.0.1 / localhost signed by this CA, and an acceptor presenting it with
+    /// the CA's certificate (the chain a real server sends).
+    fn leaf_acceptor(&self) -> TlsAcceptor {
+        let params = rcgen::CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])
+            .expect("leaf params");
+        let key = rcgen::KeyPair::generate().expect("leaf key");
+        let leaf = params
+            .signed_by(&key, &self.issuer)
+            .expect("leaf certificate");
+        acceptor(vec![leaf.der().clone(), self.issuer.der().clone()], &key)
+    }
 }
 
 impl TlsFront {
@@ -45,6 +87,21 @@ impl TlsFront {
     /// needs a tokio runtime).
     pub fn start(backend: SocketAddr) -> TlsFront {
         let (trusted, trusted_cert) = self_signed();
+        Self::start_with(backend, trusted, trusted_cert)
+    }
+
+    /// Presents a certificate signed by `ca` (`client_tls` is then of no use: the client is
+    /// meant to trust `ca` through its trust store or a pinned PEM).
+    pub fn start_signed_by(backend: SocketAddr, ca: &TestCa) -> TlsFront {
+        let (_, unused_cert) = self_signed();
+        Self::start_with(backend, ca.leaf_acceptor(), unused_cert)
+    }
+
+    fn start_with(
+        backend: SocketAddr,
+        trusted: TlsAcceptor,
+        trusted_cert: CertificateDer<'static>,
+    ) -> TlsFront {
         let (untrusted_acceptor, _) = self_signed();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("non-blocking");

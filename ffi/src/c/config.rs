@@ -50,6 +50,13 @@ pub struct roomlink_engine_config {
     /// NULL (the default) to connect directly, or an HTTP proxy to tunnel through,
     /// `http://[user:pass@]host:port` (UTF-8, NUL-terminated). Credentials in it are never logged.
     pub proxy_url: *const c_char,
+    /// NULL (the default) to verify `wss://` servers with the platform's verifier and the OS
+    /// trust store, or a PEM bundle of CA certificates to trust instead (only those: pinning an
+    /// app's own CA), `tls_ca_pem_len` bytes, borrowed for the call. A bundle without a
+    /// certificate is `ROOMLINK_CODE_INVALID_ARGUMENT` when the engine is created.
+    pub tls_ca_pem: *const u8,
+    /// The length of `tls_ca_pem` in bytes (no NUL needed).
+    pub tls_ca_pem_len: usize,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -73,6 +80,8 @@ fn defaults() -> roomlink_engine_config {
         more_server_urls: std::ptr::null(),
         more_server_urls_count: 0,
         proxy_url: std::ptr::null(),
+        tls_ca_pem: std::ptr::null(),
+        tls_ca_pem_len: 0,
     }
 }
 
@@ -84,9 +93,9 @@ fn defaults() -> roomlink_engine_config {
 ///
 /// # Safety
 /// `config` is NULL or points to a valid struct whose `server_url` and `proxy_url` are each NULL
-/// or a NUL-terminated string and whose `more_server_urls` is NULL or points to
-/// `more_server_urls_count` pointers, each NULL or a NUL-terminated string, all alive for the
-/// call.
+/// or a NUL-terminated string, whose `more_server_urls` is NULL or points to
+/// `more_server_urls_count` pointers, each NULL or a NUL-terminated string, and whose
+/// `tls_ca_pem` is NULL or points to `tls_ca_pem_len` bytes, all alive for the call.
 pub(crate) unsafe fn from_c(
     config: *const roomlink_engine_config,
 ) -> Result<EngineConfig, ErrorCode> {
@@ -101,6 +110,13 @@ pub(crate) unsafe fn from_c(
         Some(roomlink::ProxyUrl::from(unsafe {
             strings::arg(c.proxy_url)
         }?))
+    };
+    let tls_ca_pem = if c.tls_ca_pem.is_null() {
+        None
+    } else {
+        // SAFETY: the caller's promise: `tls_ca_pem_len` readable bytes.
+        let pem = unsafe { std::slice::from_raw_parts(c.tls_ca_pem, c.tls_ca_pem_len) };
+        Some(roomlink::CaPem(pem.to_vec()))
     };
     let room_mode = match c.room_mode {
         ROOMLINK_ROOM_MODE_SINGLE_ROOM => RoomMode::SingleRoom,
@@ -133,6 +149,7 @@ pub(crate) unsafe fn from_c(
         max_frame_bytes: usize::try_from(c.max_frame_bytes)
             .map_err(|_| ErrorCode::INVALID_ARGUMENT)?,
         proxy,
+        tls_ca_pem,
         ..EngineConfig::new(url)
     })
 }
@@ -205,5 +222,21 @@ mod tests {
         let bad = [0xffu8, 0];
         c.proxy_url = bad.as_ptr().cast();
         assert_eq!(unsafe { from_c(&c) }, Err(ErrorCode::INVALID_UTF8));
+    }
+
+    #[test]
+    fn a_ca_pem_is_copied_with_its_length() {
+        let mut c = defaults();
+        c.server_url = c"wss://127.0.0.1:1/v1/ws".as_ptr();
+        let pem = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n<ignored>";
+        c.tls_ca_pem = pem.as_ptr();
+        c.tls_ca_pem_len = pem.len() - "<ignored>".len();
+        let config = unsafe { from_c(&c) }.unwrap();
+        assert_eq!(
+            config.tls_ca_pem.map(|p| p.0),
+            Some(pem[..c.tls_ca_pem_len].to_vec())
+        );
+        assert_eq!(defaults().tls_ca_pem_len, 0);
+        assert!(defaults().tls_ca_pem.is_null());
     }
 }

@@ -8,7 +8,8 @@ use super::boundary;
 /// could break with this library (a function, struct, constant or meaning changed or removed);
 /// additions that leave existing programs working keep it. A host checks
 /// `roomlink_abi_version() == ROOMLINK_ABI_VERSION` at start and refuses to run otherwise.
-pub const ROOMLINK_ABI_VERSION: u32 = 2;
+/// 3: `roomlink_engine_config` grew `tls_ca_pem` / `tls_ca_pem_len` (a larger struct).
+pub const ROOMLINK_ABI_VERSION: u32 = 3;
 
 /// The ABI version of the loaded library (compare with `ROOMLINK_ABI_VERSION`).
 #[unsafe(no_mangle)]

@@ -54,6 +54,11 @@ pub struct EngineConfig {
     /// credentials: roomlink never logs it); `None` connects directly.
     #[uniffi(default = None)]
     pub proxy_url: Option<String>,
+    /// Trust only the CAs in this PEM bundle for `wss://` (an app's own CA); `None` verifies
+    /// with the platform's verifier and the OS trust store (on Android call
+    /// `RoomlinkAndroid.init(context)` first).
+    #[uniffi(default = None)]
+    pub tls_ca_pem: Option<Vec<u8>>,
 }
 
 /// A user as other members see them.
@@ -178,6 +183,7 @@ impl From<roomlink::EngineConfig> for EngineConfig {
             max_frame_bytes: u32::try_from(c.max_frame_bytes).unwrap_or(u32::MAX),
             more_server_urls: c.more_server_urls,
             proxy_url: c.proxy.map(|p| p.0),
+            tls_ca_pem: c.tls_ca_pem.map(|p| p.0),
         }
     }
 }
@@ -201,6 +207,7 @@ impl TryFrom<EngineConfig> for roomlink::EngineConfig {
                 .map_err(|_| ErrorCode::INVALID_ARGUMENT)?,
             more_server_urls: c.more_server_urls,
             proxy: c.proxy_url.map(roomlink::ProxyUrl),
+            tls_ca_pem: c.tls_ca_pem.map(roomlink::CaPem),
         };
         config.validate()?;
         Ok(config)
@@ -525,6 +532,7 @@ mod tests {
         ]);
         assert_eq!(literals, expected);
         assert_eq!(d.proxy_url, None);
+        assert_eq!(d.tls_ca_pem, None);
     }
 
     #[test]

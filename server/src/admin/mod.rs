@@ -7,7 +7,9 @@
 //! - `POST /admin/drain` → 202 `{"draining": true, "deadline_ms": N}`: the node drains (`drain.rs`)
 //!   with the config's `drain_timeout`; `roomlink serve` exits once it is done
 //!
-//! Errors are JSON `{"error": "..."}`.
+//! Errors are JSON `{"error": "..."}`, the router's own too (unknown path 404, wrong method 405,
+//! body over [`MAX_BODY_BYTES`] 413, URI over [`MAX_URI_BYTES`] 414). Room IDs are path segments,
+//! percent-decoded (a `/` in a room ID is sent as `%2F`).
 
 mod client;
 
@@ -18,7 +20,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -28,6 +30,11 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::AppState;
+
+/// Largest admin request body (a kick's or close's JSON is a few hundred bytes at most).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Longest admin request URI (a room ID is under 128 bytes, percent-encoded under 384).
+pub const MAX_URI_BYTES: usize = 8 * 1024;
 
 fn fail(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, Json(json!({ "error": msg.into() }))).into_response()
@@ -41,7 +48,41 @@ pub(crate) fn router(app: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/rooms/{room_id}/kick", post(kick))
         .route("/rooms/{room_id}/close", post(close))
         .route("/drain", post(drain))
+        .fallback(|| async { fail(StatusCode::NOT_FOUND, "no such admin path") })
+        .method_not_allowed_fallback(|| async {
+            fail(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(app, auth))
+        .layer(middleware::from_fn(uri_limit))
+}
+
+/// A URI over [`MAX_URI_BYTES`] is refused before anything else reads it.
+async fn uri_limit(req: Request, next: Next) -> Response {
+    if req.uri().to_string().len() > MAX_URI_BYTES {
+        return fail(
+            StatusCode::URI_TOO_LONG,
+            format!("URI over {MAX_URI_BYTES} bytes"),
+        );
+    }
+    next.run(req).await
+}
+
+/// Refusals made by extractors (a body over the limit: 413 in plain text) become JSON like every
+/// other admin error.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status.is_success() || is_json {
+        return res;
+    }
+    let reason = status.canonical_reason().unwrap_or("error");
+    fail(status, reason.to_lowercase())
 }
 
 async fn auth(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Response {

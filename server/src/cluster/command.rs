@@ -76,6 +76,11 @@ pub enum Command {
         conn: ClusterConn,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session_id: Option<String>,
+        /// With `session_id`: the user the logout's token names, as the appending node found it
+        /// (signed by this app, for this room, expired or not); `None` without a token or with a
+        /// bad one. The token itself is never stored.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        proof: Option<String>,
     },
     Renew {
         conn: ClusterConn,

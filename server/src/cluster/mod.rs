@@ -444,16 +444,27 @@ impl RoomRegistry for ClusterRegistry {
         self.append(conn.id, &room_id, cmd, Failure::LoginFailed(conn.clone()));
     }
 
-    fn logout(&self, conn: &ConnHandle, room_id: &str, session_id: Option<&str>) {
+    fn logout(
+        &self,
+        conn: &ConnHandle,
+        room_id: &str,
+        session_id: Option<&str>,
+        token: Option<&str>,
+    ) {
         let (cc, _) = self.local(conn, room_id, None);
         if session_id.is_none()
             && let Some(l) = lock(&self.inner.conns).get_mut(&conn.id)
         {
             l.held.remove(room_id);
         }
+        // Only a logout by ID needs the proof; replicas compare its user with the session's.
+        let proof = session_id
+            .and(token)
+            .and_then(|t| self.inner.verifier.user_for_room(t, room_id));
         let cmd = Command::Logout {
             conn: cc,
             session_id: session_id.map(str::to_string),
+            proof,
         };
         self.append(conn.id, room_id, cmd, Failure::Retry);
     }

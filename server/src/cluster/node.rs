@@ -78,8 +78,12 @@ pub async fn liveness(node: Arc<Inner>) {
             .await;
         match refreshed {
             Ok(-1) => {
-                // Reaped while cut off: its sessions are detached cluster-wide already.
-                node.close_all_connections();
+                // Reaped while cut off: its sessions are detached cluster-wide already. A new
+                // number first, then every connection closed: a command carries the number its
+                // connection's ID was minted with, and a node delivers only to IDs of its own
+                // number, so a connection that sent one under the old number (even one accepted
+                // while this ran) would never get an answer again. Closed, it resumes under the
+                // new one. (If registering fails, the next refresh finds the key gone again.)
                 match register(&mut redis, l).await {
                     Ok(n) => {
                         node.node.store(n, Ordering::Release);
@@ -87,6 +91,7 @@ pub async fn liveness(node: Arc<Inner>) {
                     }
                     Err(e) => log::warn!("could not rejoin the cluster: {e}"),
                 }
+                node.close_all_connections();
                 in_touch_since = Some(Instant::now());
                 continue;
             }

@@ -22,6 +22,8 @@ struct Settled {
     verdict: Option<Result<Grant, AuthError>>,
     session_id: Option<String>,
     room_session_id: Option<String>,
+    /// A logout's proof: the user its token names.
+    logout_user: Option<String>,
 }
 
 /// Shared between the replica and the core's injected [`Authenticator`] and [`IdSource`].
@@ -35,12 +37,18 @@ impl Slot {
 }
 
 impl Authenticator for Slot {
-    fn verify(&self, _: &str, _: &str, _: &str, _: u64) -> Result<Grant, AuthError> {
-        // The core asks at most once per login or renewal, and only those carry a verdict.
-        self.lock()
-            .verdict
-            .take()
-            .unwrap_or(Err(AuthError::Invalid))
+    fn verify(&self, _: &str, user_id: &str, _: &str, _: u64) -> Result<Grant, AuthError> {
+        // The core asks at most once per login, renewal or logout by ID, and only those carry
+        // a verdict (or, for a logout, the user its token names).
+        let mut settled = self.lock();
+        if let Some(user) = settled.logout_user.take() {
+            return if user == user_id {
+                Ok(Grant { expires_at_ms: 0 })
+            } else {
+                Err(AuthError::Invalid)
+            };
+        }
+        settled.verdict.take().unwrap_or(Err(AuthError::Invalid))
     }
 }
 
@@ -160,14 +168,24 @@ impl Replica {
                         verdict: Some(auth.result()),
                         session_id: Some(session_id),
                         room_session_id: Some(room_session_id),
+                        ..Settled::default()
                     };
                     self.core.handle_login(now, conn, *login);
                     *self.slot.lock() = Settled::default();
                 }
             }
-            Command::Logout { conn, session_id } => {
+            Command::Logout {
+                conn,
+                session_id,
+                proof,
+            } => {
+                // The core verifies the token against the session's user; the slot answers
+                // from the settled proof (any non-empty token stands for it).
+                let token = proof.is_some().then_some("proof");
+                self.slot.lock().logout_user = proof;
                 self.core
-                    .handle_logout(now, conn, room, session_id.as_deref())
+                    .handle_logout(now, conn, room, session_id.as_deref(), token);
+                *self.slot.lock() = Settled::default();
             }
             Command::Renew { conn, auth } => {
                 self.slot.lock().verdict = Some(auth.result());
@@ -353,6 +371,7 @@ mod tests {
                 6 => Command::Logout {
                     conn,
                     session_id: None,
+                    proof: None,
                 },
                 7 => Command::NodeLost {
                     node: 1 + d.roll(3),

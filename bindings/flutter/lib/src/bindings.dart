@@ -12,7 +12,7 @@ import 'package:ffi/ffi.dart';
 import 'library.dart';
 
 /// `ROOMLINK_ABI_VERSION`: the ABI this file describes.
-const int roomlinkAbiVersion = 2;
+const int roomlinkAbiVersion = 3;
 
 /// `ROOMLINK_CODE_OK`.
 const int roomlinkCodeOk = 0;
@@ -80,6 +80,10 @@ final class RoomlinkEngineConfigC extends Struct {
   @Size()
   external int moreServerUrlsCount;
   external Pointer<Utf8> proxyUrl;
+  /// `const uint8_t *`: a PEM bundle of CAs to trust instead of the OS store (NULL: the OS).
+  external Pointer<Uint8> tlsCaPem;
+  @Size()
+  external int tlsCaPemLen;
 }
 
 /// C: `struct roomlink_event_handler`. Opaque here: the plugin always passes NULL (pull mode),

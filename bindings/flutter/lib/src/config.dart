@@ -25,6 +25,7 @@ final class EngineConfig {
     this.tokenWarning,
     this.maxFrameBytes,
     this.proxyUrl,
+    this.tlsCaPem,
   });
 
   /// `ws://host:port/path` or `wss://...`.
@@ -56,6 +57,11 @@ final class EngineConfig {
   /// Tunnel through this HTTP proxy, `http://[user:pass@]host:port` (null: connect directly).
   /// Credentials in it are a secret the library never logs.
   final String? proxyUrl;
+
+  /// A PEM bundle of CA certificates to trust for `wss://` instead of the platform's trust
+  /// store (pinning the app's own CA). Null, the default: the OS verifies (on Android after
+  /// `RoomlinkAndroid.init(context)` in the host app), so enterprise and MDM CAs are trusted.
+  final List<int>? tlsCaPem;
 
   /// Rejects what C would silently change: a negative number (it would wrap around to a huge
   /// unsigned one) or a NUL in the URL (it would cut the string).
@@ -99,5 +105,12 @@ Pointer<RoomlinkEngineConfigC> configToC(EngineConfig config, Arena arena) {
   if (config.tokenWarning case final v?) r.tokenWarningMs = v.inMilliseconds;
   if (config.maxFrameBytes case final v?) r.maxFrameBytes = v;
   if (config.proxyUrl case final v?) r.proxyUrl = v.toNativeUtf8(allocator: arena);
+  if (config.tlsCaPem case final v?) {
+    // At least one byte allocated, so an empty bundle is passed (and refused), not NULL.
+    final pem = arena<Uint8>(v.isEmpty ? 1 : v.length);
+    pem.asTypedList(v.length).setAll(0, v);
+    r.tlsCaPem = pem;
+    r.tlsCaPemLen = v.length;
+  }
   return c;
 }

@@ -44,6 +44,22 @@ fn bool_of(cmd: &Value, key: &str) -> Result<bool, String> {
         .ok_or_else(|| format!("missing bool {key:?}"))
 }
 
+/// `config.more_server_urls`: absent (none), or an array of strings.
+fn more_urls(config: &Value) -> Result<Vec<String>, String> {
+    match &config["more_server_urls"] {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(urls) => urls
+            .iter()
+            .map(|u| {
+                u.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| "config.more_server_urls: not a string".to_string())
+            })
+            .collect(),
+        _ => Err("config.more_server_urls must be an array".into()),
+    }
+}
+
 fn ms_of(config: &Value, key: &str) -> Result<Duration, String> {
     config[key]
         .as_u64()
@@ -150,6 +166,7 @@ impl Driver {
             backoff_base: ms_of(config, "backoff_base_ms")?,
             backoff_cap: ms_of(config, "backoff_cap_ms")?,
             token_warning: ms_of(config, "token_warning_ms")?,
+            more_server_urls: more_urls(config)?,
             ..EngineConfig::new(str_of(config, "server_url")?)
         };
         let (driver, name) = (Arc::clone(self), client.to_string());
