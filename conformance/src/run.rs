@@ -12,7 +12,7 @@ use crate::driver::{Driver, Msg};
 use crate::pattern::Pattern;
 use crate::scenario::{ClientOp, DEFAULT_WAIT_MS, Scenario, ServerAction, Step, WorldOp, scaled};
 use crate::tokens;
-use crate::trace::{Trace, arg};
+use crate::trace::{Attempts, Trace, arg};
 use crate::world::World;
 
 /// How long a driver may take to answer a command (times the time scale). Generous: `destroy`
@@ -62,7 +62,12 @@ pub async fn run(
         .iter()
         .map(|c| (c.name.clone(), c.user_id.clone()))
         .collect();
-    let mut trace = Trace::new(&scenario.name, &clients);
+    let attempts = if scenario.exact_attempts {
+        Attempts::Exact
+    } else {
+        Attempts::Normalised
+    };
+    let mut trace = Trace::new(&scenario.name, &clients, attempts);
     let world = match World::start(scenario, scale, cluster).await {
         Ok(w) => w,
         Err(e) => {

@@ -17,6 +17,8 @@ pub struct Scenario {
     pub server: ServerSpec,
     pub clients: Vec<Client>,
     pub settle_ms: u64,
+    /// Record `Reconnected`'s `reconnect_attempts` verbatim (the scenario makes it deterministic).
+    pub exact_attempts: bool,
     pub steps: Vec<Step>,
     /// A cluster-only scenario: the number of nodes it needs (`"cluster": {"nodes": N}`). It runs
     /// only with `--cluster` of at least that many nodes, and each client gets a URL list with a
@@ -118,6 +120,8 @@ struct File {
     clients: Vec<ClientSpec>,
     #[serde(default = "default_settle")]
     settle_ms: u64,
+    #[serde(default)]
+    exact_attempts: bool,
     cluster: Option<ClusterSpec>,
     #[serde(default)]
     tls: bool,
@@ -393,6 +397,7 @@ impl Scenario {
             server: file.server,
             clients,
             settle_ms: file.settle_ms,
+            exact_attempts: file.exact_attempts,
             steps,
             cluster_nodes,
             tls: file.tls,

@@ -1,12 +1,24 @@
 //! The trace of one run: per client, the synchronous results of its calls and the events it saw,
 //! rendered as the text format of `conformance/README.md` (normalised: `room_session_id` → `*`,
-//! `remaining_seconds` dropped).
+//! `reconnect_attempts` → `*` unless the scenario says its count is exact, `remaining_seconds`
+//! dropped).
 
 use serde_json::Value;
 
 use crate::pattern::reason_name;
 
 const SESSION_KEY: &str = "room_session_id";
+const ATTEMPTS_KEY: &str = "reconnect_attempts";
+
+/// How a trace records `Reconnected`'s `reconnect_attempts`: how many connections an outage took
+/// depends on when a blackhole's attempts time out against the scenario's real-time steps, so it
+/// is `*` unless a scenario makes it deterministic and says so (`"exact_attempts": true`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Attempts {
+    #[default]
+    Normalised,
+    Exact,
+}
 
 #[derive(Debug, Default)]
 struct ClientTrace {
@@ -20,13 +32,15 @@ struct ClientTrace {
 pub struct Trace {
     scenario: String,
     clients: Vec<ClientTrace>,
+    attempts: Attempts,
 }
 
 impl Trace {
     /// An empty trace with one block per client, in the scenario's order: `(name, user_id)`.
-    pub fn new(scenario: &str, clients: &[(String, String)]) -> Trace {
+    pub fn new(scenario: &str, clients: &[(String, String)], attempts: Attempts) -> Trace {
         Trace {
             scenario: scenario.to_string(),
+            attempts,
             clients: clients
                 .iter()
                 .map(|(name, user_id)| ClientTrace {
@@ -56,7 +70,7 @@ impl Trace {
 
     /// An event line from the driver.
     pub fn event(&mut self, client: &str, line: &Value) -> Result<(), String> {
-        let rendered = render_event(line)?;
+        let rendered = render_event_as(line, self.attempts)?;
         self.client(client)?.events.push(rendered);
         Ok(())
     }
@@ -153,8 +167,13 @@ pub fn arg(value: &str) -> String {
     }
 }
 
-/// One event line → its trace line.
+/// One event line → its trace line, `reconnect_attempts` normalised.
 pub fn render_event(line: &Value) -> Result<String, String> {
+    render_event_as(line, Attempts::Normalised)
+}
+
+/// One event line → its trace line.
+pub fn render_event_as(line: &Value, attempts: Attempts) -> Result<String, String> {
     let event = text(line, "event")?;
     // Quoted exactly like the call lines' room arguments.
     let room = &arg(text(line, "room")?);
@@ -176,6 +195,9 @@ pub fn render_event(line: &Value) -> Result<String, String> {
                             "extended_data values must be strings, got {k}={v}: {line}"
                         )),
                         (SESSION_KEY, _) => Ok(format!("{k}=*")),
+                        (ATTEMPTS_KEY, _) if attempts == Attempts::Normalised => {
+                            Ok(format!("{k}=*"))
+                        }
                         (_, Some(s)) => Ok(format!("{k}={s}")),
                     })
                     .collect::<Result<_, String>>()?;
@@ -244,6 +266,16 @@ mod tests {
         assert_eq!(
             render_event(&logined).unwrap(),
             "room_state_changed r1 Logined 0 {room_session_id=*}"
+        );
+        let back = json!({"event":"room_state_changed","room":"r1","reason":4,"code":0,
+            "extended_data":{"room_session_id":"f00d","reconnect_kind":"resynced","reconnect_attempts":"3"}});
+        assert_eq!(
+            render_event(&back).unwrap(),
+            "room_state_changed r1 Reconnected 0 {reconnect_attempts=*, reconnect_kind=resynced, room_session_id=*}"
+        );
+        assert_eq!(
+            render_event_as(&back, Attempts::Exact).unwrap(),
+            "room_state_changed r1 Reconnected 0 {reconnect_attempts=3, reconnect_kind=resynced, room_session_id=*}"
         );
         let kick = json!({"event":"room_state_changed","room":"r1","reason":6,"code":1002055,
             "extended_data":{"custom_kickout_message":"spam"}});
@@ -323,6 +355,7 @@ mod tests {
         let mut t = Trace::new(
             "demo",
             &[("a".into(), "alice".into()), ("b".into(), "bob".into())],
+            Attempts::Normalised,
         );
         t.call("a", "create", &json!({"id":1,"code":0})).unwrap();
         t.call("a", "room_state r1", &json!({"id":2,"code":0,"state":3}))

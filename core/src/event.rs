@@ -15,6 +15,26 @@ pub mod extended_keys {
     pub const ROOM_SESSION_ID: &str = "room_session_id";
     /// On `KickOut`: the admin's custom reason (may be empty).
     pub const CUSTOM_KICKOUT_MESSAGE: &str = "custom_kickout_message";
+    /// On `Reconnected`: how the room's lists were brought up to date, one of
+    /// [`reconnect_kind`]'s values.
+    pub const RECONNECT_KIND: &str = "reconnect_kind";
+    /// On `Reconnected`: how many connections the engine opened for this room since the outage
+    /// began, the one that brought it back included (`"1"`: the first try worked; `"0"`: it came
+    /// back on the link it already had, after the server moved its session away), in decimal.
+    pub const RECONNECT_ATTEMPTS: &str = "reconnect_attempts";
+}
+
+/// The values of [`extended_keys::RECONNECT_KIND`]; stable across versions.
+pub mod reconnect_kind {
+    /// The session was resumed and the events missed were replayed: nothing was missed, and the
+    /// others saw nothing.
+    pub const RESUMED: &str = "resumed";
+    /// The session was resumed, but the server no longer held every missed event: the lists were
+    /// reconciled with a snapshot (the others saw nothing).
+    pub const RESYNCED: &str = "resynced";
+    /// The session had expired (the server's heartbeat timeout): a fresh login, and the others saw
+    /// the user leave and come back. The lists were reconciled with a snapshot.
+    pub const REJOINED: &str = "rejoined";
 }
 
 /// An event for the app. Delivered in order, per engine.

@@ -91,7 +91,7 @@ impl RoomStateChangedReason {
                 "The link was lost (closed, or silent for the ping timeout); retrying with backoff. Code 1002051, once per outage."
             }
             Self::Reconnected => {
-                "Back after an outage (session resumed, or re-joined after the server's heartbeat timeout); lists brought up to date. Code 0."
+                "Back after an outage (session resumed, or re-joined after the server's heartbeat timeout); lists brought up to date. Code 0; extended data has `room_session_id`, `reconnect_kind` (`resumed`, `resynced` or `rejoined`) and `reconnect_attempts`."
             }
             Self::ReconnectFailed => {
                 "The retry window (default 20 min) ended, 1002053; or the server refused the resume (e.g. 1002034). No more retries."

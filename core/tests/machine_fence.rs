@@ -6,9 +6,10 @@ mod hand;
 use std::time::Instant;
 
 use hand::*;
+use roomlink::event::extended_keys;
 use roomlink::machine::{LinkError, Machine};
 use roomlink::protocol::{ClientFrame, Login, ServerFrame, Snapshot};
-use roomlink::{ErrorCode, RoomConfig, RoomStateChangedReason as R, User};
+use roomlink::{ErrorCode, Event, RoomConfig, RoomStateChangedReason as R, User};
 
 fn joined(room: &str) -> ServerFrame {
     ServerFrame::Joined {
@@ -119,6 +120,13 @@ fn session_moved_on_the_current_link_resumes_again_and_is_no_kickout() {
         states(&out),
         vec![("r1".to_string(), R::Reconnected, ErrorCode::OK)]
     );
+    // Back on the link it already had: a replay, and no new connection was opened for it.
+    let Some(Event::RoomStateChanged { extended_data, .. }) = events(&out).into_iter().next()
+    else {
+        panic!("no Reconnected: {out:?}");
+    };
+    assert_eq!(extended_data[extended_keys::RECONNECT_KIND], "resumed");
+    assert_eq!(extended_data[extended_keys::RECONNECT_ATTEMPTS], "0");
 }
 
 #[test]

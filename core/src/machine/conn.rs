@@ -40,6 +40,9 @@ impl Machine {
         let mut json_len = EMPTY_HELLO_JSON_LEN;
         let fence = self.fence(conn);
         for (id, room) in self.rooms.iter_mut().filter(|(_, r)| r.wants_login()) {
+            if room.phase() == Phase::Reconnecting {
+                room.reconnect_attempts = room.reconnect_attempts.saturating_add(1);
+            }
             let mut login = room.login(id);
             login.fence = Some(fence.clone());
             let len = serde_json::to_string(&login).map_or(usize::MAX, |j| j.len());

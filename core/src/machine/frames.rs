@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::codes::ErrorCode;
-use crate::event::{Event, extended_keys};
+use crate::event::{Event, extended_keys, reconnect_kind};
 use crate::protocol::{ClientFrame, SeqEvent, ServerFrame, Snapshot};
 use crate::reason::RoomStateChangedReason;
 use crate::transitions::{self, Phase, Trigger};
@@ -277,10 +277,25 @@ impl Machine {
         }
         self.attempts = 0;
         self.failed_in_round = 0;
-        let ext = BTreeMap::from([(
+        let mut ext = BTreeMap::from([(
             extended_keys::ROOM_SESSION_ID.to_string(),
             acc.room_session_id.clone(),
         )]);
+        if phase == Phase::Reconnecting {
+            // The server's answer says which case it was: `joined` is a fresh session (the old
+            // one expired), `resumed` replays or, past its replay ring, sends a snapshot.
+            let kind = match (trigger, &acc.snapshot) {
+                (Trigger::Joined, _) => reconnect_kind::REJOINED,
+                (_, Some(_)) => reconnect_kind::RESYNCED,
+                (_, None) => reconnect_kind::RESUMED,
+            };
+            let attempts = self.rooms.get(room_id).map_or(0, |r| r.reconnect_attempts);
+            ext.insert(extended_keys::RECONNECT_KIND.to_string(), kind.to_string());
+            ext.insert(
+                extended_keys::RECONNECT_ATTEMPTS.to_string(),
+                attempts.to_string(),
+            );
+        }
         // Logining/Reconnecting report a state change; an already joined room just resyncs.
         if matches!(phase, Phase::Logining | Phase::Reconnecting)
             && !self.transition(room_id, trigger, ErrorCode::OK, ext)

@@ -400,6 +400,10 @@ impl Machine {
             if reason != RoomStateChangedReason::LogoutFailed {
                 room.reason = reason;
             }
+            if reason == RoomStateChangedReason::Reconnecting && from != Phase::Reconnecting {
+                // A new outage: count its attempts from zero.
+                room.reconnect_attempts = 0;
+            }
             if reason.is_terminal() {
                 room.clear();
             }

@@ -65,6 +65,9 @@ pub(crate) struct Room {
     pub(crate) login_retry_at: Option<Instant>,
     /// Retryable refusals since the room was last accepted (the exponent of their backoff).
     pub(crate) login_retries: u32,
+    /// Connections opened for this room since it went `Reconnecting` (reported with
+    /// `Reconnected` as `reconnect_attempts`).
+    pub(crate) reconnect_attempts: u32,
     /// Armed when the server dropped a request of this joined room for its rate limit
     /// (`Error` 1900010): when to send the room's state again (see `Machine::resync_later`).
     pub(crate) resync_at: Option<Instant>,
@@ -95,6 +98,7 @@ impl Room {
             sent_on: None,
             login_retry_at: None,
             login_retries: 0,
+            reconnect_attempts: 0,
             resync_at: None,
         }
     }

@@ -92,12 +92,13 @@ pub struct SimServer {
 impl SimServer {
     /// A server with the reference server's default rules; `start` is the sim's time zero.
     pub fn new(start: Instant) -> Self {
+        Self::with_rules(start, Rules::default())
+    }
+
+    /// A server with other rules (e.g. a small replay ring).
+    pub fn with_rules(start: Instant, rules: Rules) -> Self {
         SimServer {
-            core: Rooms::new(
-                Rules::default(),
-                Box::new(SimTokens),
-                Box::<Counter>::default(),
-            ),
+            core: Rooms::new(rules, Box::new(SimTokens), Box::<Counter>::default()),
             start,
             conns: BTreeMap::new(),
             keys: BTreeMap::new(),

@@ -26,7 +26,8 @@ final class RoomStateChanged extends RoomEvent {
   /// 0 or a roomlink code (`roomlinkErrorName` names it).
   final int errorCode;
 
-  /// `room_session_id` on Logined/Reconnected, `custom_kickout_message` on an admin kick.
+  /// `room_session_id` on Logined/Reconnected, `reconnect_kind` (resumed, resynced, rejoined) and
+  /// `reconnect_attempts` on Reconnected, `custom_kickout_message` on an admin kick.
   final Map<String, String> extendedData;
 
   @override
