@@ -266,7 +266,7 @@ impl Runner<'_> {
                         "token": token(spec.as_ref(), room), "user_update": user_update.unwrap_or(true) }),
                 format!("login {}", arg(room)),
             ),
-            ClientOp::Logout { room } => (
+            ClientOp::Logout { room, .. } => (
                 json!({ "cmd": "logout", "room": room }),
                 format!("logout {}", arg(room)),
             ),
@@ -303,7 +303,7 @@ impl Runner<'_> {
                 json!({ "cmd": "unpublish_stream", "room": room, "stream_id": stream_id }),
                 format!("unpublish_stream {} {}", arg(room), arg(stream_id)),
             ),
-            ClientOp::Destroy {} => (json!({ "cmd": "destroy" }), "destroy".into()),
+            ClientOp::Destroy { .. } => (json!({ "cmd": "destroy" }), "destroy".into()),
             ClientOp::Create {}
             | ClientOp::InCallback { .. }
             | ClientOp::Fault { .. }
@@ -375,7 +375,26 @@ impl Runner<'_> {
             _ => {
                 let (mut cmd, call) = self.engine_call(client, op)?;
                 cmd["client"] = json!(client);
+                let sent = Instant::now();
                 let reply = self.command(cmd).await?;
+                let took = sent.elapsed();
+                if let ClientOp::Logout {
+                    within_ms: Some(ms),
+                    ..
+                }
+                | ClientOp::Destroy {
+                    within_ms: Some(ms),
+                } = op
+                {
+                    // The driver's own round trip is in it too: the bound is for "did not wait
+                    // on the network", not a speed figure.
+                    let bound = scaled(*ms, self.scale);
+                    if took > bound {
+                        return Err(format!(
+                            "{call} replied after {took:?}, more than its bound {bound:?}"
+                        ));
+                    }
+                }
                 self.trace.call(client, &call, &reply)
             }
         }

@@ -208,6 +208,8 @@ pub enum ClientOp {
     },
     Logout {
         room: String,
+        /// The reply must come within this long (scaled): a call that returns at once offline.
+        within_ms: Option<u64>,
     },
     SwitchRoom {
         from: String,
@@ -233,7 +235,10 @@ pub enum ClientOp {
         room: String,
         stream_id: String,
     },
-    Destroy {},
+    Destroy {
+        /// As for `logout`.
+        within_ms: Option<u64>,
+    },
     InCallback {
         when: Pattern,
         then: Box<ClientOp>,

@@ -18,6 +18,13 @@ use crate::transport::{Connection, Transport};
 /// How long a connection may take to say goodbye (flush, close frame) before it is cut.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
+/// The same at `destroy`, which the host waits for (on its UI thread, often while offline): long
+/// enough for a healthy link to hand its logouts and close frame to the kernel (microseconds),
+/// short enough that a link stuck in a send (a dead path with a full send buffer, which never
+/// reads its close command) does not hold the caller. The goodbye is best effort; the server
+/// drops a session it never hears from at its heartbeat timeout.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(50);
+
 /// The smallest step the timer re-arms by when the machine hands back a deadline that is already
 /// past: a guard against spinning, never hit by a correct machine.
 const MIN_REARM: Duration = Duration::from_millis(1);
@@ -71,12 +78,12 @@ pub(crate) async fn run(setup: LinkSetup, mut cmds: mpsc::UnboundedReceiver<Cmd>
     for (_, handle) in conns.drain() {
         let _ = handle.cmds.send(ConnCmd::Close);
     }
-    let drained = tokio::time::timeout(CLOSE_GRACE, async {
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
         while tasks.join_next().await.is_some() {}
     })
     .await;
     if drained.is_err() {
-        log::debug!("connections did not close within {CLOSE_GRACE:?}; cutting them");
+        log::debug!("connections did not close within {SHUTDOWN_GRACE:?}; cutting them");
     }
     tasks.shutdown().await;
 }
