@@ -84,7 +84,9 @@ fn destroy_does_not_wait_for_a_link_stuck_in_a_send() {
     assert_eq!(next_state(&rx), ("room1".into(), R::Logined, ErrorCode::OK));
     // The next frame (a publish) gets the connection task stuck in its send.
     engine.publish_stream("room1", "cam", "").unwrap();
-    first_send.recv_timeout(LIMIT).expect("the engine tried to send");
+    first_send
+        .recv_timeout(LIMIT)
+        .expect("the engine tried to send");
 
     let started = Instant::now();
     engine.destroy();
