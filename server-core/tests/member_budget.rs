@@ -2,39 +2,14 @@
 //! boundaries, on virtual time: the burst is admitted, the next event is refused with
 //! `RATE_LIMITED` and changes nothing, and the budget refills at the sustained rate.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use roomlink::protocol::{Login, RoomEvent, ServerFrame};
 use roomlink::{ErrorCode, User};
-use roomlink_server_core::{
-    AuthError, Authenticator, ConnId, Grant, IdSource, Now, Output, Rate, Rooms, Rules,
-};
-
-/// `"bad"` is refused; anything else never expires.
-struct Tokens;
-
-impl Authenticator for Tokens {
-    fn verify(&self, token: &str, _: &str, _: &str, _: u64) -> Result<Grant, AuthError> {
-        if token == "bad" {
-            Err(AuthError::Invalid)
-        } else {
-            Ok(Grant { expires_at_ms: 0 })
-        }
-    }
-}
-
-#[derive(Default)]
-struct Ids(u64);
-
-impl IdSource for Ids {
-    fn session_id(&mut self) -> String {
-        self.0 += 1;
-        format!("s{}", self.0)
-    }
-    fn room_session_id(&mut self) -> String {
-        "rs".into()
-    }
-}
+use roomlink_server_core::{ConnId, Now, Output, Rate, Rooms, Rules};
+use support::{Ids, Tokens};
 
 /// 10 events per second, a burst of 4.
 const RATE: Rate = Rate {

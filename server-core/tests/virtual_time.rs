@@ -1,39 +1,13 @@
 //! The core on virtual time: deadlines come out of `poll_output`, and nothing happens before them.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use roomlink::protocol::{Login, Resume, RoomEvent, ServerFrame};
 use roomlink::{ErrorCode, User};
-use roomlink_server_core::{
-    AuthError, Authenticator, ConnEnd, ConnId, Grant, IdSource, Now, Output, Rooms, Rules,
-};
-
-/// `"exp=N"` expires at unix ms N; `"bad"` is refused; anything else never expires.
-struct Tokens;
-
-impl Authenticator for Tokens {
-    fn verify(&self, token: &str, _: &str, _: &str, now_ms: u64) -> Result<Grant, AuthError> {
-        match token.strip_prefix("exp=").map(|n| n.parse::<u64>()) {
-            Some(Ok(at)) if at <= now_ms => Err(AuthError::Expired),
-            Some(Ok(at)) => Ok(Grant { expires_at_ms: at }),
-            _ if token == "bad" => Err(AuthError::Invalid),
-            _ => Ok(Grant { expires_at_ms: 0 }),
-        }
-    }
-}
-
-#[derive(Default)]
-struct Ids(u64);
-
-impl IdSource for Ids {
-    fn session_id(&mut self) -> String {
-        self.0 += 1;
-        format!("s{}", self.0)
-    }
-    fn room_session_id(&mut self) -> String {
-        "rs".into()
-    }
-}
+use roomlink_server_core::{ConnEnd, ConnId, Now, Output, Rooms, Rules};
+use support::{Ids, Tokens};
 
 fn rooms() -> Rooms {
     let rules = Rules {
