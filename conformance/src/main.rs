@@ -8,7 +8,6 @@ mod pattern;
 mod run;
 mod scenario;
 mod table;
-mod tls_front;
 mod tokens;
 mod trace;
 mod world;

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use roomlink_faultproxy::tls::{TestCa, TlsFront};
 use roomlink_faultproxy::{Fault, FaultProxy};
 use roomlink_server::ServerConfig;
 use serde_json::{Value, json};
@@ -18,7 +19,6 @@ use tokio::time::Instant;
 use crate::nodes::{Nodes, deadline};
 use crate::run::REPLY_MS;
 use crate::scenario::{FaultKind, NodeAction, RedisAction, Scenario, scaled};
-use crate::tls_front::{TestCa, TlsFront};
 
 pub struct World {
     /// The settings every node shares (tokens are minted with its secret).
@@ -66,10 +66,16 @@ impl World {
         let op_timeout = scaled(REPLY_MS, scale);
         let config = server_config(scenario, scale);
         let nodes = Nodes::start(config.clone(), cluster, op_timeout, scale).await?;
-        let (ca, mut fronts) = (scenario.tls.then(TestCa::new).transpose()?, Vec::new());
+        let (ca, mut fronts) = (
+            scenario
+                .tls
+                .then(|| TestCa::new("roomlink conformance CA"))
+                .transpose()?,
+            Vec::new(),
+        );
         if let Some(ca) = &ca {
             for i in 0..nodes.len() {
-                fronts.push(TlsFront::start(nodes.addr(i), ca).await?);
+                fronts.push(TlsFront::start_signed_by(nodes.addr(i), ca)?);
             }
         }
         // Where a proxy to node j sends its bytes: the node, or the TLS front before it.
@@ -156,7 +162,7 @@ impl World {
 
     pub fn present_trusted(&self, trusted: bool) {
         for front in &self.fronts {
-            front.present_trusted(trusted);
+            front.present_untrusted(!trusted);
         }
     }
 

@@ -16,9 +16,9 @@ const ROOM: &str = "portal";
 async fn over_wss(server: &Server, user_id: &str) -> (Client, TlsFront) {
     let mut front = None;
     let setup = |backend| {
-        let tls = TlsFront::start(backend);
+        let tls = TlsFront::start(backend).expect("TLS front");
         let transport = WebSocketTransport::with_tls_config(tls.client_tls());
-        let url = tls.url();
+        let url = common::tls_front::url(&tls);
         front = Some(tls);
         (url, Some(Arc::new(transport) as Arc<dyn Transport>))
     };

@@ -49,10 +49,10 @@ async fn wss_logs_in_through_the_proxy_tunnel_with_tls_end_to_end() {
     let proxy = HttpProxy::parse(&tinyproxy.url(None)).unwrap();
     let mut front = None;
     let setup = |backend| {
-        let tls = TlsFront::start(backend);
+        let tls = TlsFront::start(backend).expect("TLS front");
         let transport =
             WebSocketTransport::with_tls_config(tls.client_tls()).with_proxy(Some(proxy));
-        let url = tls.url();
+        let url = common::tls_front::url(&tls);
         front = Some(tls);
         (url, Some(Arc::new(transport) as Arc<dyn Transport>))
     };

@@ -28,8 +28,8 @@ async fn client(
 ) -> (Client, TlsFront) {
     let mut front = None;
     let setup = |backend| {
-        let tls = TlsFront::start_signed_by(backend, ca);
-        let url = tls.url();
+        let tls = TlsFront::start_signed_by(backend, ca).expect("TLS front");
+        let url = common::tls_front::url(&tls);
         front = Some(tls);
         (url, None::<Arc<dyn Transport>>)
     };
@@ -53,8 +53,8 @@ fn store_with(ca: &TestCa) -> (PathBuf, PathBuf) {
 
 #[test]
 fn the_platform_store_decides_unless_a_ca_is_pinned() {
-    let company = TestCa::new("roomlink test: the company's CA, in the store");
-    let other = TestCa::new("roomlink test: a CA nobody installed");
+    let company = TestCa::new("roomlink test: the company's CA, in the store").expect("CA");
+    let other = TestCa::new("roomlink test: a CA nobody installed").expect("CA");
     let (file, dir) = store_with(&company);
     // SAFETY: the first thing this binary's only test does, before it starts any thread.
     unsafe {

@@ -22,6 +22,9 @@
 //! The proxy runs on the tokio runtime it is started on; [`FaultProxy::set`] is synchronous so it can
 //! be called from any thread.
 
+#[cfg(feature = "tls")]
+pub mod tls;
+
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
