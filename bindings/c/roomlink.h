@@ -754,6 +754,29 @@ int32_t roomlink_on_network_changed(roomlink_engine engine,
                                     uint32_t available);
 
 /**
+ * An app-lifecycle hint: the app is going to the background (iOS
+ * `applicationDidEnterBackground`, Android `onStop`, Unity `OnApplicationPause(true)`). An open
+ * link pings at once, so the server's heartbeat timeout counts from now; the link is kept.
+ * Ignored (returns 0) once the engine is destroyed, as in core.
+ *
+ * Returns 0; `ROOMLINK_CODE_UNKNOWN_ENGINE`, `ROOMLINK_CODE_CALLED_FROM_CALLBACK` (from the log
+ * callback).
+ */
+int32_t roomlink_on_app_background(roomlink_engine engine);
+
+/**
+ * An app-lifecycle hint: the app is back in the foreground (iOS `applicationWillEnterForeground`,
+ * Android `onStart`, Unity `OnApplicationPause(false)`). Rooms whose retry window passed while it
+ * was suspended fail now, an open link is probed (lost if no answer within the heartbeat
+ * interval), a link waiting to reconnect retries at once. Ignored (returns 0) once the engine
+ * is destroyed, as in core.
+ *
+ * Returns 0; `ROOMLINK_CODE_UNKNOWN_ENGINE`, `ROOMLINK_CODE_CALLED_FROM_CALLBACK` (from the log
+ * callback).
+ */
+int32_t roomlink_on_app_foreground(roomlink_engine engine);
+
+/**
  * Writes the room's state (`ROOMLINK_STATE_*`) to `*out_state`: `ROOMLINK_STATE_DISCONNECTED`
  * for a room never logged in, and for every room once the engine is destroyed (returning 0, as
  * core does).

@@ -180,6 +180,8 @@ fn calls_return_cores_codes_and_after_destroy_fail_with_1900005() {
         );
     }
     engine.on_network_changed(true); // ignored, no panic
+    engine.on_app_background();
+    engine.on_app_foreground();
 }
 
 #[test]

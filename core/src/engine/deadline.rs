@@ -5,6 +5,12 @@
 //! idle engine's wake-ups. On Linux and Android a timerfd armed to the absolute deadline wakes
 //! the thread exactly once. Elsewhere (and if the timerfd cannot be made) tokio's sleep is used.
 //! A macOS/iOS equivalent would be a kqueue `EVFILT_TIMER`; not done yet.
+//!
+//! Deadlines are on the engine's suspend-inclusive clock (`clock`). The timerfd runs on that
+//! same clock (CLOCK_BOOTTIME), so a deadline that passes while the device sleeps fires as soon
+//! as it wakes. tokio's sleep runs on the monotonic clock, which stops in suspend: it is armed
+//! to the time left, and may fire late after a suspension (the engine's wake-up handling and the
+//! app's `on_app_foreground` hint cover that).
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod timerfd;
@@ -14,10 +20,13 @@ use std::time::Instant;
 
 use tokio::time::Sleep;
 
+use super::clock::Clock;
+
 /// A one-shot timer. `set` replaces the deadline (`None` disarms); `wait` resolves once the
 /// deadline has passed (at once for a deadline already past) and leaves the timer disarmed.
 pub(crate) struct DeadlineTimer {
     deadline: Option<Instant>,
+    clock: Clock,
     backend: Backend,
 }
 
@@ -29,24 +38,26 @@ enum Backend {
 
 impl DeadlineTimer {
     /// The best timer for this OS. Must be called inside the tokio runtime that will poll it.
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(clock: Clock) -> Self {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         match timerfd::TimerFd::new() {
             Ok(fd) => {
                 return DeadlineTimer {
                     deadline: None,
+                    clock,
                     backend: Backend::TimerFd(fd),
                 };
             }
             Err(e) => log::warn!("timerfd unavailable ({e}); using tokio's timer"),
         }
-        Self::sleep()
+        Self::sleep(clock)
     }
 
     /// The portable timer (tokio's sleep).
-    pub(crate) fn sleep() -> Self {
+    pub(crate) fn sleep(clock: Clock) -> Self {
         DeadlineTimer {
             deadline: None,
+            clock,
             backend: Backend::Sleep(None),
         }
     }
@@ -61,11 +72,11 @@ impl DeadlineTimer {
         match &mut self.backend {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Backend::TimerFd(fd) => {
-                if let Err(e) = fd.set(deadline) {
+                if let Err(e) = fd.set(deadline.map(|d| self.clock.boot_at(d))) {
                     self.fall_back(&e);
                 }
             }
-            Backend::Sleep(sleep) => set_sleep(sleep, deadline),
+            Backend::Sleep(sleep) => set_sleep(sleep, deadline.map(|d| self.clock.monotonic_at(d))),
         }
     }
 
@@ -95,11 +106,15 @@ impl DeadlineTimer {
     fn fall_back(&mut self, error: &std::io::Error) {
         log::warn!("timerfd failed ({error}); using tokio's timer");
         let mut sleep = None;
-        set_sleep(&mut sleep, self.deadline);
+        set_sleep(
+            &mut sleep,
+            self.deadline.map(|d| self.clock.monotonic_at(d)),
+        );
         self.backend = Backend::Sleep(sleep);
     }
 }
 
+/// Arms `sleep` to `deadline`, an instant on the monotonic clock.
 fn set_sleep(sleep: &mut Option<Pin<Box<Sleep>>>, deadline: Option<Instant>) {
     match (deadline, sleep.as_mut()) {
         (None, _) => *sleep = None,
@@ -120,10 +135,10 @@ mod tests {
 
     /// Both implementations where the OS has the timerfd one; the portable one everywhere.
     fn timers() -> Vec<DeadlineTimer> {
-        let native = DeadlineTimer::new();
+        let native = DeadlineTimer::new(Clock::new());
         #[cfg(any(target_os = "linux", target_os = "android"))]
         assert!(matches!(native.backend, Backend::TimerFd(_)));
-        vec![native, DeadlineTimer::sleep()]
+        vec![native, DeadlineTimer::sleep(Clock::new())]
     }
 
     /// A later event that proves `timer` stayed quiet until then (biased: the timer wins a tie).
@@ -193,7 +208,7 @@ mod tests {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     #[tokio::test]
     async fn stale_readiness_does_not_fire_early() {
-        let mut timer = DeadlineTimer::new();
+        let mut timer = DeadlineTimer::new(Clock::new());
         timer.set(Some(Instant::now() - Duration::from_secs(1)));
         let Backend::TimerFd(fd) = &timer.backend else {
             panic!("no timerfd");

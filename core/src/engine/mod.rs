@@ -23,6 +23,7 @@
 //! Observation: with a handler, [`Engine::observe_room_state`] follows one room's state as the
 //! handler sees it (see [`observe`] for the exact semantics).
 
+mod clock;
 mod deadline;
 mod events;
 pub mod observe;
@@ -244,6 +245,24 @@ impl Engine {
     pub fn unpublish_stream(&self, room_id: &str, stream_id: &str) -> Result<(), ErrorCode> {
         self.shared
             .input(|m, now| m.unpublish_stream(now, room_id, stream_id))?
+    }
+
+    /// A hint from the host app: it is going to the background, where the OS may suspend it.
+    /// An open link pings at once, so the server's heartbeat timeout (after which the peers see
+    /// this user leave) counts from now. The link is kept: a call with background audio goes
+    /// on. Ignored after destroy.
+    pub fn on_app_background(&self) {
+        let _ = self.shared.input(|m, now| m.on_app_background(now));
+    }
+
+    /// A hint from the host app: it is back in the foreground. Rooms whose retry window or login
+    /// timeout passed while it was suspended fail now; an open link is probed (a ping, and the
+    /// link counts as lost if nothing answers within the heartbeat interval) instead of being
+    /// trusted; a link waiting to reconnect retries at once. The engine does the same by itself
+    /// on its first input after it notices a suspension (Linux, Android, Apple), but the hint
+    /// is what makes it prompt everywhere. Ignored after destroy.
+    pub fn on_app_foreground(&self) {
+        let _ = self.shared.input(|m, now| m.on_app_foreground(now));
     }
 
     /// A hint from the host OS about network availability (ignored after destroy).

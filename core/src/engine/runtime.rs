@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
@@ -54,7 +54,7 @@ pub(crate) struct LinkSetup {
 pub(crate) async fn run(setup: LinkSetup, mut cmds: mpsc::UnboundedReceiver<Cmd>) {
     let mut conns: HashMap<ConnId, ConnHandle> = HashMap::new();
     let mut tasks: JoinSet<ConnId> = JoinSet::new();
-    let mut timer = DeadlineTimer::new();
+    let mut timer = DeadlineTimer::new(setup.shared.clock);
     loop {
         tokio::select! {
             cmd = cmds.recv() => match cmd {
@@ -63,7 +63,7 @@ pub(crate) async fn run(setup: LinkSetup, mut cmds: mpsc::UnboundedReceiver<Cmd>
                 Some(Cmd::Shutdown) | None => break,
             },
             () = timer.wait() => {
-                let fired = Instant::now();
+                let fired = setup.shared.clock.now();
                 timer.set(setup.shared.fire_timer().map(|d| if d <= fired { fired + MIN_REARM } else { d }));
             }
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {

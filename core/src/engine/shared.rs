@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
+use super::clock::{Clock, WakeDetector};
 use super::events::EventQueue;
 use crate::codes::ErrorCode;
 use crate::machine::{Machine, Output, Transmit};
@@ -24,11 +25,15 @@ struct Core {
     destroyed: bool,
     /// The deadline the machine last asked for (what the runtime's timer is armed to).
     deadline: Option<Instant>,
+    /// Notices the first input after the process was suspended.
+    wake: WakeDetector,
 }
 
 /// State shared by the app-facing [`Engine`](super::Engine), the runtime thread and its tasks.
 pub(crate) struct Shared {
     core: Mutex<Core>,
+    /// The machine's clock (suspend-inclusive); every `now` it is given is read from it.
+    pub(crate) clock: Clock,
     pub(crate) events: Arc<EventQueue>,
     cmds: mpsc::UnboundedSender<Cmd>,
 }
@@ -44,7 +49,9 @@ impl Shared {
                 machine,
                 destroyed: false,
                 deadline: None,
+                wake: WakeDetector::default(),
             }),
+            clock: Clock::new(),
             events,
             cmds,
         }
@@ -64,9 +71,26 @@ impl Shared {
         if core.destroyed {
             return Err(ErrorCode::ENGINE_DESTROYED);
         }
-        let result = f(&mut core.machine, Instant::now());
+        let now = self.now(&mut core);
+        let result = f(&mut core.machine, now);
         self.drain(&mut core);
         Ok(result)
+    }
+
+    /// The machine's now. The first reading after a suspension first tells the machine it woke
+    /// (as `on_app_foreground` does): its link's silence was the suspension, so it is probed,
+    /// not trusted or dropped, before the input that woke the engine is handled.
+    fn now(&self, core: &mut Core) -> Instant {
+        let reading = self.clock.read();
+        if core.wake.woke(&reading) {
+            log::info!(
+                "the process was suspended (in all {:?}); probing the link",
+                reading.suspended
+            );
+            core.machine.on_app_foreground(reading.now);
+            self.drain(core);
+        }
+        reading.now
     }
 
     /// Link and timer input from the runtime: after destroy it is dropped silently.
@@ -88,7 +112,7 @@ impl Shared {
         if core.destroyed {
             return None;
         }
-        let now = Instant::now();
+        let now = self.now(&mut core);
         if core.deadline.is_some_and(|d| d <= now) {
             core.machine.handle_timeout(now);
             self.drain(&mut core);
@@ -107,7 +131,8 @@ impl Shared {
         }
         // A poisoned machine is not asked to do anything more; the runtime still stops.
         if !self.core.is_poisoned() {
-            core.machine.logout_all(Instant::now());
+            let now = self.clock.now();
+            core.machine.logout_all(now);
             self.drain(&mut core);
         }
         core.destroyed = true;

@@ -104,7 +104,7 @@ impl Machine {
         }
         self.link = Link::Open {
             conn,
-            last_inbound: now,
+            silent_until: later(now, self.cfg.ping_timeout),
             next_ping: later(now, self.cfg.heartbeat_interval),
         };
         // Logins in the Hello that were ended (and maybe started again) while connecting: the

@@ -44,7 +44,7 @@ impl Machine {
         }
         let Link::Open {
             conn: open,
-            last_inbound,
+            silent_until,
             ..
         } = &mut self.link
         else {
@@ -54,7 +54,8 @@ impl Machine {
             log::debug!("frame on stale conn {conn}: ignored");
             return;
         }
-        *last_inbound = now;
+        // Anything heard ends a wake-up probe too: the link answered.
+        *silent_until = super::later(now, self.cfg.ping_timeout);
         match frame {
             ServerFrame::Joined {
                 room_id,

@@ -3,7 +3,6 @@
 use std::time::{Duration, Instant};
 
 use super::ConnId;
-use super::later;
 
 /// The link's state. Per-state data lives in the variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,10 +11,11 @@ pub(crate) enum Link {
     Idle,
     /// A connection attempt is under way; it is abandoned at `deadline`.
     Connecting { conn: ConnId, deadline: Instant },
-    /// Connected. The link is lost when nothing arrives for the ping timeout after `last_inbound`.
+    /// Connected. The link is lost when nothing has arrived by `silent_until`: normally the ping
+    /// timeout after the last inbound frame, sooner while a wake-up probe is out (see `lifecycle`).
     Open {
         conn: ConnId,
-        last_inbound: Instant,
+        silent_until: Instant,
         next_ping: Instant,
     },
     /// Waiting before the next attempt.
@@ -39,15 +39,15 @@ impl Link {
     }
 
     /// The earliest instant this link state needs attention.
-    pub(crate) fn deadline(&self, ping_timeout: Duration) -> Option<Instant> {
+    pub(crate) fn deadline(&self) -> Option<Instant> {
         match *self {
             Link::Idle => None,
             Link::Connecting { deadline, .. } => Some(deadline),
             Link::Open {
-                last_inbound,
+                silent_until,
                 next_ping,
                 ..
-            } => Some(next_ping.min(later(last_inbound, ping_timeout))),
+            } => Some(next_ping.min(silent_until)),
             Link::Backoff { until } => Some(until),
         }
     }

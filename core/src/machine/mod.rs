@@ -7,8 +7,8 @@
 //! Methods come in four kinds (after quinn-proto):
 //! - getters (`&self`): [`Machine::room_state`], [`Machine::room_reason`];
 //! - app commands: `login_room`, `logout_room`, `switch_room`, `renew_token`, `publish_stream`,
-//!   `unpublish_stream`, `on_network_changed` — validation errors are returned synchronously and
-//!   change nothing;
+//!   `unpublish_stream`, `on_network_changed`, `on_app_background`, `on_app_foreground` —
+//!   validation errors are returned synchronously and change nothing;
 //! - `handle_*`: input from the link and the clock;
 //! - `poll_output`: after every call above, drain it until it returns [`Output::Timeout`].
 //!   `Timeout(Some(t))` means "call `handle_timeout` at `t`"; `Timeout(None)` means no timer.
@@ -86,6 +86,7 @@
 mod commands;
 mod conn;
 mod frames;
+mod lifecycle;
 mod link;
 mod lists;
 mod rate;
@@ -325,6 +326,20 @@ impl Machine {
     /// `false` declares an open link lost without waiting for the ping timeout.
     pub fn on_network_changed(&mut self, now: Instant, available: bool) {
         self.network_changed(now, available)
+    }
+
+    /// A hint from the host app: it is going to the background and may be suspended soon. An
+    /// open link pings at once, so the server's heartbeat timeout runs from now (see `lifecycle`).
+    pub fn on_app_background(&mut self, now: Instant) {
+        self.app_background(now)
+    }
+
+    /// A hint from the host app: it is back in the foreground (the engine also calls this itself
+    /// when it notices the process was suspended). Deadlines that passed meanwhile fire, an open
+    /// link is probed (lost if no answer within the probe window), and a link waiting to
+    /// reconnect retries at once (see `lifecycle`).
+    pub fn on_app_foreground(&mut self, now: Instant) {
+        self.app_foreground(now)
     }
 
     pub fn handle_connected(&mut self, now: Instant, conn: ConnId) {

@@ -49,23 +49,20 @@ impl Machine {
             }
             Link::Connecting { .. } => {}
             Link::Open {
-                conn, last_inbound, ..
-            } if later(last_inbound, self.cfg.ping_timeout) <= now => {
-                log::info!(
-                    "conn {conn}: nothing heard for {:?}; link lost",
-                    self.cfg.ping_timeout
-                );
+                conn, silent_until, ..
+            } if silent_until <= now => {
+                log::info!("conn {conn}: nothing heard in time; link lost");
                 self.link_lost(now, Some(conn));
             }
             Link::Open {
                 conn,
-                last_inbound,
+                silent_until,
                 next_ping,
             } if next_ping <= now => {
                 self.send(conn, ClientFrame::Ping);
                 self.link = Link::Open {
                     conn,
-                    last_inbound,
+                    silent_until,
                     next_ping: later(now, self.cfg.heartbeat_interval),
                 };
             }
@@ -109,9 +106,6 @@ impl Machine {
                 r.resync_at,
             ]
         });
-        rooms
-            .chain([self.link.deadline(self.cfg.ping_timeout)])
-            .flatten()
-            .min()
+        rooms.chain([self.link.deadline()]).flatten().min()
     }
 }

@@ -48,6 +48,11 @@ pub struct Client {
     pub fault: Fault,
     /// Attempts made under `Fault::Hold`, not yet connected or given up.
     pub held: Vec<(ConnId, roomlink::protocol::Hello)>,
+    /// The client's process is suspended (see `Sim::suspend`): its machine gets no input.
+    pub asleep: bool,
+    /// What reached a suspended client, in order, as its kernel would keep it: a frame, or the
+    /// server's close (`None`), per connection.
+    pub pending: Vec<(ConnId, Option<roomlink::protocol::ServerFrame>)>,
 }
 
 impl Client {
@@ -101,6 +106,8 @@ impl Sim {
                 broken: BTreeSet::new(),
                 fault: Fault::None,
                 held: Vec::new(),
+                asleep: false,
+                pending: Vec::new(),
             })
             .collect();
         Sim {
@@ -188,6 +195,36 @@ impl Sim {
         self.pump();
     }
 
+    // ---- suspension ----
+
+    /// Suspends client `i`'s process: from now on its machine gets no input and its timers do
+    /// not fire; what the server sends it waits (or is lost, under a fault) until `wake`.
+    pub fn suspend(&mut self, i: usize) {
+        self.pump();
+        self.clients[i].asleep = true;
+    }
+
+    /// Resumes client `i` as its engine does on the first input after a suspension: the machine
+    /// is told it woke (`on_app_foreground`, at the suspend-inclusive now), then gets what
+    /// arrived meanwhile, then runs as usual.
+    pub fn wake(&mut self, i: usize) {
+        let now = self.now;
+        let c = &mut self.clients[i];
+        c.asleep = false;
+        c.m.on_app_foreground(now);
+        for (conn, item) in std::mem::take(&mut c.pending) {
+            match item {
+                Some(frame) => c.m.handle_frame(now, conn, frame),
+                None => {
+                    c.open.remove(&conn);
+                    let error = LinkError::Transient("closed by server".into());
+                    c.m.handle_link_down(now, conn, error);
+                }
+            }
+        }
+        self.pump();
+    }
+
     // ---- stepping ----
 
     /// Drains every machine and the server until nothing moves.
@@ -203,6 +240,10 @@ impl Sim {
                 if !c.passes(key.conn) {
                     continue;
                 }
+                if c.asleep {
+                    c.pending.push((key.conn, Some(frame)));
+                    continue;
+                }
                 c.m.handle_frame(self.now, key.conn, frame);
                 moved = true;
             }
@@ -210,6 +251,10 @@ impl Sim {
             for key in closes {
                 let c = &mut self.clients[key.client];
                 if !c.passes(key.conn) {
+                    continue;
+                }
+                if c.asleep {
+                    c.pending.push((key.conn, None));
                     continue;
                 }
                 c.open.remove(&key.conn);
@@ -228,6 +273,9 @@ impl Sim {
     }
 
     fn drain(&mut self, i: usize) -> bool {
+        if self.clients[i].asleep {
+            return false;
+        }
         let now = self.now;
         let mut moved = false;
         loop {
@@ -290,6 +338,7 @@ impl Sim {
             let next = self
                 .clients
                 .iter()
+                .filter(|c| !c.asleep)
                 .filter_map(|c| c.timeout)
                 .chain(self.server.deadline())
                 .min();
@@ -321,7 +370,7 @@ impl Sim {
         let now = self.now;
         self.server.tick(now);
         for c in &mut self.clients {
-            if c.timeout.is_some_and(|t| t <= now) {
+            if !c.asleep && c.timeout.is_some_and(|t| t <= now) {
                 c.m.handle_timeout(now);
             }
         }

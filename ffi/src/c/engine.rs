@@ -226,6 +226,43 @@ pub extern "C" fn roomlink_on_network_changed(engine: roomlink_engine, available
     })
 }
 
+/// An app-lifecycle hint: the app is going to the background (iOS
+/// `applicationDidEnterBackground`, Android `onStop`, Unity `OnApplicationPause(true)`). An open
+/// link pings at once, so the server's heartbeat timeout counts from now; the link is kept.
+/// Ignored (returns 0) once the engine is destroyed, as in core.
+///
+/// Returns 0; `ROOMLINK_CODE_UNKNOWN_ENGINE`, `ROOMLINK_CODE_CALLED_FROM_CALLBACK` (from the log
+/// callback).
+#[unsafe(no_mangle)]
+pub extern "C" fn roomlink_on_app_background(engine: roomlink_engine) -> i32 {
+    boundary::call("roomlink_on_app_background", || {
+        match live(engine) {
+            Err(ErrorCode::ENGINE_DESTROYED) => {}
+            other => other?.on_app_background(),
+        }
+        Ok(())
+    })
+}
+
+/// An app-lifecycle hint: the app is back in the foreground (iOS `applicationWillEnterForeground`,
+/// Android `onStart`, Unity `OnApplicationPause(false)`). Rooms whose retry window passed while it
+/// was suspended fail now, an open link is probed (lost if no answer within the heartbeat
+/// interval), a link waiting to reconnect retries at once. Ignored (returns 0) once the engine
+/// is destroyed, as in core.
+///
+/// Returns 0; `ROOMLINK_CODE_UNKNOWN_ENGINE`, `ROOMLINK_CODE_CALLED_FROM_CALLBACK` (from the log
+/// callback).
+#[unsafe(no_mangle)]
+pub extern "C" fn roomlink_on_app_foreground(engine: roomlink_engine) -> i32 {
+    boundary::call("roomlink_on_app_foreground", || {
+        match live(engine) {
+            Err(ErrorCode::ENGINE_DESTROYED) => {}
+            other => other?.on_app_foreground(),
+        }
+        Ok(())
+    })
+}
+
 /// Writes the room's state (`ROOMLINK_STATE_*`) to `*out_state`: `ROOMLINK_STATE_DISCONNECTED`
 /// for a room never logged in, and for every room once the engine is destroyed (returning 0, as
 /// core does).

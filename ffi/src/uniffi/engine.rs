@@ -82,6 +82,24 @@ impl Engine {
         self.inner.on_network_changed(available)
     }
 
+    /// App-lifecycle hint: going to the background. An open link pings at once, so the server's
+    /// heartbeat timeout counts from now; the link is kept. Ignored after destroy.
+    pub fn on_app_background(&self) {
+        if crate::log_bridge::in_sink() {
+            return; // see `LogSink`
+        }
+        self.inner.on_app_background()
+    }
+
+    /// App-lifecycle hint: back in the foreground. Rooms past their retry window fail now, an
+    /// open link is probed, a link waiting to reconnect retries at once. Ignored after destroy.
+    pub fn on_app_foreground(&self) {
+        if crate::log_bridge::in_sink() {
+            return; // see `LogSink`
+        }
+        self.inner.on_app_foreground()
+    }
+
     /// The engine's current state of a room (`Disconnected` for unknown rooms and after destroy).
     pub fn room_state(&self, room_id: String) -> ConnectionState {
         if crate::log_bridge::in_sink() {

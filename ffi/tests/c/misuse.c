@@ -230,6 +230,8 @@ static void test_handles(void) {
   expect_handle_code(0, ROOMLINK_CODE_UNKNOWN_ENGINE, __LINE__);
   expect_handle_code(987654321, ROOMLINK_CODE_UNKNOWN_ENGINE, __LINE__);
   CHECK_CODE(roomlink_on_network_changed(0, 1), ROOMLINK_CODE_UNKNOWN_ENGINE);
+  CHECK_CODE(roomlink_on_app_background(0), ROOMLINK_CODE_UNKNOWN_ENGINE);
+  CHECK_CODE(roomlink_on_app_foreground(987654321), ROOMLINK_CODE_UNKNOWN_ENGINE);
   CHECK_CODE(roomlink_room_state(0, "r1", &s), ROOMLINK_CODE_UNKNOWN_ENGINE);
   CHECK_CODE(roomlink_room_state(UINT64_MAX, "r1", &s), ROOMLINK_CODE_UNKNOWN_ENGINE);
   CHECK(s == 99);
@@ -245,11 +247,13 @@ static void test_handles(void) {
   roomlink_event *ev = NULL;
   CHECK_CODE(roomlink_poll_event(e, &ev), ROOMLINK_CODE_ENGINE_DESTROYED);
   expect_handle_code(e, ROOMLINK_CODE_ENGINE_DESTROYED, __LINE__);
-  /* As in core: a destroyed engine's rooms are Disconnected, network hints are ignored. */
+  /* As in core: a destroyed engine's rooms are Disconnected, network and app hints are ignored. */
   CHECK_CODE(roomlink_room_state(e, "r1", &s), 0);
   CHECK(s == ROOMLINK_STATE_DISCONNECTED);
   CHECK_CODE(roomlink_on_network_changed(e, 1), 0);
   CHECK_CODE(roomlink_on_network_changed(e, 2), ROOMLINK_CODE_INVALID_ARGUMENT);
+  CHECK_CODE(roomlink_on_app_background(e), 0);
+  CHECK_CODE(roomlink_on_app_foreground(e), 0);
 
   /* A fresh engine gets a fresh handle, never a reused one. */
   roomlink_engine f = pull_engine();
@@ -516,6 +520,8 @@ static void log_cb(void *ud, roomlink_log_level level, const char *target, const
   check_refused(roomlink_logout_room(e, "rlog"));
   check_refused(roomlink_room_state(e, "rlog", &s));
   check_refused(roomlink_on_network_changed(e, 1));
+  check_refused(roomlink_on_app_background(e));
+  check_refused(roomlink_on_app_foreground(e));
   check_refused(roomlink_poll_event(e, &ev));
   check_refused(roomlink_wait_event(e, 10, &ev));
   check_refused(roomlink_engine_create(&c, NULL, &created));
@@ -600,7 +606,10 @@ static void *hammer(void *arg) {
         expect_valid(code, "wait");
         if (code == 0 && ev != NULL) expect_valid(roomlink_event_free(ev), "event_free");
         break;
-      case 5: expect_valid(roomlink_on_network_changed(e, (unsigned)i & 1u), "network"); break;
+      case 5:
+        expect_valid(roomlink_on_network_changed(e, (unsigned)i & 1u), "network");
+        expect_valid((i & 2) ? roomlink_on_app_foreground(e) : roomlink_on_app_background(e), "app");
+        break;
       case 6: expect_valid(roomlink_switch_room(e, room, "r9", "t"), "switch"); break;
       default:
         /* Rarely: destroy a shared engine under everyone's feet. */

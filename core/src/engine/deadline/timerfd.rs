@@ -1,9 +1,10 @@
-//! A one-shot Linux timerfd on CLOCK_MONOTONIC (the clock behind `std::time::Instant` on Linux),
-//! armed to absolute deadlines and watched by tokio's reactor.
+//! A one-shot Linux timerfd on CLOCK_BOOTTIME (the engine's suspend-inclusive clock, see
+//! `engine/clock.rs`), armed to absolute deadlines and watched by tokio's reactor. Not the
+//! `_ALARM` variant: a deadline never wakes a sleeping device, it fires when the device wakes.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::time::Instant;
+use std::time::Duration;
 
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
@@ -17,10 +18,7 @@ impl TimerFd {
     pub(super) fn new() -> io::Result<Self> {
         // SAFETY: plain FFI call with constant arguments; it returns a new fd or -1.
         let raw = unsafe {
-            libc::timerfd_create(
-                libc::CLOCK_MONOTONIC,
-                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-            )
+            libc::timerfd_create(libc::CLOCK_BOOTTIME, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC)
         };
         if raw < 0 {
             return Err(io::Error::last_os_error());
@@ -33,15 +31,15 @@ impl TimerFd {
         Ok(TimerFd { fd })
     }
 
-    /// Arms the timer to `deadline` (replacing any earlier setting; one already past expires at
-    /// once) or disarms it.
-    pub(super) fn set(&self, deadline: Option<Instant>) -> io::Result<()> {
+    /// Arms the timer to `deadline`, a CLOCK_BOOTTIME reading (replacing any earlier setting; one
+    /// already past expires at once), or disarms it.
+    pub(super) fn set(&self, deadline: Option<Duration>) -> io::Result<()> {
         let zero = libc::timespec {
             tv_sec: 0,
             tv_nsec: 0,
         };
         let value = match deadline {
-            Some(d) => monotonic_at(d)?,
+            Some(d) => timespec(d)?,
             // An all-zero it_value disarms.
             None => zero,
         };
@@ -102,32 +100,15 @@ fn read_expirations(fd: &OwnedFd) -> io::Result<u64> {
     Ok(u64::from_ne_bytes(count))
 }
 
-/// `deadline` on CLOCK_MONOTONIC. `Instant` is opaque, so the offset from now is added to the
-/// clock read just after `Instant::now()`: the result is at or a few ns after the deadline, never
-/// before, so the timer never fires before the machine sees its deadline as due.
-fn monotonic_at(deadline: Instant) -> io::Result<libc::timespec> {
-    let now = Instant::now();
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
-    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    const NANOS: i128 = 1_000_000_000;
-    let clock = i128::from(ts.tv_sec) * NANOS + i128::from(ts.tv_nsec);
-    let at = match deadline.checked_duration_since(now) {
-        Some(ahead) => clock + ahead.as_nanos() as i128,
-        None => clock - now.duration_since(deadline).as_nanos() as i128,
-    };
-    // All zeros would disarm; a deadline before the clock's start just means "already past".
-    let at = at.max(1);
-    let secs = libc::time_t::try_from(at / NANOS)
+/// A CLOCK_BOOTTIME reading as a timespec. All zeros would disarm: a deadline at the clock's
+/// start just means "already past".
+fn timespec(at: Duration) -> io::Result<libc::timespec> {
+    let at = at.max(Duration::from_nanos(1));
+    let secs = libc::time_t::try_from(at.as_secs())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "deadline out of range"))?;
     Ok(libc::timespec {
         tv_sec: secs,
         // Below 1e9, so it fits every platform's c_long.
-        tv_nsec: (at % NANOS) as libc::c_long,
+        tv_nsec: at.subsec_nanos() as libc::c_long,
     })
 }
