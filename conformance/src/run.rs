@@ -286,6 +286,10 @@ impl Runner<'_> {
                 json!({ "cmd": "network", "available": available }),
                 format!("network {available}"),
             ),
+            ClientOp::App { state } => (
+                json!({ "cmd": "app", "state": state.as_str() }),
+                format!("app {}", state.as_str()),
+            ),
             ClientOp::RoomState { room } => (
                 json!({ "cmd": "room_state", "room": room }),
                 format!("room_state {}", arg(room)),

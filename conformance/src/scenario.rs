@@ -195,6 +195,23 @@ pub enum RedisAction {
     Start,
 }
 
+/// Where the app is, for an `app` step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppState {
+    Background,
+    Foreground,
+}
+
+impl AppState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppState::Background => "background",
+            AppState::Foreground => "foreground",
+        }
+    }
+}
+
 /// A step performed on one client (the `client` key is held by [`Step::Client`]).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
@@ -222,6 +239,10 @@ pub enum ClientOp {
     },
     Network {
         available: bool,
+    },
+    /// An app-lifecycle hint: `on_app_background` / `on_app_foreground`.
+    App {
+        state: AppState,
     },
     RoomState {
         room: String,

@@ -196,6 +196,12 @@ namespace Roomlink
         internal static extern int roomlink_on_network_changed(ulong engine, uint available);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int roomlink_on_app_background(ulong engine);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int roomlink_on_app_foreground(ulong engine);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int roomlink_room_state(ulong engine, byte[] roomId, out uint state);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]

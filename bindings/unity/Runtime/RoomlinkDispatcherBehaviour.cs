@@ -1,6 +1,7 @@
-// Unity only: drains MainThreadDispatcher every frame on the main thread, and releases every
-// engine when the player quits or the Editor leaves play mode (a native callback into an unloaded
-// script domain would crash the Editor).
+// Unity only: drains MainThreadDispatcher every frame on the main thread, forwards the player's
+// pause and resume to every engine (NotifyAppBackground/Foreground), and releases every engine
+// when the player quits or the Editor leaves play mode (a native callback into an unloaded script
+// domain would crash the Editor).
 #if UNITY_5_3_OR_NEWER
 using UnityEngine;
 
@@ -30,6 +31,13 @@ namespace Roomlink
         void Update()
         {
             MainThreadDispatcher.Drain();
+        }
+
+        // iOS and Android suspend a paused player: every engine pings before it may be suspended
+        // and probes its link when it comes back (RoomlinkEngine.NotifyAppBackground/Foreground).
+        void OnApplicationPause(bool paused)
+        {
+            RoomlinkEngine.NotifyAllAppPaused(paused);
         }
     }
 }

@@ -300,6 +300,40 @@ namespace Roomlink
             RoomlinkException.Check(Native.roomlink_on_network_changed(handle, available ? 1u : 0u));
         }
 
+        /// <summary>App-lifecycle hint: the app is going to the background. An open link pings at
+        /// once, so the server's heartbeat timeout counts from now; the link is kept. In Unity the
+        /// package calls it for every engine from OnApplicationPause(true); other hosts call it
+        /// themselves. Ignored once disposed.</summary>
+        public void NotifyAppBackground()
+        {
+            RoomlinkException.Check(Native.roomlink_on_app_background(handle));
+        }
+
+        /// <summary>App-lifecycle hint: the app is back in the foreground. Rooms whose retry window
+        /// passed while suspended fail now, an open link is probed (lost if nothing answers within
+        /// the heartbeat interval), a link waiting to reconnect retries at once. In Unity the
+        /// package calls it for every engine from OnApplicationPause(false). Ignored once
+        /// disposed.</summary>
+        public void NotifyAppForeground()
+        {
+            RoomlinkException.Check(Native.roomlink_on_app_foreground(handle));
+        }
+
+        /// <summary>Tells every engine not disposed yet that the app was paused or resumed
+        /// (Unity's OnApplicationPause).</summary>
+        internal static void NotifyAllAppPaused(bool paused)
+        {
+            List<RoomlinkEngine> engines;
+            lock (LiveGate)
+            {
+                engines = new List<RoomlinkEngine>(Live);
+            }
+            foreach (var engine in engines)
+            {
+                RoomlinkLog.Guard(paused ? (Action)engine.NotifyAppBackground : engine.NotifyAppForeground);
+            }
+        }
+
         /// <summary>The room's state: Disconnected for a room never logged in, and for every room
         /// once disposed.</summary>
         public ConnectionState GetRoomState(string roomId)

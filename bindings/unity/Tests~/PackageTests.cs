@@ -318,6 +318,33 @@ namespace Roomlink.Tests
             Equal(1900005, Throws(() => engine.PublishStream("r1", "s1"), "publish").Code, "publish");
             Equal(ConnectionState.Disconnected, engine.GetRoomState("r1"), "state after dispose");
             engine.NotifyNetworkChanged(true); // ignored once destroyed, as in core
+            engine.NotifyAppBackground();
+            engine.NotifyAppForeground();
+        }
+
+        // What OnApplicationPause does in Unity: every live engine gets the hint, disposed ones
+        // are left alone. The direct calls prove the native entry points resolve with these
+        // signatures (NotifyAllAppPaused guards each engine, so it would only log a failure).
+        // What the hints do is the core's, run by the conformance scenario app_lifecycle_hints.
+        static void AppPauseReachesEveryLiveEngine()
+        {
+            var a = new RoomlinkEngine(Config(), EventDelivery.EngineThread);
+            var b = new RoomlinkEngine(Config(), EventDelivery.MainThread);
+            var gone = new RoomlinkEngine(Config(), EventDelivery.EngineThread);
+            gone.Dispose();
+            try
+            {
+                a.NotifyAppBackground();
+                b.NotifyAppForeground();
+                RoomlinkEngine.NotifyAllAppPaused(true);
+                RoomlinkEngine.NotifyAllAppPaused(false);
+            }
+            finally
+            {
+                a.Dispose();
+                b.Dispose();
+                MainThreadDispatcher.Clear();
+            }
         }
 
         // The engine's user_data is a GCHandle that keeps it alive while native code may call
@@ -492,6 +519,7 @@ namespace Roomlink.Tests
                 Test("clear_frees_without_raising", ClearFreesWithoutRaising),
                 Test("dispose_is_once_and_later_calls_say_1900005", DisposeIsOnceAndLaterCallsSay1900005),
                 Test("gc_handle_is_held_until_released", GcHandleIsHeldUntilReleased),
+                Test("app_pause_reaches_every_live_engine", AppPauseReachesEveryLiveEngine),
                 Test("dispose_inside_a_handler", DisposeInsideAHandler),
                 Test("bad_strings_are_refused_and_change_nothing", BadStringsAreRefusedAndChangeNothing),
                 Test("utf8_round_trips", Utf8RoundTrips),

@@ -531,6 +531,13 @@ static cJSON *call(struct client *c, const cJSON *cmd, char *err, size_t errlen)
     if (bool_of(cmd, "available", &available, err, errlen)) return NULL;
     return code_reply(roomlink_on_network_changed(e, (uint32_t)available));
   }
+  if (strcmp(name, "app") == 0) {
+    STR(state, "state");
+    if (strcmp(state, "background") == 0) return code_reply(roomlink_on_app_background(e));
+    if (strcmp(state, "foreground") == 0) return code_reply(roomlink_on_app_foreground(e));
+    snprintf(err, errlen, "unknown app state %s", state);
+    return NULL;
+  }
   if (strcmp(name, "room_state") == 0) {
     STR(room, "room");
     roomlink_connection_state state = 0;

@@ -349,6 +349,14 @@ namespace Roomlink.Conformance
                     case "network":
                         engine.NotifyNetworkChanged(Bool(cmd, "available"));
                         break;
+                    case "app":
+                        switch (Str(cmd, "state"))
+                        {
+                            case "background": engine.NotifyAppBackground(); break;
+                            case "foreground": engine.NotifyAppForeground(); break;
+                            default: throw new CommandException("unknown app state \"" + Str(cmd, "state") + "\"");
+                        }
+                        break;
                     case "room_state":
                         var state = engine.GetRoomState(Str(cmd, "room"));
                         return new JObject { { "code", 0L }, { "state", (long)state } };

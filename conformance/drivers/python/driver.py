@@ -218,6 +218,15 @@ class Driver:
         if name == "network":
             engine.on_network_changed(bool_of(cmd, "available"))
             return {"code": 0}
+        if name == "app":
+            state = str_of(cmd, "state")
+            if state == "background":
+                engine.on_app_background()
+            elif state == "foreground":
+                engine.on_app_foreground()
+            else:
+                raise CommandError(f"unknown app state {state!r}")
+            return {"code": 0}
         if name == "room_state":
             return {"code": 0, "state": engine.room_state(str_of(cmd, "room")).value}
         if name == "publish_stream":

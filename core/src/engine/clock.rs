@@ -25,6 +25,8 @@ pub(crate) const WAKE_GAP: Duration = Duration::from_secs(1);
 pub(crate) struct Clock {
     origin: Instant,
     boot_origin: Duration,
+    /// The suspend-inclusive OS clock (`boot_now`; tests put a suspension into it).
+    boot: fn() -> Duration,
 }
 
 /// One reading of both clocks.
@@ -38,13 +40,24 @@ pub(crate) struct Reading {
 
 impl Clock {
     pub(crate) fn new() -> Self {
-        Self::at(Instant::now(), boot_now())
+        Self::with_boot(boot_now)
     }
 
+    /// A clock on another suspend-inclusive source (a test's, which can "suspend").
+    pub(crate) fn with_boot(boot: fn() -> Duration) -> Self {
+        Clock {
+            origin: Instant::now(),
+            boot_origin: boot(),
+            boot,
+        }
+    }
+
+    #[cfg(test)]
     fn at(origin: Instant, boot_origin: Duration) -> Self {
         Clock {
             origin,
             boot_origin,
+            boot: boot_now,
         }
     }
 
@@ -54,7 +67,7 @@ impl Clock {
     }
 
     pub(crate) fn read(&self) -> Reading {
-        self.reading(Instant::now(), boot_now())
+        self.reading(Instant::now(), (self.boot)())
     }
 
     fn reading(&self, mono: Instant, boot: Duration) -> Reading {

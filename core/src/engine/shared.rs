@@ -44,6 +44,15 @@ impl Shared {
         events: Arc<EventQueue>,
         cmds: mpsc::UnboundedSender<Cmd>,
     ) -> Self {
+        Self::with_clock(machine, events, cmds, Clock::new())
+    }
+
+    pub(crate) fn with_clock(
+        machine: Machine,
+        events: Arc<EventQueue>,
+        cmds: mpsc::UnboundedSender<Cmd>,
+        clock: Clock,
+    ) -> Self {
         Shared {
             core: Mutex::new(Core {
                 machine,
@@ -51,7 +60,7 @@ impl Shared {
                 deadline: None,
                 wake: WakeDetector::default(),
             }),
-            clock: Clock::new(),
+            clock,
             events,
             cmds,
         }
@@ -159,5 +168,73 @@ impl Shared {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::{EngineConfig, RoomConfig};
+    use crate::model::User;
+    use crate::protocol::ClientFrame;
+
+    /// Seconds the test's "device" has spent suspended, added to the real boot clock.
+    static SUSPENDED_S: AtomicU64 = AtomicU64::new(0);
+
+    fn boot_with_suspensions() -> Duration {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        let awake = START.get_or_init(std::time::Instant::now).elapsed();
+        awake + Duration::from_secs(SUSPENDED_S.load(Ordering::SeqCst))
+    }
+
+    fn pings(rx: &mut mpsc::UnboundedReceiver<Cmd>) -> usize {
+        let mut n = 0;
+        while let Ok(cmd) = rx.try_recv() {
+            if matches!(
+                cmd,
+                Cmd::Transmit(Transmit::Send {
+                    frame: ClientFrame::Ping,
+                    ..
+                })
+            ) {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// The engine's own wake-up handling: the first input after the clock shows a suspension
+    /// makes the machine probe its open link (a ping at once), before that input; later inputs
+    /// do not.
+    #[test]
+    fn the_first_input_after_a_suspension_probes_the_link() {
+        let machine = Machine::new(EngineConfig::new("ws://test"), 7);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let clock = Clock::with_boot(boot_with_suspensions);
+        let shared = Shared::with_clock(machine, Arc::new(EventQueue::default()), tx, clock);
+        let user = User::new("alice", "Alice");
+        let login = |m: &mut Machine, now| m.login_room(now, "r", user, "t", RoomConfig::default());
+        shared.input(login).unwrap().unwrap();
+        let conn = loop {
+            match rx.try_recv() {
+                Ok(Cmd::Transmit(Transmit::Connect { conn, .. })) => break conn,
+                Ok(_) => {}
+                Err(e) => panic!("no Connect: {e:?}"),
+            }
+        };
+        shared.link_input(|m, now| m.handle_connected(now, conn));
+        assert_eq!(pings(&mut rx), 0, "a fresh link is not probed");
+        SUSPENDED_S.fetch_add(60, Ordering::SeqCst);
+        shared.link_input(|_, _| {});
+        assert_eq!(
+            pings(&mut rx),
+            1,
+            "probed on the first input after the suspension"
+        );
+        shared.link_input(|_, _| {});
+        assert_eq!(pings(&mut rx), 0, "and only then");
     }
 }

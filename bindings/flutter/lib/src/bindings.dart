@@ -235,6 +235,14 @@ final class RoomlinkBindings {
       Int32 Function(Uint64, Uint32),
       int Function(int, int)>('roomlink_on_network_changed');
 
+  late final onAppBackground = _lib.lookupFunction<
+      Int32 Function(Uint64),
+      int Function(int)>('roomlink_on_app_background');
+
+  late final onAppForeground = _lib.lookupFunction<
+      Int32 Function(Uint64),
+      int Function(int)>('roomlink_on_app_foreground');
+
   late final roomState = _lib.lookupFunction<
       Int32 Function(Uint64, Pointer<Utf8>, Pointer<Uint32>),
       int Function(int, Pointer<Utf8>, Pointer<Uint32>)>('roomlink_room_state');

@@ -195,6 +195,17 @@ final class RoomlinkEngine {
   void onNetworkChanged(bool available) =>
       check(bindings.onNetworkChanged(_handle, available ? 1 : 0));
 
+  /// App-lifecycle hint: the app is going to the background (`AppLifecycleState.paused`). An
+  /// open link pings at once, so the server's heartbeat timeout counts from now; the link is
+  /// kept. Ignored after [dispose].
+  void onAppBackground() => check(bindings.onAppBackground(_handle));
+
+  /// App-lifecycle hint: the app is back in the foreground (`AppLifecycleState.resumed`). Rooms
+  /// whose retry window passed while suspended fail now, an open link is probed (lost if nothing
+  /// answers within the heartbeat interval), a link waiting to reconnect retries at once.
+  /// Ignored after [dispose].
+  void onAppForeground() => check(bindings.onAppForeground(_handle));
+
   /// The room's state; `disconnected` for a room never logged in and after [dispose].
   RoomConnectionState roomState(String roomId) => using((a) {
         final out = a<Uint32>();

@@ -120,6 +120,14 @@ class Driver(private val out: Output) {
                 engine.onNetworkChanged(cmd.bool("available"))
                 reply(0)
             }
+            "app" -> {
+                when (val state = cmd.str("state")) {
+                    "background" -> engine.onAppBackground()
+                    "foreground" -> engine.onAppForeground()
+                    else -> throw BadCommand("unknown app state \"$state\"")
+                }
+                reply(0)
+            }
             "room_state" -> reply(0).apply { addProperty("state", wireState(engine.roomState(cmd.str("room")))) }
             "publish_stream" -> roomlinkCall {
                 engine.publishStream(cmd.str("room"), cmd.str("stream_id"), cmd.str("extra_info"))

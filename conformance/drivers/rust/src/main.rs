@@ -240,6 +240,14 @@ impl Driver {
                 engine.on_network_changed(bool_of(cmd, "available")?);
                 code(Ok(()))
             }
+            "app" => {
+                match str_of(cmd, "state")? {
+                    "background" => engine.on_app_background(),
+                    "foreground" => engine.on_app_foreground(),
+                    other => return Err(format!("unknown app state {other:?}")),
+                }
+                code(Ok(()))
+            }
             "room_state" => json!({ "code": 0, "state": engine.room_state(room()?) as u32 }),
             "publish_stream" => code(engine.publish_stream(
                 room()?,

@@ -193,6 +193,12 @@ final class Driver: Sendable {
         case "network":
             let available = try bool(cmd, "available")
             return code { engine.onNetworkChanged(available: available) }
+        case "app":
+            switch try string(cmd, "state") {
+            case "background": return code { engine.onAppBackground() }
+            case "foreground": return code { engine.onAppForeground() }
+            case let other: throw DriverError("unknown app state \"\(other)\"")
+            }
         case "room_state":
             let room = try string(cmd, "room")
             var reply = code {}
