@@ -93,17 +93,32 @@ fn on_callback_thread() -> bool {
 /// `Send + Sync`: share it across threads behind an `Arc`.
 pub struct Engine {
     shared: Arc<Shared>,
-    ready: Arc<Ready>,
     threads: Mutex<Threads>,
-    pull_mode: bool,
-    /// What the handler has been told of each room, for observers (unused in pull mode).
-    room_states: Arc<RoomStates>,
+    delivery: Delivery,
+}
+
+/// How events reach the app, chosen at creation; each mode's state lives in its variant.
+enum Delivery {
+    /// A handler called on the engine's dispatcher thread.
+    Handler {
+        /// What the handler has been told of each room, for observers.
+        room_states: Arc<RoomStates>,
+    },
+    /// The pull API (`poll_event` / `wait_event`).
+    Pull {
+        /// The optional event-ready notifier.
+        ready: Arc<Ready>,
+    },
 }
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mode = match self.delivery {
+            Delivery::Handler { .. } => "handler",
+            Delivery::Pull { .. } => "pull",
+        };
         f.debug_struct("Engine")
-            .field("pull_mode", &self.pull_mode)
+            .field("delivery", &mode)
             .finish_non_exhaustive()
     }
 }
@@ -176,18 +191,24 @@ impl Engine {
             .name(RUNTIME_THREAD_NAME.into())
             .spawn(move || rt.block_on(runtime::run(setup, cmd_rx)))
             .map_err(|e| internal("runtime thread", e))?;
+        let delivery = match handler {
+            Some(_) => Delivery::Handler {
+                room_states: Arc::default(),
+            },
+            None => Delivery::Pull {
+                ready: Arc::default(),
+            },
+        };
         let engine = Engine {
             shared,
-            ready: Arc::default(),
             threads: Mutex::new(Threads {
                 runtime: Some(runtime),
                 ..Threads::default()
             }),
-            pull_mode: handler.is_none(),
-            room_states: Arc::default(),
+            delivery,
         };
-        if let Some(handler) = handler {
-            let room_states = engine.room_states.clone();
+        if let (Some(handler), Delivery::Handler { room_states }) = (handler, &engine.delivery) {
+            let room_states = room_states.clone();
             // On failure `engine` drops here, which stops and joins the runtime thread.
             let dispatcher = thread::Builder::new()
                 .name(EVENTS_THREAD_NAME.into())
@@ -292,28 +313,28 @@ impl Engine {
         room_id: &str,
         observer: Arc<dyn RoomStateObserver>,
     ) -> Result<ObservationHandle, ErrorCode> {
-        if self.pull_mode {
-            return Err(ErrorCode::INVALID_ARGUMENT);
+        match &self.delivery {
+            Delivery::Handler { room_states } => Ok(room_states.observe(room_id, observer)),
+            Delivery::Pull { .. } => Err(ErrorCode::INVALID_ARGUMENT),
         }
-        Ok(self.room_states.observe(room_id, observer))
     }
 
     /// Pull API (only when no handler was given; otherwise always `None`): the next queued event,
     /// without blocking. Events queued before destroy remain available after it.
     pub fn poll_event(&self) -> Option<Event> {
-        if !self.pull_mode {
-            return None;
+        match self.delivery {
+            Delivery::Pull { .. } => self.shared.events.try_pop(),
+            Delivery::Handler { .. } => None,
         }
-        self.shared.events.try_pop()
     }
 
     /// Pull API, blocking up to `timeout`. Returns `None` at once if a handler was given, or once
     /// the engine is destroyed and its queue is empty.
     pub fn wait_event(&self, timeout: Duration) -> Option<Event> {
-        if !self.pull_mode {
-            return None;
+        match self.delivery {
+            Delivery::Pull { .. } => self.shared.events.pop_timeout(timeout),
+            Delivery::Handler { .. } => None,
         }
-        self.shared.events.pop_timeout(timeout)
     }
 
     /// Pull API: calls `notify` (no argument, no lock held) on the engine's "roomlink-events"
@@ -332,16 +353,16 @@ impl Engine {
     ///
     /// [`destroy`]: Self::destroy
     pub fn set_ready_notifier(&self, notify: Option<ReadyNotifier>) -> Result<(), ErrorCode> {
-        if !self.pull_mode {
+        let Delivery::Pull { ready } = &self.delivery else {
             return Err(ErrorCode::INVALID_ARGUMENT);
-        }
+        };
         let start = notify.is_some();
-        self.ready.replace(notify)?;
+        ready.replace(notify)?;
         if start {
             // Before the thread starts, so that events already waiting are announced exactly once.
             self.shared.events.reannounce();
-            if let Err(code) = self.start_notifier() {
-                let _ = self.ready.replace(None);
+            if let Err(code) = self.start_notifier(ready) {
+                let _ = ready.replace(None);
                 return Err(code);
             }
         }
@@ -349,14 +370,14 @@ impl Engine {
     }
 
     /// Starts the notifier thread unless it runs already or destroy has begun.
-    fn start_notifier(&self) -> Result<(), ErrorCode> {
+    fn start_notifier(&self, ready: &Arc<Ready>) -> Result<(), ErrorCode> {
         // Under the threads lock, which destroy takes (after `Ready::stop`) to collect the
         // threads it joins: a thread started here is either collected or never started.
         let mut threads = self.lock_threads();
-        if threads.notifier.is_some() || self.ready.is_stopped() {
+        if threads.notifier.is_some() || ready.is_stopped() {
             return Ok(());
         }
-        let (queue, ready) = (self.shared.events.clone(), self.ready.clone());
+        let (queue, ready) = (self.shared.events.clone(), ready.clone());
         let notifier = thread::Builder::new()
             .name(EVENTS_THREAD_NAME.into())
             .spawn(move || ready::run(queue, ready))
@@ -394,7 +415,9 @@ impl Engine {
     pub fn destroy(&self) {
         // First, so that no event-ready call starts from here on (waits for a running one,
         // except on a callback thread).
-        self.ready.stop();
+        if let Delivery::Pull { ready } = &self.delivery {
+            ready.stop();
+        }
         if self.shared.shutdown() {
             log::debug!("engine destroyed");
         }
