@@ -57,6 +57,10 @@ pub struct Args {
     /// every node of it must have the same settings [default: rooms live in this process only].
     #[arg(long, env = "ROOMLINK_REDIS", hide_env_values = true)]
     redis: Option<String>,
+    /// With a `rediss://` Redis: trust only the CA certificates in this PEM file [default: the
+    /// system trust store].
+    #[arg(long, env = "ROOMLINK_REDIS_CA")]
+    redis_ca: Option<std::path::PathBuf>,
     /// Cluster only: store a room's state every this many log entries and trim its log.
     #[arg(long, env = "ROOMLINK_SNAPSHOT_EVERY", default_value_t = 1000)]
     snapshot_every: u64,
@@ -101,6 +105,12 @@ impl Rates {
 }
 
 pub fn run(args: Args) -> Result<(), String> {
+    let redis_ca_pem = match &args.redis_ca {
+        Some(path) => {
+            Some(std::fs::read(path).map_err(|e| format!("--redis-ca {}: {e}", path.display()))?)
+        }
+        None => None,
+    };
     let config = ServerConfig {
         bind: args.bind,
         app_id: args.key.app_id,
@@ -120,6 +130,7 @@ pub fn run(args: Args) -> Result<(), String> {
         },
         redis: args.redis.map(roomlink_server::StoreUrl),
         snapshot_every: args.snapshot_every,
+        redis_ca_pem,
         rates: args.rates.config(),
     };
     // Checked here too (start would refuse it as well) so the message names the setting rather

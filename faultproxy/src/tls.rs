@@ -70,6 +70,17 @@ impl TestCa {
         self.issuer.pem()
     }
 
+    /// A leaf for the loopback names signed by this CA, as PEM: the chain (leaf, then this CA)
+    /// and the leaf's private key, for a server that reads them from files (a TLS Redis).
+    pub fn leaf_pem(&self) -> Result<(String, String), String> {
+        let fail = |e: rcgen::Error| format!("leaf certificate: {e}");
+        let params =
+            rcgen::CertificateParams::new(NAMES.map(String::from).to_vec()).map_err(fail)?;
+        let key = rcgen::KeyPair::generate().map_err(fail)?;
+        let leaf = params.signed_by(&key, &self.issuer).map_err(fail)?;
+        Ok((leaf.pem() + &self.issuer.pem(), key.serialize_pem()))
+    }
+
     /// A leaf for the loopback names signed by this CA, presented with the CA's certificate (the
     /// chain a real server sends).
     fn leaf_acceptor(&self) -> Result<TlsAcceptor, String> {

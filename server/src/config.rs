@@ -59,15 +59,27 @@ pub struct ServerConfig {
     /// The Redis that makes this server one node of a cluster (`docs/PROTOCOL.md`, "Cluster");
     /// `None`: rooms live in this process only.
     pub redis: Option<StoreUrl>,
+    /// Cluster only: the CA certificates (PEM) a `rediss://` Redis is verified with, instead of
+    /// the system trust store (a managed Redis's or your own CA).
+    pub redis_ca_pem: Option<Vec<u8>>,
     /// Cluster only: a room's state is stored in Redis every this many log entries, and its log
     /// trimmed below the previous one (`docs/PROTOCOL.md`, "Cluster").
     pub snapshot_every: u64,
 }
 
-/// A Redis URL (`redis://[[user]:password@]host:port[/db]`). It may hold a password, so its
-/// `Debug` shows only the scheme and host.
+/// A Redis URL (`redis://[[user]:password@]host:port[/db]`, or `rediss://` for TLS). It may hold
+/// a password, so its `Debug` shows only the scheme and host.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoreUrl(pub String);
+
+impl StoreUrl {
+    /// `rediss://`: the connection to Redis is TLS.
+    pub fn is_tls(&self) -> bool {
+        self.0
+            .get(..9)
+            .is_some_and(|s| s.eq_ignore_ascii_case("rediss://"))
+    }
+}
 
 impl std::fmt::Debug for StoreUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -167,6 +179,7 @@ impl Default for ServerConfig {
             limits: ConnectionLimits::default(),
             redis: None,
             snapshot_every: 1000,
+            redis_ca_pem: None,
             rates: Default::default(),
         }
     }
@@ -190,6 +203,9 @@ impl ServerConfig {
                 "heartbeat_timeout must be between {MIN_HEARTBEAT_TIMEOUT:?} and {MAX_HEARTBEAT_TIMEOUT:?} (got {:?})",
                 self.heartbeat_timeout
             ));
+        }
+        if self.redis_ca_pem.is_some() && !self.redis.as_ref().is_some_and(StoreUrl::is_tls) {
+            return Err("redis_ca_pem needs a rediss:// Redis URL".into());
         }
         if self.snapshot_every == 0 {
             return Err("snapshot_every must be at least 1".into());

@@ -16,6 +16,16 @@ pub struct Redis {
     child: Option<Child>,
     pub port: u16,
     dir: PathBuf,
+    /// Serving TLS only (`rediss://`), see [`Redis::start_tls`].
+    tls: bool,
+}
+
+/// A certificate for a TLS Redis: the chain (leaf first) and the leaf's key, as PEM, and the CA
+/// that signed it (Redis needs a CA file even when it does not ask clients for certificates).
+pub struct TlsFiles<'a> {
+    pub chain_pem: &'a str,
+    pub key_pem: &'a str,
+    pub ca_pem: &'a str,
 }
 
 fn free_port() -> u16 {
@@ -41,12 +51,48 @@ impl Redis {
         Redis::try_start_on(free_port())
     }
 
+    /// Starts on a free port serving TLS only (`rediss://`, no plain port), presenting `files`;
+    /// clients are not asked for certificates.
+    pub fn start_tls(files: &TlsFiles) -> Redis {
+        Redis::try_start_with(free_port(), Some(files)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     fn try_start_on(port: u16) -> Result<Redis, String> {
+        Redis::try_start_with(port, None)
+    }
+
+    fn try_start_with(port: u16, tls: Option<&TlsFiles>) -> Result<Redis, String> {
         let dir =
             std::env::temp_dir().join(format!("roomlink-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| format!("redis dir {}: {e}", dir.display()))?;
-        let mut child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        let mut command = Command::new("redis-server");
+        match tls {
+            None => command.args(["--port", &port.to_string()]),
+            Some(files) => {
+                let write = |name: &str, pem: &str| {
+                    let path = dir.join(name);
+                    std::fs::write(&path, pem)
+                        .map(|()| path)
+                        .map_err(|e| format!("redis TLS file {name}: {e}"))
+                };
+                let (cert, key) = (
+                    write("tls.crt", files.chain_pem)?,
+                    write("tls.key", files.key_pem)?,
+                );
+                let ca = write("ca.crt", files.ca_pem)?;
+                command
+                    .args(["--port", "0", "--tls-port", &port.to_string()])
+                    .arg("--tls-cert-file")
+                    .arg(cert)
+                    .arg("--tls-key-file")
+                    .arg(key)
+                    .arg("--tls-ca-cert-file")
+                    .arg(ca)
+                    .args(["--tls-auth-clients", "no"])
+            }
+        };
+        let mut child = command
+            .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(&dir)
@@ -75,6 +121,7 @@ impl Redis {
             child: Some(child),
             port,
             dir,
+            tls: tls.is_some(),
         };
         match rx.recv_timeout(READY_WITHIN) {
             Ok(Ok(())) => Ok(redis),
@@ -92,7 +139,8 @@ impl Redis {
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}/", self.port)
     }
 
     pub fn pid(&self) -> u32 {

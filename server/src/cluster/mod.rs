@@ -321,7 +321,18 @@ impl ClusterRegistry {
     /// Connects to Redis at `url`, joins the cluster as a new node and starts its background
     /// tasks (on the current tokio runtime).
     pub async fn connect(url: &str, config: &ServerConfig) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
+        let client = match &config.redis_ca_pem {
+            // Only the given CAs (validate() made sure the URL is rediss://).
+            Some(pem) => redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.clone()),
+                },
+            )?,
+            // rediss:// is verified against the system trust store.
+            None => redis::Client::open(url)?,
+        };
         let cm_config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
             .set_response_timeout(Some(STORE_TIMEOUT))
