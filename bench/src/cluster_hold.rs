@@ -59,7 +59,11 @@ pub fn loads(per_node: &[usize]) -> Vec<(usize, usize, Ipv4Addr)> {
             let c = left.min(PER_LOAD);
             // 127.0.0.2 on (.1 is the nodes' own address), 250 to a /24.
             let k = out.len();
-            out.push((node, c, Ipv4Addr::new(127, 0, (k / 250) as u8, (k % 250 + 2) as u8)));
+            out.push((
+                node,
+                c,
+                Ipv4Addr::new(127, 0, (k / 250) as u8, (k % 250 + 2) as u8),
+            ));
             left -= c;
         }
     }
@@ -109,7 +113,10 @@ fn hold_on(
     single: Capacity,
 ) -> Result<ClusterHold, String> {
     let sessions: usize = per_node.iter().sum();
-    let rss0: Vec<u64> = nodes.iter().map(|n| rss_kib(n.pid())).collect::<Result<_, _>>()?;
+    let rss0: Vec<u64> = nodes
+        .iter()
+        .map(|n| rss_kib(n.pid()))
+        .collect::<Result<_, _>>()?;
     let mem0 = used_memory(redis.port)?;
     let ramp = Instant::now();
     let plan = loads(per_node);
@@ -148,7 +155,11 @@ fn hold_on(
         alive += line["alive"].as_u64().unwrap_or(0) as usize;
         p.finish(Duration::from_secs(30))?;
     }
-    let grown: u64 = rss1.iter().zip(&rss0).map(|(a, b)| a.saturating_sub(*b)).sum();
+    let grown: u64 = rss1
+        .iter()
+        .zip(&rss0)
+        .map(|(a, b)| a.saturating_sub(*b))
+        .sum();
     let n = sessions.max(1) as f64;
     Ok(ClusterHold {
         sessions,
@@ -179,7 +190,10 @@ mod tests {
     #[test]
     fn sessions_are_split_evenly_under_the_limit_and_loads_have_distinct_sources() {
         let per_node = split(100_000, 19_900);
-        assert_eq!(per_node, vec![16_667, 16_667, 16_667, 16_667, 16_666, 16_666]);
+        assert_eq!(
+            per_node,
+            vec![16_667, 16_667, 16_667, 16_667, 16_666, 16_666]
+        );
         assert_eq!(split(20, 19_900), vec![20]);
         let l = loads(&per_node);
         assert!(l.iter().all(|&(_, c, _)| c <= PER_LOAD));

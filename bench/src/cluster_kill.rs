@@ -162,10 +162,19 @@ fn measure(
                 if *room_id == r && matches!(reason, R::Reconnected | R::KickOut | R::ReconnectFailed))
         });
         match ended {
-            Ok((at, Event::RoomStateChanged { reason: R::Reconnected, .. })) => {
-                out.reconnected_ns.push(at - t0)
-            }
-            Ok((_, Event::RoomStateChanged { reason: R::KickOut, .. })) => out.kicked_out += 1,
+            Ok((
+                at,
+                Event::RoomStateChanged {
+                    reason: R::Reconnected,
+                    ..
+                },
+            )) => out.reconnected_ns.push(at - t0),
+            Ok((
+                _,
+                Event::RoomStateChanged {
+                    reason: R::KickOut, ..
+                },
+            )) => out.kicked_out += 1,
             Ok(_) => out.reconnect_failed += 1,
             Err(_) => out.silent += 1,
         }
@@ -178,7 +187,10 @@ fn measure(
     for (i, app) in apps.iter().enumerate() {
         let r = room(i);
         for (_, e) in app.drain() {
-            if let Event::RoomStateChanged { room_id, reason, .. } = e {
+            if let Event::RoomStateChanged {
+                room_id, reason, ..
+            } = e
+            {
                 if room_id == r && reason == R::KickOut {
                     out.kicked_out += 1;
                 } else if room_id == r && reason == R::ReconnectFailed {

@@ -145,7 +145,11 @@ fn kill_rows(kill: &Option<NodeKill>) -> Vec<Row> {
             time_us(all as f64 / 1000.0),
             time_us(each.p50_us)
         ),
-        _ => format!("only {} of {} reconnected", k.reconnected_ns.len(), k.clients),
+        _ => format!(
+            "only {} of {} reconnected",
+            k.reconnected_ns.len(),
+            k.clients
+        ),
     };
     row.floor = format!(
         "target: ping timeout {} s + 1 s = {}",
@@ -172,7 +176,8 @@ fn kill_rows(kill: &Option<NodeKill>) -> Vec<Row> {
     );
     ends.floor = format!(
         "watched {} s more after the last Reconnected (node heartbeat timeout {} s)",
-        WATCH_AFTER_SECS, k.node_heartbeat_timeout_ms as f64 / 1000.0
+        WATCH_AFTER_SECS,
+        k.node_heartbeat_timeout_ms as f64 / 1000.0
     );
     ends.ratio = "target 0 · 0 · 0".into();
     vec![row, ends]
@@ -368,12 +373,23 @@ mod tests {
         let rows = more_rows(&Some(node_kill(&[100, 200, 2000], 0)), &None, &Err("why"));
         assert_eq!(rows[0].floor, "target: ping timeout 3 s + 1 s = 4000.0 ms");
         assert_eq!(rows[0].ratio, "0.50× of target");
-        assert!(rows[0].roomlink.starts_with("all 3: 2000.0 ms"), "{}", rows[0].roomlink);
-        assert_eq!(rows[1].roomlink, "2 user events · 0 KickOut · 0 ReconnectFailed");
+        assert!(
+            rows[0].roomlink.starts_with("all 3: 2000.0 ms"),
+            "{}",
+            rows[0].roomlink
+        );
+        assert_eq!(
+            rows[1].roomlink,
+            "2 user events · 0 KickOut · 0 ReconnectFailed"
+        );
         let rows = more_rows(&Some(node_kill(&[100, 200], 1)), &None, &Err("why"));
         assert_eq!(rows[0].roomlink, "only 2 of 3 reconnected");
-        assert_eq!(rows[0].ratio, "");
-        assert!(rows[1].roomlink.contains("1 KickOut"), "{}", rows[1].roomlink);
+        assert!(!rows[0].ratio.contains("of target"), "{}", rows[0].ratio);
+        assert!(
+            rows[1].roomlink.contains("1 KickOut"),
+            "{}",
+            rows[1].roomlink
+        );
         // No fan-out figures; the hold row says why it is missing.
         assert_eq!(rows[2].roomlink, "n/a");
         assert_eq!(rows[3].roomlink, "n/a (why)");
@@ -392,8 +408,13 @@ mod tests {
             cluster: fan(&[3000, 4000]),
         };
         let rows = more_rows(&None, &Some(f), &Err("why"));
-        assert!(rows[2].figure.contains("room of 2 spread over 4 nodes"), "{}", rows[2].figure);
-        assert_eq!(rows[2].ratio, "p50 3.00× · max 2.00× one server");
-        assert!(rows[3].ratio.starts_with("p50 "), "{}", rows[3].ratio);
+        // rows[0]: the node kill's n/a row.
+        assert!(
+            rows[1].figure.contains("room of 2 spread over 4 nodes"),
+            "{}",
+            rows[1].figure
+        );
+        assert_eq!(rows[1].ratio, "p50 3.00× · max 2.00× one server");
+        assert!(rows[2].ratio.starts_with("p50 "), "{}", rows[2].ratio);
     }
 }

@@ -163,7 +163,11 @@ pub fn roomlink(server: SocketAddr, members: usize, trials: usize) -> Result<Fan
 
 /// As [`roomlink`], the members spread round robin over `servers` (the nodes of a cluster); the
 /// joiner is on the first.
-pub fn roomlink_on(servers: &[SocketAddr], members: usize, trials: usize) -> Result<Fanout, String> {
+pub fn roomlink_on(
+    servers: &[SocketAddr],
+    members: usize,
+    trials: usize,
+) -> Result<Fanout, String> {
     let server = *servers.first().ok_or("fan-out: no server")?;
     runtime()?.block_on(async move {
         // Built in two passes so that building costs O(N) events, not O(N²): members first join

@@ -211,7 +211,11 @@ pub fn rows(
     }
     rows.push(row);
     rows.extend(cluster_rows(cluster));
-    rows.extend(crate::cluster_rows::more_rows(cluster_kill, cluster_fan, cluster_hold));
+    rows.extend(crate::cluster_rows::more_rows(
+        cluster_kill,
+        cluster_fan,
+        cluster_hold,
+    ));
 
     let fan_cell = |f: &Option<FanoutSummary>| {
         f.as_ref()

@@ -352,7 +352,9 @@ pub fn run(opts: Options) -> Result<(), String> {
     });
     let cluster_hold = match plan.cluster_hold {
         Ok(sessions) => r
-            .part("cluster_hold", || crate::cluster_hold::run(sessions, plan.hold))
+            .part("cluster_hold", || {
+                crate::cluster_hold::run(sessions, plan.hold)
+            })
             .ok_or("failed or not run"),
         Err(why) => {
             if r.wants("cluster_hold") {
