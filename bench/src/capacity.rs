@@ -135,30 +135,34 @@ pub fn load(
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
     rt.block_on(async move {
-        let opened: Vec<Result<member::Ws, String>> = futures_util::stream::iter(0..count)
-            .map(|i| async move {
-                let room = format!("{prefix}-{}", i / ROOM_SIZE);
-                let user = format!("{prefix}-{i}");
-                let mut ws = member::connect(
-                    server,
-                    Some(source),
-                    vec![member::login(&room, &user, true)],
-                )
-                .await?;
-                member::expect_joined(&mut ws).await?;
-                Ok(ws)
+        // Each session pings from its own `joined` on, not once the whole ramp is done: a ramp
+        // longer than the server's heartbeat timeout (many load processes on a cluster) would
+        // otherwise have its first sessions expire before they ever pinged.
+        let alive = Arc::new(AtomicUsize::new(0));
+        let opened: Vec<Result<(), String>> = futures_util::stream::iter(0..count)
+            .map(|i| {
+                let alive = alive.clone();
+                async move {
+                    let room = format!("{prefix}-{}", i / ROOM_SIZE);
+                    let user = format!("{prefix}-{i}");
+                    let mut ws = member::connect(
+                        server,
+                        Some(source),
+                        vec![member::login(&room, &user, true)],
+                    )
+                    .await?;
+                    member::expect_joined(&mut ws).await?;
+                    alive.fetch_add(1, Ordering::Relaxed);
+                    // Spread the first pings over one interval, as independent clients would be.
+                    let offset = heartbeat.mul_f64(i as f64 / count as f64);
+                    tokio::spawn(session(ws, heartbeat, offset, alive));
+                    Ok(())
+                }
             })
             .buffer_unordered(64)
             .collect()
             .await;
-        let alive = Arc::new(AtomicUsize::new(0));
-        for (i, ws) in opened.into_iter().enumerate() {
-            let ws = ws?;
-            alive.fetch_add(1, Ordering::Relaxed);
-            // Spread the first pings over one interval, as independent clients would be.
-            let offset = heartbeat.mul_f64(i as f64 / count as f64);
-            tokio::spawn(session(ws, heartbeat, offset, alive.clone()));
-        }
+        opened.into_iter().collect::<Result<Vec<()>, String>>()?;
         println!("{}", serde_json::json!({ "ready": count }));
         let _ = tokio::io::copy(&mut tokio::io::stdin(), &mut tokio::io::sink()).await;
         println!(

@@ -98,7 +98,7 @@ fn lat(samples: Vec<u64>) -> Result<Latency, String> {
 
 /// A Redis of the bench's own. `Redis::start` panics on a broken install: a failed figure, not
 /// a failed run.
-fn start_redis() -> Result<Redis, String> {
+pub(crate) fn start_redis() -> Result<Redis, String> {
     std::panic::catch_unwind(Redis::start)
         .map_err(|_| "cannot start redis-server (scripts/setup.sh installs it)".to_string())
 }
@@ -361,7 +361,7 @@ fn parse_commandstats(text: &str) -> BTreeMap<String, u64> {
 }
 
 /// One `INFO section` over RESP (a bulk string reply), without a client library.
-fn info(port: u16, section: &str) -> std::io::Result<String> {
+pub(crate) fn info(port: u16, section: &str) -> std::io::Result<String> {
     let mut conn = TcpStream::connect(("127.0.0.1", port))?;
     conn.set_read_timeout(Some(Duration::from_secs(5)))?;
     write!(

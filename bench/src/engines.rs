@@ -40,11 +40,20 @@ impl Stamped {
 
     /// Waits for the first event `want` accepts; returns when its callback ran.
     pub fn wait(&self, what: &str, want: impl Fn(&Event) -> bool) -> Result<u64, String> {
+        self.wait_event(what, want).map(|(at, _)| at)
+    }
+
+    /// As [`Stamped::wait`], with the event itself.
+    pub fn wait_event(
+        &self,
+        what: &str,
+        want: impl Fn(&Event) -> bool,
+    ) -> Result<(u64, Event), String> {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.events.recv_timeout(left) {
-                Ok((at, e)) if want(&e) => return Ok(at),
+                Ok((at, e)) if want(&e) => return Ok((at, e)),
                 Ok(_) => continue,
                 Err(_) => return Err(format!("no {what} within {PATIENCE:?}")),
             }
@@ -66,5 +75,12 @@ impl Stamped {
             matches!(e, Event::RoomUserUpdate { room_id: r, update_type, users }
                 if r == room_id && *update_type == kind && users.iter().any(|u| u.user_id == user_id))
         })
+    }
+}
+
+impl Stamped {
+    /// Every event that has arrived and not been waited for yet (without blocking).
+    pub fn drain(&self) -> Vec<(u64, Event)> {
+        self.events.try_iter().collect()
     }
 }

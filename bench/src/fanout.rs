@@ -158,6 +158,17 @@ async fn collect(
 
 /// roomlink: builds a room of `members`, then `trials` times joins and leaves it.
 pub fn roomlink(server: SocketAddr, members: usize, trials: usize) -> Result<Fanout, String> {
+    roomlink_on(&[server], members, trials)
+}
+
+/// As [`roomlink`], the members spread round robin over `servers` (the nodes of a cluster); the
+/// joiner is on the first.
+pub fn roomlink_on(
+    servers: &[SocketAddr],
+    members: usize,
+    trials: usize,
+) -> Result<Fanout, String> {
+    let server = *servers.first().ok_or("fan-out: no server")?;
     runtime()?.block_on(async move {
         // Built in two passes so that building costs O(N) events, not O(N²): members first join
         // without user updates (no events for anyone), then all log in again on their own
@@ -175,7 +186,7 @@ pub fn roomlink(server: SocketAddr, members: usize, trials: usize) -> Result<Fan
                 let tx = tx.clone();
                 async move {
                     let mut ws = member::connect(
-                        server,
+                        servers[i % servers.len()],
                         None,
                         vec![member::login("fan", &format!("m{i}"), false)],
                     )

@@ -52,6 +52,10 @@ pub struct Measured {
     pub sio_peer: Option<Latency>,
     /// Login and peer notification on a 2-node cluster beside one server; idle Redis commands.
     pub cluster: Option<ClusterFigures>,
+    pub cluster_kill: Option<crate::cluster_kill::NodeKill>,
+    pub cluster_fan: Option<crate::cluster_fanout::ClusterFanout>,
+    /// Why it is missing: not run in this mode, or failed.
+    pub cluster_hold: Result<crate::cluster_hold::ClusterHold, &'static str>,
     pub fan: Option<FanoutSummary>,
     pub sio_fan: Option<FanoutSummary>,
     pub tcp_fan: Option<FanoutSummary>,
@@ -135,6 +139,9 @@ pub fn rows(
         sio_login,
         sio_peer,
         cluster,
+        cluster_kill,
+        cluster_fan,
+        cluster_hold,
         fan,
         sio_fan,
         tcp_fan,
@@ -204,6 +211,11 @@ pub fn rows(
     }
     rows.push(row);
     rows.extend(cluster_rows(cluster));
+    rows.extend(crate::cluster_rows::more_rows(
+        cluster_kill,
+        cluster_fan,
+        cluster_hold,
+    ));
 
     let fan_cell = |f: &Option<FanoutSummary>| {
         f.as_ref()

@@ -61,6 +61,13 @@ struct Plan {
     /// The cluster's idle-commands figure: sessions, and each of its two windows.
     cluster_sessions: usize,
     cluster_idle: Duration,
+    /// Node kill: engines on the node that is killed.
+    kill_clients: usize,
+    /// Fan-out over 4 nodes: members, trials.
+    cluster_fanout_members: usize,
+    cluster_fanout_trials: usize,
+    /// Held sessions on a cluster (`None`: not in this mode, for the reason given).
+    cluster_hold: Result<usize, &'static str>,
 }
 
 impl Plan {
@@ -79,6 +86,10 @@ impl Plan {
                 rate_rounds: 1,
                 cluster_sessions: 20,
                 cluster_idle: Duration::from_secs(5),
+                kill_clients: 20,
+                cluster_fanout_members: 200,
+                cluster_fanout_trials: 2,
+                cluster_hold: Err("full run only: 100 000 sessions take minutes to build"),
             }
         } else {
             Plan {
@@ -94,6 +105,10 @@ impl Plan {
                 rate_rounds: 3,
                 cluster_sessions: 100,
                 cluster_idle: Duration::from_secs(30),
+                kill_clients: 1000,
+                cluster_fanout_members: 10_000,
+                cluster_fanout_trials: 10,
+                cluster_hold: Ok(100_000),
             }
         }
     }
@@ -329,6 +344,25 @@ pub fn run(opts: Options) -> Result<(), String> {
     let cluster = r.part("cluster", || {
         crate::cluster::run(n, plan.cluster_sessions, plan.cluster_idle)
     });
+    let cluster_kill = r.part("cluster_node_kill", || {
+        crate::cluster_kill::run(plan.kill_clients)
+    });
+    let cluster_fan = r.part("cluster_fanout", || {
+        crate::cluster_fanout::run(plan.cluster_fanout_members, plan.cluster_fanout_trials)
+    });
+    let cluster_hold = match plan.cluster_hold {
+        Ok(sessions) => r
+            .part("cluster_hold", || {
+                crate::cluster_hold::run(sessions, plan.hold)
+            })
+            .ok_or("failed or not run"),
+        Err(why) => {
+            if r.wants("cluster_hold") {
+                eprintln!("bench: cluster_hold skipped: {why}");
+            }
+            Err(why)
+        }
+    };
 
     // 4. Fan-out, each on a fresh server (a 10 000-member room is not left behind).
     let (m, trials) = (plan.fanout_members, plan.fanout_trials);
@@ -427,6 +461,9 @@ pub fn run(opts: Options) -> Result<(), String> {
         sio_login,
         sio_peer,
         cluster,
+        cluster_kill,
+        cluster_fan,
+        cluster_hold,
         fan,
         sio_fan,
         tcp_fan,
