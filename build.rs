@@ -3,7 +3,10 @@
 //! 1. Generates the C header `bindings/c/roomlink.h` with cbindgen from `ffi/src/c/` (settings in
 //!    `ffi/cbindgen.toml`), adding the `ROOMLINK_CODE_*` constants from core's one code table
 //!    (`core/src/codes.rs`, compiled into this script as a module), so the data lives in one
-//!    place. The header is written only when its content changed; `scripts/test.sh` fails when
+//!    place, and the `ROOMLINK_REASON_*` / `_STATE_*` / `_UPDATE_*` / `_STREAM_DELETE_REASON_*`
+//!    constants from core's enums (`core/src/reason.rs`, `core/src/model.rs`, also compiled in:
+//!    each lists its variants through `listed_enum!`). The header is written only when its
+//!    content changed; `scripts/test.sh` fails when
 //!    the committed one differs.
 //! 2. Writes `$OUT_DIR/c_codes.rs` (the same rows as C strings) for `roomlink_error_name` and
 //!    `roomlink_error_message`; a unit test checks it against `ErrorCode::ALL`.
@@ -21,6 +24,83 @@ use std::path::{Path, PathBuf};
 mod codes;
 
 use codes::{ErrorCode, Origin};
+
+// The enums the C API carries as integers, from their definitions in core (`listed_enum!` gives
+// each its `ALL`, names and docs). `model.rs` and `reason.rs` need nothing else from core.
+#[macro_use]
+#[path = "core/src/listed.rs"]
+mod listed;
+#[allow(dead_code)]
+#[path = "core/src/model.rs"]
+mod model;
+#[allow(dead_code)]
+#[path = "core/src/reason.rs"]
+mod reason;
+
+/// `KickOut` -> `KICK_OUT`.
+fn screaming_snake(name: &str) -> String {
+    let mut out = String::new();
+    for (i, ch) in name.chars().enumerate() {
+        if ch.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(ch.to_ascii_uppercase());
+    }
+    out
+}
+
+/// One group of `#define PREFIX_NAME value`, each with its variant's doc comment.
+fn header_enum(
+    out: &mut String,
+    source: &str,
+    prefix: &str,
+    variants: impl IntoIterator<Item = (&'static str, u32, &'static str)>,
+) {
+    let _ = writeln!(
+        out,
+        "\n/* {prefix}*: generated from {source} (the Rust enum's variants and ordinals). */"
+    );
+    for (name, value, doc) in variants {
+        let doc = doc.trim().replace("*/", "* /");
+        let _ = write!(
+            out,
+            "\n/**\n * {doc}\n */\n#define {prefix}{} {value}\n",
+            screaming_snake(name)
+        );
+    }
+}
+
+/// The header block of enum constants.
+fn header_enums() -> String {
+    use model::{StreamDeleteReason, UpdateType};
+    use reason::{ConnectionState, RoomStateChangedReason};
+    let mut out = String::new();
+    header_enum(
+        &mut out,
+        "core/src/reason.rs",
+        "ROOMLINK_REASON_",
+        RoomStateChangedReason::ALL.map(|r| (r.as_str(), r as u32, r.doc())),
+    );
+    header_enum(
+        &mut out,
+        "core/src/reason.rs",
+        "ROOMLINK_STATE_",
+        ConnectionState::ALL.map(|s| (s.as_str(), s as u32, s.doc())),
+    );
+    header_enum(
+        &mut out,
+        "core/src/model.rs",
+        "ROOMLINK_UPDATE_",
+        UpdateType::ALL.map(|u| (u.as_str(), u as u32, u.doc())),
+    );
+    header_enum(
+        &mut out,
+        "core/src/model.rs",
+        "ROOMLINK_STREAM_DELETE_REASON_",
+        StreamDeleteReason::ALL.map(|r| (r.as_str(), r as u32, r.doc())),
+    );
+    out
+}
 
 /// The header block of code constants (after the includes).
 fn header_codes() -> String {
@@ -85,6 +165,9 @@ fn main() {
         ffi.join("cbindgen.toml"),
         ffi.join("src/c"),
         root.join("core/src/codes.rs"),
+        root.join("core/src/listed.rs"),
+        root.join("core/src/model.rs"),
+        root.join("core/src/reason.rs"),
         header_path.clone(),
     ] {
         println!("cargo:rerun-if-changed={}", watched.display());
@@ -94,7 +177,7 @@ fn main() {
 
     let mut config = cbindgen::Config::from_file(ffi.join("cbindgen.toml"))
         .unwrap_or_else(|e| panic!("ffi/cbindgen.toml: {e}"));
-    config.after_includes = Some(header_codes());
+    config.after_includes = Some(header_codes() + &header_enums());
     let bindings = cbindgen::Builder::new()
         .with_config(config)
         .with_src(ffi.join("src/c/mod.rs"))

@@ -179,6 +179,119 @@
 /** 1900105 (roomlink): FFI: this call is not allowed from inside a roomlink callback on the same thread (it would deadlock); nothing happened. */
 #define ROOMLINK_CODE_CALLED_FROM_CALLBACK 1900105
 
+/* ROOMLINK_REASON_*: generated from core/src/reason.rs (the Rust enum's variants and ordinals). */
+
+/**
+ * `login_room` / `switch_room` was called; connecting to the server.
+ */
+#define ROOMLINK_REASON_LOGINING 0
+
+/**
+ * Logged in; user and stream updates flow from now on.
+ */
+#define ROOMLINK_REASON_LOGINED 1
+
+/**
+ * Login failed (bad token 1002033, timeout 1002053, room full 1002034, ...). Terminal.
+ */
+#define ROOMLINK_REASON_LOGIN_FAILED 2
+
+/**
+ * The link was lost; retrying on its own (1002051). Reported once per outage.
+ */
+#define ROOMLINK_REASON_RECONNECTING 3
+
+/**
+ * Back after an outage; lists were brought up to date.
+ */
+#define ROOMLINK_REASON_RECONNECTED 4
+
+/**
+ * The retry window ended without a link (1002053), or the server refused the resume. Terminal.
+ */
+#define ROOMLINK_REASON_RECONNECT_FAILED 5
+
+/**
+ * The server removed this user (1002050, 1002055, 1002056, room closed 1900001). Terminal.
+ */
+#define ROOMLINK_REASON_KICK_OUT 6
+
+/**
+ * Logged out (`logout_room`, or the first half of `switch_room`). The default state.
+ */
+#define ROOMLINK_REASON_LOGOUT 7
+
+/**
+ * `logout_room` failed, e.g. the room is not logged in (1002002). The room's state is unchanged.
+ */
+#define ROOMLINK_REASON_LOGOUT_FAILED 8
+
+/* ROOMLINK_STATE_*: generated from core/src/reason.rs (the Rust enum's variants and ordinals). */
+
+/**
+ * Not in the room (never joined, logged out, or kicked out).
+ */
+#define ROOMLINK_STATE_DISCONNECTED 1
+
+/**
+ * Logging in.
+ */
+#define ROOMLINK_STATE_CONNECTING 2
+
+/**
+ * In the room.
+ */
+#define ROOMLINK_STATE_CONNECTED 3
+
+/**
+ * In the room, but the link is down and being retried.
+ */
+#define ROOMLINK_STATE_RECONNECTING 4
+
+/**
+ * Gave up: login failed or the reconnect window ended. `login_room` may be called again.
+ */
+#define ROOMLINK_STATE_FAILED 5
+
+/* ROOMLINK_UPDATE_*: generated from core/src/model.rs (the Rust enum's variants and ordinals). */
+
+/**
+ * Members were added.
+ */
+#define ROOMLINK_UPDATE_ADD 0
+
+/**
+ * Members were removed.
+ */
+#define ROOMLINK_UPDATE_DELETE 1
+
+/* ROOMLINK_STREAM_DELETE_REASON_*: generated from core/src/model.rs (the Rust enum's variants and ordinals). */
+
+/**
+ * The publisher stopped publishing it.
+ */
+#define ROOMLINK_STREAM_DELETE_REASON_STOPPED 0
+
+/**
+ * The publisher logged out of the room.
+ */
+#define ROOMLINK_STREAM_DELETE_REASON_USER_LEFT 1
+
+/**
+ * The publisher's session timed out (no heartbeat for the server's heartbeat timeout).
+ */
+#define ROOMLINK_STREAM_DELETE_REASON_USER_TIMED_OUT 2
+
+/**
+ * The publisher was kicked out.
+ */
+#define ROOMLINK_STREAM_DELETE_REASON_USER_KICKED 3
+
+/**
+ * The client's list was brought up to date after a reconnect; the stream ended while away.
+ */
+#define ROOMLINK_STREAM_DELETE_REASON_RESYNC 4
+
 
 /**
  * The ABI this header describes. It changes whenever a program compiled against an older header
@@ -269,7 +382,7 @@ typedef struct roomlink_engine_config {
 } roomlink_engine_config;
 
 /**
- * Why a room's state changed: ZEGO's `ZegoRoomStateChangedReason` ordinals.
+ * Why a room's state changed: ZEGO's `ZegoRoomStateChangedReason` ordinals (`ROOMLINK_REASON_*`).
  */
 typedef uint32_t roomlink_room_state_reason;
 
@@ -292,7 +405,7 @@ typedef void (*roomlink_on_room_state_changed)(void *user_data,
                                                uint32_t extended_data_len);
 
 /**
- * Whether an update adds or removes (ZEGO's `ZegoUpdateType`).
+ * Whether an update adds or removes (ZEGO's `ZegoUpdateType`; `ROOMLINK_UPDATE_*`).
  */
 typedef uint32_t roomlink_update_type;
 
@@ -394,7 +507,8 @@ typedef struct roomlink_event_handler {
 typedef uint64_t roomlink_engine;
 
 /**
- * A room's coarse connection state (numbered as NERTC/Agora number theirs).
+ * A room's coarse connection state (numbered as NERTC/Agora number theirs): `ROOMLINK_STATE_*`,
+ * written into the header by build.rs from core's `ConnectionState`.
  */
 typedef uint32_t roomlink_connection_state;
 
@@ -513,16 +627,6 @@ typedef void (*roomlink_event_ready_callback)(void *user_data);
  */
 #define ROOMLINK_ROOM_MODE_MULTI_ROOM 1
 
-#define ROOMLINK_STATE_DISCONNECTED 1
-
-#define ROOMLINK_STATE_CONNECTING 2
-
-#define ROOMLINK_STATE_CONNECTED 3
-
-#define ROOMLINK_STATE_RECONNECTING 4
-
-#define ROOMLINK_STATE_FAILED 5
-
 /**
  * ZEGO's `onRoomStateChanged`: `reason`, `error_code`, `extended_data`.
  */
@@ -550,83 +654,9 @@ typedef void (*roomlink_event_ready_callback)(void *user_data);
 #define ROOMLINK_EVENT_ROOM_TOKEN_WILL_EXPIRE 4
 
 /**
- * `roomlink_login_room` or `roomlink_switch_room` was called; connecting.
- */
-#define ROOMLINK_REASON_LOGINING 0
-
-/**
- * Logged in; `extended_data` has `room_session_id`.
- */
-#define ROOMLINK_REASON_LOGINED 1
-
-/**
- * Login failed (`error_code` says why).
- */
-#define ROOMLINK_REASON_LOGIN_FAILED 2
-
-/**
- * The link was lost; retrying (1002051).
- */
-#define ROOMLINK_REASON_RECONNECTING 3
-
-/**
- * Back after an outage.
- */
-#define ROOMLINK_REASON_RECONNECTED 4
-
-/**
- * The retry window ended (1002053), or the server refused the resume.
- */
-#define ROOMLINK_REASON_RECONNECT_FAILED 5
-
-/**
- * Removed by the server (1002050, 1002055 with `custom_kickout_message`, 1002056, 1900001).
- */
-#define ROOMLINK_REASON_KICK_OUT 6
-
-/**
- * Logged out (logout, the first half of a switch, or destroy).
- */
-#define ROOMLINK_REASON_LOGOUT 7
-
-/**
- * Logout of a room that is not logged in (1002002); the state does not change.
- */
-#define ROOMLINK_REASON_LOGOUT_FAILED 8
-
-#define ROOMLINK_UPDATE_ADD 0
-
-#define ROOMLINK_UPDATE_DELETE 1
-
-/**
  * Not a delete (the update adds streams).
  */
 #define ROOMLINK_STREAM_DELETE_REASON_NONE -1
-
-/**
- * The publisher stopped publishing.
- */
-#define ROOMLINK_STREAM_DELETE_REASON_STOPPED 0
-
-/**
- * The publisher logged out of the room.
- */
-#define ROOMLINK_STREAM_DELETE_REASON_USER_LEFT 1
-
-/**
- * The publisher's session timed out on the server.
- */
-#define ROOMLINK_STREAM_DELETE_REASON_USER_TIMED_OUT 2
-
-/**
- * The publisher was kicked out.
- */
-#define ROOMLINK_STREAM_DELETE_REASON_USER_KICKED 3
-
-/**
- * The list was brought up to date after a reconnect; the stream ended while away.
- */
-#define ROOMLINK_STREAM_DELETE_REASON_RESYNC 4
 
 /**
  * No records (as `max_level` only).

@@ -6,6 +6,9 @@
 //! - [`protocol`]: the wire protocol.
 //! - [`codes`], [`reason`]: the error-code table and the state/reason enums.
 
+#[macro_use]
+mod listed;
+
 pub mod codes;
 pub mod config;
 pub mod engine;

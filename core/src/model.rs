@@ -29,15 +29,20 @@ pub struct StreamInfo {
     pub extra_info: String,
 }
 
+listed_enum! {
 /// Whether an update adds or removes members. Numbered as ZEGO's `ZegoUpdateType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[repr(u32)]
 pub enum UpdateType {
+    /// Members were added.
     Add = 0,
+    /// Members were removed.
     Delete = 1,
 }
+}
 
+listed_enum! {
 /// Why a stream went away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -53,4 +58,5 @@ pub enum StreamDeleteReason {
     UserKicked = 3,
     /// The client's list was brought up to date after a reconnect; the stream ended while away.
     Resync = 4,
+}
 }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+listed_enum! {
 /// Why a room's connection state changed. The ordinals are ZEGO Express's, exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[repr(u32)]
@@ -25,7 +26,9 @@ pub enum RoomStateChangedReason {
     /// `logout_room` failed, e.g. the room is not logged in (1002002). The room's state is unchanged.
     LogoutFailed = 8,
 }
+}
 
+listed_enum! {
 /// The coarse connection state, numbered as NERTC and Agora number theirs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[repr(u32)]
@@ -41,20 +44,9 @@ pub enum ConnectionState {
     /// Gave up: login failed or the reconnect window ended. `login_room` may be called again.
     Failed = 5,
 }
+}
 
 impl RoomStateChangedReason {
-    pub const ALL: [RoomStateChangedReason; 9] = [
-        Self::Logining,
-        Self::Logined,
-        Self::LoginFailed,
-        Self::Reconnecting,
-        Self::Reconnected,
-        Self::ReconnectFailed,
-        Self::KickOut,
-        Self::Logout,
-        Self::LogoutFailed,
-    ];
-
     /// The coarse state a room is in after this reason was reported.
     ///
     /// `LogoutFailed` does not change a room's state; for it this returns `None`.
@@ -105,32 +97,6 @@ impl RoomStateChangedReason {
             Self::LogoutFailed => {
                 "`logout_room` of a room that is not logged in: 1002002. The room's state does not change."
             }
-        }
-    }
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Logining => "Logining",
-            Self::Logined => "Logined",
-            Self::LoginFailed => "LoginFailed",
-            Self::Reconnecting => "Reconnecting",
-            Self::Reconnected => "Reconnected",
-            Self::ReconnectFailed => "ReconnectFailed",
-            Self::KickOut => "KickOut",
-            Self::Logout => "Logout",
-            Self::LogoutFailed => "LogoutFailed",
-        }
-    }
-}
-
-impl ConnectionState {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Disconnected => "Disconnected",
-            Self::Connecting => "Connecting",
-            Self::Connected => "Connected",
-            Self::Reconnecting => "Reconnecting",
-            Self::Failed => "Failed",
         }
     }
 }

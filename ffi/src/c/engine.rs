@@ -17,13 +17,9 @@ use super::strings::arg;
 /// valid handle.
 pub type roomlink_engine = u64;
 
-/// A room's coarse connection state (numbered as NERTC/Agora number theirs).
+/// A room's coarse connection state (numbered as NERTC/Agora number theirs): `ROOMLINK_STATE_*`,
+/// written into the header by build.rs from core's `ConnectionState`.
 pub type roomlink_connection_state = u32;
-pub const ROOMLINK_STATE_DISCONNECTED: roomlink_connection_state = 1;
-pub const ROOMLINK_STATE_CONNECTING: roomlink_connection_state = 2;
-pub const ROOMLINK_STATE_CONNECTED: roomlink_connection_state = 3;
-pub const ROOMLINK_STATE_RECONNECTING: roomlink_connection_state = 4;
-pub const ROOMLINK_STATE_FAILED: roomlink_connection_state = 5;
 
 /// 0/1 → bool; anything else is a caller bug (`INVALID_ARGUMENT`), not silently true.
 fn flag(value: u32) -> Result<bool, ErrorCode> {

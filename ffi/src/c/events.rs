@@ -24,46 +24,20 @@ pub const ROOMLINK_EVENT_ROOM_STREAM_UPDATE: roomlink_event_kind = 3;
 /// (1002056).
 pub const ROOMLINK_EVENT_ROOM_TOKEN_WILL_EXPIRE: roomlink_event_kind = 4;
 
-/// Why a room's state changed: ZEGO's `ZegoRoomStateChangedReason` ordinals.
-pub type roomlink_room_state_reason = u32;
-/// `roomlink_login_room` or `roomlink_switch_room` was called; connecting.
-pub const ROOMLINK_REASON_LOGINING: roomlink_room_state_reason = 0;
-/// Logged in; `extended_data` has `room_session_id`.
-pub const ROOMLINK_REASON_LOGINED: roomlink_room_state_reason = 1;
-/// Login failed (`error_code` says why).
-pub const ROOMLINK_REASON_LOGIN_FAILED: roomlink_room_state_reason = 2;
-/// The link was lost; retrying (1002051).
-pub const ROOMLINK_REASON_RECONNECTING: roomlink_room_state_reason = 3;
-/// Back after an outage.
-pub const ROOMLINK_REASON_RECONNECTED: roomlink_room_state_reason = 4;
-/// The retry window ended (1002053), or the server refused the resume.
-pub const ROOMLINK_REASON_RECONNECT_FAILED: roomlink_room_state_reason = 5;
-/// Removed by the server (1002050, 1002055 with `custom_kickout_message`, 1002056, 1900001).
-pub const ROOMLINK_REASON_KICK_OUT: roomlink_room_state_reason = 6;
-/// Logged out (logout, the first half of a switch, or destroy).
-pub const ROOMLINK_REASON_LOGOUT: roomlink_room_state_reason = 7;
-/// Logout of a room that is not logged in (1002002); the state does not change.
-pub const ROOMLINK_REASON_LOGOUT_FAILED: roomlink_room_state_reason = 8;
+// The values of these types, `ROOMLINK_REASON_*`, `ROOMLINK_UPDATE_*` and
+// `ROOMLINK_STREAM_DELETE_REASON_*` (but `_NONE`), are written into the header by build.rs from
+// core's enums; Rust code here converts with `as`.
 
-/// Whether an update adds or removes (ZEGO's `ZegoUpdateType`).
+/// Why a room's state changed: ZEGO's `ZegoRoomStateChangedReason` ordinals (`ROOMLINK_REASON_*`).
+pub type roomlink_room_state_reason = u32;
+
+/// Whether an update adds or removes (ZEGO's `ZegoUpdateType`; `ROOMLINK_UPDATE_*`).
 pub type roomlink_update_type = u32;
-pub const ROOMLINK_UPDATE_ADD: roomlink_update_type = 0;
-pub const ROOMLINK_UPDATE_DELETE: roomlink_update_type = 1;
 
 /// Why streams went away (`stream_delete_reason`; `ROOMLINK_STREAM_DELETE_REASON_NONE` for Add).
 pub type roomlink_stream_delete_reason = i32;
 /// Not a delete (the update adds streams).
 pub const ROOMLINK_STREAM_DELETE_REASON_NONE: roomlink_stream_delete_reason = -1;
-/// The publisher stopped publishing.
-pub const ROOMLINK_STREAM_DELETE_REASON_STOPPED: roomlink_stream_delete_reason = 0;
-/// The publisher logged out of the room.
-pub const ROOMLINK_STREAM_DELETE_REASON_USER_LEFT: roomlink_stream_delete_reason = 1;
-/// The publisher's session timed out on the server.
-pub const ROOMLINK_STREAM_DELETE_REASON_USER_TIMED_OUT: roomlink_stream_delete_reason = 2;
-/// The publisher was kicked out.
-pub const ROOMLINK_STREAM_DELETE_REASON_USER_KICKED: roomlink_stream_delete_reason = 3;
-/// The list was brought up to date after a reconnect; the stream ended while away.
-pub const ROOMLINK_STREAM_DELETE_REASON_RESYNC: roomlink_stream_delete_reason = 4;
 
 /// A user as other members see them.
 #[repr(C)]
@@ -308,10 +282,7 @@ mod tests {
             reason: Some(StreamDeleteReason::UserLeft),
         };
         let c = CEvent::new(&event);
-        assert_eq!(
-            c.raw.stream_delete_reason,
-            ROOMLINK_STREAM_DELETE_REASON_USER_LEFT
-        );
+        assert_eq!(c.raw.stream_delete_reason, 1); // ROOMLINK_STREAM_DELETE_REASON_USER_LEFT
         let st = unsafe { *c.raw.streams };
         assert_eq!(
             (s(st.stream_id), s(st.user.user_name), s(st.extra_info)),
@@ -327,7 +298,7 @@ mod tests {
             *reason = None;
         }
         let c = CEvent::new(&event);
-        assert_eq!(c.raw.update_type, ROOMLINK_UPDATE_ADD);
+        assert_eq!(c.raw.update_type, 0); // ROOMLINK_UPDATE_ADD
         assert_eq!(
             c.raw.stream_delete_reason,
             ROOMLINK_STREAM_DELETE_REASON_NONE

@@ -136,7 +136,6 @@ mod tests {
     use roomlink::{Engine, EngineConfig, RoomConfig, User};
 
     use super::*;
-    use crate::c::events::ROOMLINK_REASON_LOGOUT;
 
     /// Takes one event the way the exports do, with `next` reading the engine; its reason, or
     /// the code.
@@ -173,7 +172,8 @@ mod tests {
             registry::end_destroy(id);
             core.poll_event()
         };
-        assert_eq!(take(id, racing), Ok(Some(ROOMLINK_REASON_LOGOUT)));
+        let logout = roomlink::RoomStateChangedReason::Logout as u32;
+        assert_eq!(take(id, racing), Ok(Some(logout)));
         assert_eq!(
             take(id, roomlink::Engine::poll_event),
             Err(ErrorCode::ENGINE_DESTROYED)
