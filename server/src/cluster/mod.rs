@@ -60,7 +60,8 @@ impl Liveness {
 
 /// What every task of the node shares.
 struct Inner {
-    client: redis::Client,
+    /// For the doorbell's own connection (RESP3: its messages are handled as they are parsed).
+    bell_client: redis::Client,
     redis: ConnectionManager,
     rules: Rules,
     verifier: TokenVerifier,
@@ -198,11 +199,18 @@ impl Inner {
         }
     }
 
-    /// A doorbell: `room` alone (read the log), or `room \n prev \n id \n command ...` from an
-    /// append (the entries themselves, which a room task at `prev` applies without a read).
+    /// A doorbell: `room` alone (read the log), or `room \n node \n prev \n id \n command ...`
+    /// from an append by `node` (the entries themselves, which a room task at `prev` applies
+    /// without a read). The appending node's own doorbell is dropped here: it applied its
+    /// entries from the append's reply, or reads them (`room::Task::flush`), so waking its room
+    /// task would only compete for the CPU with the other nodes' delivery.
     fn bell(&self, payload: &str) {
         let mut parts = payload.split('\n');
         let room_id = parts.next().unwrap_or_default();
+        let from = parts.next();
+        if from.and_then(|n| n.parse::<u64>().ok()) == Some(self.node()) {
+            return;
+        }
         let rooms = lock(&self.rooms);
         let Some(h) = rooms.get(room_id) else {
             return;
@@ -321,18 +329,7 @@ impl ClusterRegistry {
     /// Connects to Redis at `url`, joins the cluster as a new node and starts its background
     /// tasks (on the current tokio runtime).
     pub async fn connect(url: &str, config: &ServerConfig) -> Result<Self, redis::RedisError> {
-        let client = match &config.redis_ca_pem {
-            // Only the given CAs (validate() made sure the URL is rediss://).
-            Some(pem) => redis::Client::build_with_tls(
-                url,
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(pem.clone()),
-                },
-            )?,
-            // rediss:// is verified against the system trust store.
-            None => redis::Client::open(url)?,
-        };
+        let (client, bell_client) = clients(url, config.redis_ca_pem.as_deref())?;
         let cm_config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
             .set_response_timeout(Some(STORE_TIMEOUT))
@@ -344,7 +341,7 @@ impl ClusterRegistry {
         log::info!("joined the cluster as node {node}");
         let (stop, _) = tokio::sync::watch::channel(false);
         let inner = Arc::new(Inner {
-            client,
+            bell_client,
             redis,
             rules: crate::memory::rules(config),
             verifier: TokenVerifier::new(&config.token_secret, &config.app_id),
@@ -427,6 +424,40 @@ impl ClusterRegistry {
         self.inner.send_op(room_id, Op::Info(tx));
         rx
     }
+}
+
+/// The clients for `url`: commands (RESP2, what the scripts' replies are parsed as), and the
+/// doorbell (RESP3, so a subscription shares a multiplexed connection whose driver hands each
+/// message on as it parses it, one task hop less than redis-rs's `PubSub`). Both with
+/// `TCP_NODELAY`: a notification waits on every small write to Redis, and Nagle's algorithm
+/// would hold one back behind an unacknowledged other (redis-rs leaves it off by default).
+///
+/// A `rediss://` Redis is verified against the system trust store, or only against `ca_pem`
+/// when given (validate() made sure the URL is `rediss://` then).
+fn clients(
+    url: &str,
+    ca_pem: Option<&[u8]>,
+) -> Result<(redis::Client, redis::Client), redis::RedisError> {
+    use redis::IntoConnectionInfo;
+    let info = url.into_connection_info()?;
+    let tcp = info.tcp_settings().clone().set_nodelay(true);
+    let info = info.set_tcp_settings(tcp);
+    let resp3 = info
+        .redis_settings()
+        .clone()
+        .set_protocol(redis::ProtocolVersion::RESP3);
+    let bell = info.clone().set_redis_settings(resp3);
+    let open = |info: redis::ConnectionInfo| match ca_pem {
+        Some(pem) => redis::Client::build_with_tls(
+            info,
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.to_vec()),
+            },
+        ),
+        None => redis::Client::open(info),
+    };
+    Ok((open(info)?, open(bell)?))
 }
 
 fn now_unix_ms() -> u64 {

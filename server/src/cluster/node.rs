@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
+use redis::{PushInfo, PushKind, Value};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::{Inner, Liveness, keys, scripts};
@@ -135,6 +136,12 @@ async fn reap(node: &Arc<Inner>, redis: &mut ConnectionManager) {
 
 /// Subscribes to the doorbell and rings the room tasks. After every (re)subscription every room
 /// task reads its log: doorbells published while unsubscribed are lost, entries never are.
+///
+/// The subscription is on a RESP3 multiplexed connection whose push sender is [`Inner::bell`]
+/// itself: each message is handed to its room task from the connection's driver as soon as it
+/// is parsed (redis-rs's `PubSub` would pass it through a channel to this task first, one more
+/// wake-up on every notification's path). The driver reports the connection's end as a
+/// `Disconnection` push, which makes this task subscribe again.
 pub async fn doorbell(node: Arc<Inner>) {
     let mut stop = node.stop.subscribe();
     let mut backoff = RESUBSCRIBE_MIN;
@@ -142,30 +149,51 @@ pub async fn doorbell(node: Arc<Inner>) {
         if node.stopped.load(Ordering::Acquire) {
             return;
         }
+        let lost = Arc::new(Notify::new());
+        let sender = {
+            // A weak reference: the connection's driver must not keep the node alive.
+            let node = Arc::downgrade(&node);
+            let lost = lost.clone();
+            move |push: PushInfo| -> Result<(), std::convert::Infallible> {
+                match push.kind {
+                    PushKind::Message => {
+                        if let (Some(node), Some(Value::BulkString(payload))) =
+                            (node.upgrade(), push.data.get(1))
+                        {
+                            node.bell(&String::from_utf8_lossy(payload));
+                        }
+                    }
+                    PushKind::Disconnection => lost.notify_one(),
+                    _ => {}
+                }
+                Ok(())
+            }
+        };
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(super::STORE_TIMEOUT))
+            .set_push_sender(sender);
         let subscribed = async {
-            let mut ps = node.client.get_async_pubsub().await?;
-            ps.subscribe(keys::BELL).await?;
-            Ok::<_, redis::RedisError>(ps)
+            let mut conn = node
+                .bell_client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await?;
+            conn.subscribe(keys::BELL).await?;
+            Ok::<_, redis::RedisError>(conn)
         };
-        let ps = tokio::select! {
+        let conn = tokio::select! {
             _ = stop.changed() => return,
-            ps = subscribed => ps,
+            conn = subscribed => conn,
         };
-        match ps {
-            Ok(mut ps) => {
+        match conn {
+            Ok(conn) => {
                 backoff = RESUBSCRIBE_MIN;
                 node.ring_all();
-                let mut messages = ps.on_message();
-                loop {
-                    let msg = tokio::select! {
-                        _ = stop.changed() => return,
-                        msg = messages.next() => msg,
-                    };
-                    let Some(msg) = msg else { break };
-                    if let Ok(payload) = msg.get_payload::<String>() {
-                        node.bell(&payload);
-                    }
+                tokio::select! {
+                    _ = stop.changed() => return,
+                    _ = lost.notified() => {}
                 }
+                drop(conn);
                 log::warn!("doorbell subscription lost; resubscribing");
             }
             Err(e) => log::debug!("doorbell: {e}"),

@@ -384,7 +384,8 @@ impl Task {
                 .key(&self.log_key)
                 .key(keys::ROOMS)
                 .key(keys::node_rooms(self.node.node()))
-                .arg(&self.room_id);
+                .arg(&self.room_id)
+                .arg(self.node.node());
             for p in self.pending.iter().take(n) {
                 script.arg(p.cmd.encode());
             }

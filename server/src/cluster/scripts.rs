@@ -9,11 +9,12 @@ use std::sync::LazyLock;
 use redis::Script;
 
 /// Appends commands to a room's log. KEYS: the log, `rl:rooms`, the node's room set.
-/// ARGV: room ID, then one JSON command per entry. Returns `{prev, {ids}}`: the ID of the entry
-/// before them ("0-0" if none) and the new entry IDs, in order. The doorbell carries the entries
-/// themselves (`room \n prev \n id \n command ...`): a node whose copy is at `prev` applies
-/// them without reading the log, and the appending node, if it was at `prev`, applies its own
-/// commands without reading them back. Anyone else reads from its offset.
+/// ARGV: room ID, node number, then one JSON command per entry. Returns `{prev, {ids}}`: the ID
+/// of the entry before them ("0-0" if none) and the new entry IDs, in order. The doorbell
+/// carries the entries themselves (`room \n node \n prev \n id \n command ...`): a node whose
+/// copy is at `prev` applies them without reading the log, and the appending node, if it was at
+/// `prev`, applies its own commands without reading them back (and ignores its own doorbell).
+/// Anyone else reads from its offset.
 pub static APPEND: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
@@ -21,8 +22,8 @@ local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local prev = '0-0'
 if #last > 0 then prev = last[1][1] end
 local ids = {}
-local bell = {ARGV[1], prev}
-for i = 2, #ARGV do
+local bell = {ARGV[1], ARGV[2], prev}
+for i = 3, #ARGV do
   local id = redis.call('XADD', KEYS[1], '*', 'c', ARGV[i])
   ids[#ids + 1] = id
   bell[#bell + 1] = id
