@@ -95,12 +95,22 @@ pub(crate) struct Counters {
     pub counts: Counts,
 }
 
+impl Owner {
+    /// Whether `conn` is one of this node's connections.
+    pub fn owns(self, conn: ConnId) -> bool {
+        conn.checked_shr(self.shift).unwrap_or(0) == self.node
+    }
+}
+
+/// Whether a core limited to `owner` (a cluster replica) serves `conn`: every connection when
+/// it is not limited.
+pub(crate) fn serves(owner: Option<Owner>, conn: ConnId) -> bool {
+    owner.is_none_or(|o| o.owns(conn))
+}
+
 impl Counters {
     pub fn counts_conn(&self, conn: ConnId) -> bool {
-        match self.owner {
-            None => true,
-            Some(o) => conn.checked_shr(o.shift).unwrap_or(0) == o.node,
-        }
+        serves(self.owner, conn)
     }
 
     /// Counts what a frame sent to `conn` says: a login's answer, a refused room event.

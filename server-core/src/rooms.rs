@@ -477,7 +477,14 @@ impl Rooms {
             streams: vec![info],
             reason: StreamDeleteReason::Stopped,
         };
-        broadcast(&mut st.sessions, &mut st.out, room, Some(&sid), event);
+        broadcast(
+            &mut st.sessions,
+            &mut st.out,
+            st.counters.owner,
+            room,
+            Some(&sid),
+            event,
+        );
     }
 
     /// `conn` is gone; see [`ConnEnd`]. Nothing more is sent to it.
@@ -640,6 +647,8 @@ impl Rooms {
         // The snapshot is built only when the ring no longer covers the gap.
         let (events, snapshot) = match replay {
             Some(events) => (events, None),
+            // As for a fresh login: not built for another node's connection.
+            None if !st.counters.counts_conn(conn) => (Vec::new(), None),
             None => {
                 let room = st.rooms.get(login.room_id.as_str());
                 let snapshot = room.map(|r| snapshot_for(&st.sessions, r, &user.user_id));
@@ -752,7 +761,10 @@ impl Rooms {
         });
         room.members.insert(uid.clone(), sid.clone());
         let room_session_id = room.room_session_id.clone();
-        let snapshot = snapshot_for(&st.sessions, room, &uid);
+        // Built only where the connection is served: a replica would build and drop the whole
+        // member list for every other node's login.
+        let local = st.counters.counts_conn(conn);
+        let snapshot = local.then(|| snapshot_for(&st.sessions, room, &uid));
 
         let mut sess = Session::new(
             sid.clone(),
@@ -772,17 +784,19 @@ impl Rooms {
             "session {}: {uid} joined {room_id} on conn {conn}",
             Tag(&sid)
         );
-        st.out.push_back((
-            conn,
-            ServerFrame::Joined {
-                room_id: room_id.clone(),
-                session_id: sid.to_string(),
-                room_session_id,
-                seq: 0,
-                snapshot,
-                token_expires_in_ms: grant.expires_in_ms(now.unix_ms),
-            },
-        ));
+        if let Some(snapshot) = snapshot {
+            st.out.push_back((
+                conn,
+                ServerFrame::Joined {
+                    room_id: room_id.clone(),
+                    session_id: sid.to_string(),
+                    room_session_id,
+                    seq: 0,
+                    snapshot,
+                    token_expires_in_ms: grant.expires_in_ms(now.unix_ms),
+                },
+            ));
+        }
         // A replacement keeps the user listed for peers, unless its name changed: then peers
         // drop the old entry and add the new one, so their lists converge on the new name.
         let user_events = match old_user {
@@ -799,7 +813,14 @@ impl Rooms {
         };
         if let Some(room) = st.rooms.get(room_id.as_str()) {
             for event in user_events {
-                broadcast(&mut st.sessions, &mut st.out, room, Some(&sid), event);
+                broadcast(
+                    &mut st.sessions,
+                    &mut st.out,
+                    st.counters.owner,
+                    room,
+                    Some(&sid),
+                    event,
+                );
             }
         }
         let streams = login

@@ -66,9 +66,10 @@ impl Session {
         }
     }
 
-    /// Gives the session `event`: numbers it, keeps it for replay and sends it if attached.
-    /// Sessions that opted out of user updates never see user events (and use no seq for them).
-    pub fn deliver(&mut self, event: &Arc<RoomEvent>, out: &mut Sends) {
+    /// Gives the session `event`: numbers it, keeps it for replay and, if attached and `send`
+    /// (its connection is served here), sends it. Sessions that opted out of user updates never
+    /// see user events (and use no seq for them).
+    pub fn deliver(&mut self, event: &Arc<RoomEvent>, out: &mut Sends, send: bool) {
         if !self.user_update
             && matches!(
                 **event,
@@ -78,7 +79,7 @@ impl Session {
             return;
         }
         self.seq += 1;
-        if let Some(conn) = self.conn {
+        if let Some(conn) = self.conn.filter(|_| send) {
             out.push_back((
                 conn,
                 ServerFrame::Event {
@@ -171,7 +172,7 @@ mod tests {
         let mut s = Session::new("s".into(), "r".into(), User::new("u", "u"), true, 3);
         let mut out = Sends::new();
         for i in 0..5 {
-            s.deliver(&add(&i.to_string()), &mut out);
+            s.deliver(&add(&i.to_string()), &mut out, true);
         }
         assert!(out.is_empty(), "a detached session sends nothing");
         assert_eq!(s.seq, 5);
@@ -187,12 +188,13 @@ mod tests {
         let mut s = Session::new("s".into(), "r".into(), User::new("u", "u"), false, 3);
         s.conn = Some(7);
         let mut out = Sends::new();
-        s.deliver(&add("a"), &mut out);
+        s.deliver(&add("a"), &mut out, true);
         assert_eq!(s.seq, 0);
         assert!(out.is_empty());
         s.deliver(
             &Arc::new(RoomEvent::StreamAdd { streams: vec![] }),
             &mut out,
+            true,
         );
         assert_eq!(s.seq, 1);
         assert!(matches!(

@@ -9,7 +9,7 @@ use roomlink::protocol::{RoomEvent, ServerFrame, Snapshot};
 use roomlink::{ErrorCode, StreamDeleteReason, StreamInfo, User};
 
 use crate::bucket::{Rate, TokenBucket};
-use crate::counters::Counters;
+use crate::counters::{Counters, Owner, serves};
 use crate::info::RoomInfo;
 use crate::kicks::{KickRecord, RecentKicks};
 use crate::output::ConnId;
@@ -104,9 +104,14 @@ pub(crate) enum Leave {
 
 /// Gives `event` to every member of `room` except `except`. One allocation of the event, shared
 /// by every member's replay ring.
+///
+/// Frames are built only for connections `local` serves (a cluster replica's own; every one
+/// when `None`): the other nodes send theirs, and building them here would cost each replica the
+/// whole room's fan-out. Numbering and replay rings are kept for every member either way.
 pub(crate) fn broadcast(
     sessions: &mut HashMap<Arc<str>, Session>,
     out: &mut Sends,
+    local: Option<Owner>,
     room: &Room,
     except: Option<&str>,
     event: RoomEvent,
@@ -117,7 +122,8 @@ pub(crate) fn broadcast(
             continue;
         }
         if let Some(s) = sessions.get_mut(sid) {
-            s.deliver(&event, out);
+            let send = s.conn.is_some_and(|c| serves(local, c));
+            s.deliver(&event, out, send);
         }
     }
 }
@@ -336,6 +342,7 @@ impl State {
             broadcast(
                 &mut self.sessions,
                 &mut self.out,
+                self.counters.owner,
                 room,
                 Some(sid),
                 RoomEvent::StreamDelete {
@@ -348,6 +355,7 @@ impl State {
             broadcast(
                 &mut self.sessions,
                 &mut self.out,
+                self.counters.owner,
                 room,
                 Some(sid),
                 RoomEvent::UserDelete {
@@ -390,6 +398,7 @@ impl State {
             broadcast(
                 &mut self.sessions,
                 &mut self.out,
+                self.counters.owner,
                 room,
                 Some(sid),
                 RoomEvent::StreamAdd { streams: added },

@@ -151,3 +151,70 @@ fn each_event_is_counted_by_the_node_of_its_connection_and_the_nodes_sum_to_all(
     assert_eq!(one.take_counts().logins_ok, 3);
     assert!(one.counts().is_zero());
 }
+
+/// Every frame `r` has to send now, with its connection.
+fn sends(r: &mut Rooms) -> Vec<(u64, roomlink::protocol::ServerFrame)> {
+    let mut out = Vec::new();
+    while let Output::Send { conn, frame } = r.poll_output() {
+        out.push((conn, frame));
+    }
+    out
+}
+
+/// A replica builds frames only for its own node's connections (the other nodes send theirs:
+/// building a 10 000-member snapshot for each of them is what made a big room slow to build on
+/// several nodes), and decides the same as one core: its own connections get exactly what one
+/// core sends them, in the same order.
+#[test]
+fn a_replica_builds_frames_only_for_its_own_connections() {
+    let t0 = Instant::now();
+    let (mut all, mut node2) = (
+        core(None),
+        core(Some(Owner {
+            shift: SHIFT,
+            node: 2,
+        })),
+    );
+    let mut feed = |r: &mut Rooms| {
+        let mut out = Vec::new();
+        r.handle_login(at(t0, 0), conn(1, 1), login("alice", "t"));
+        out.extend(sends(r));
+        r.handle_login(at(t0, 1), conn(2, 1), login("bob", "t"));
+        let bob = sends(r);
+        let bob_session = bob
+            .iter()
+            .find_map(|(_, f)| match f {
+                roomlink::protocol::ServerFrame::Joined { session_id, .. } => {
+                    Some(session_id.clone())
+                }
+                _ => None,
+            })
+            .expect("bob joined");
+        out.extend(bob);
+        r.handle_login(at(t0, 2), conn(1, 2), login("carol", "t"));
+        out.extend(sends(r));
+        let last_heard = at(t0, 3).at;
+        r.handle_connection_ended(at(t0, 3), conn(2, 1), ConnEnd::Closed { last_heard });
+        out.extend(sends(r));
+        let resume = Login {
+            resume: Some(Resume {
+                session_id: bob_session,
+                last_seq: 0,
+            }),
+            ..login("bob", "t")
+        };
+        r.handle_login(at(t0, 4), conn(2, 9), resume);
+        out.extend(sends(r));
+        out
+    };
+    let everything = feed(&mut all);
+    let mine = feed(&mut node2);
+    assert!(mine.iter().all(|(c, _)| c >> SHIFT == 2), "{mine:?}");
+    let expected: Vec<_> = everything
+        .into_iter()
+        .filter(|(c, _)| c >> SHIFT == 2)
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(mine, expected);
+    assert_eq!(all.room("r"), node2.room("r"), "the same room on both");
+}
