@@ -676,10 +676,14 @@ impl Rooms {
                 token_expires_in_ms: grant.expires_in_ms(now.unix_ms),
             },
         ));
-        let streams = login
+        // The login's list is the session's streams from now on: the others are stopped (peers
+        // get `stream_delete{stopped}`), the missing ones published.
+        let streams: Vec<(String, String)> = login
             .streams
             .into_iter()
-            .map(|s| (s.stream_id, s.extra_info));
+            .map(|s| (s.stream_id, s.extra_info))
+            .collect();
+        st.stop_streams_except(&login.room_id, &sid, &user, &streams);
         st.add_streams(&login.room_id, &sid, &user, streams);
     }
 

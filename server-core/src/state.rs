@@ -369,6 +369,49 @@ impl State {
         }
     }
 
+    /// Deletes `user`'s streams in `room_id` that `listed` does not carry unchanged (same ID and
+    /// `extra_info`), telling the peers `StreamDelete{Stopped}`. A resume's list is what the
+    /// client publishes: an unpublish sent just before its link dropped may never have been read
+    /// (lost with the link, or read on the old connection after the session had moved), and a
+    /// stream kept then would stay listed for peers although its publisher has stopped it.
+    pub fn stop_streams_except(
+        &mut self,
+        room_id: &str,
+        sid: &str,
+        user: &User,
+        listed: &[(String, String)],
+    ) {
+        let Some(room) = self.rooms.get_mut(room_id) else {
+            return;
+        };
+        let stopped = |s: &StreamInfo| {
+            s.user.user_id == user.user_id
+                && !listed
+                    .iter()
+                    .any(|(id, extra)| *id == s.stream_id && *extra == s.extra_info)
+        };
+        let gone: Vec<StreamInfo> = room
+            .streams
+            .values()
+            .filter(|s| stopped(s))
+            .cloned()
+            .collect();
+        if gone.is_empty() {
+            return;
+        }
+        room.streams.retain(|_, s| !stopped(s));
+        broadcast(
+            &mut self.sessions,
+            &mut self.out,
+            room,
+            Some(sid),
+            RoomEvent::StreamDelete {
+                streams: gone,
+                reason: StreamDeleteReason::Stopped,
+            },
+        );
+    }
+
     /// Adds `streams` for `user` to `room_id` (those not already there) and tells the peers.
     pub fn add_streams(
         &mut self,

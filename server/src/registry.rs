@@ -94,6 +94,15 @@ impl Outbox {
         self.wake.notified().await
     }
 
+    /// Resolves once the connection is told to close (overflow or kick). The connection task
+    /// races its socket writes against this: a write blocked on a peer that does not read would
+    /// otherwise hold the connection (and hide the overflow) until the write timeout.
+    pub async fn killed(&self) {
+        while !self.lock().killed {
+            self.wake.notified().await;
+        }
+    }
+
     /// Whether the connection was told to close because its queue overflowed.
     pub fn overflowed(&self) -> bool {
         self.lock().overflowed

@@ -168,12 +168,7 @@ async fn flush(
     loop {
         match out.take() {
             Outbound::Empty => return None,
-            Outbound::Kill => {
-                if out.overflowed() {
-                    DriverStats::bump(&stats.queue_overflows);
-                }
-                return Some(End::Closed);
-            }
+            Outbound::Kill => return Some(killed(out, stats)),
             Outbound::Frame(frame) => {
                 if let ServerFrame::Joined { room_id, .. }
                 | ServerFrame::Resumed { room_id, .. }
@@ -188,12 +183,26 @@ async fn flush(
                 ) {
                     *has_session = true;
                 }
-                if !send(socket, &frame, limit).await {
+                // A peer that does not read blocks this write while its queue overflows; the
+                // kill ends the write rather than waiting out its timeout.
+                let sent = tokio::select! {
+                    sent = send(socket, &frame, limit) => sent,
+                    () = out.killed() => return Some(killed(out, stats)),
+                };
+                if !sent {
                     return Some(End::Closed);
                 }
             }
         }
     }
+}
+
+/// The connection was told to close; counted if for an overflowed queue.
+fn killed(out: &Outbox, stats: &DriverStats) -> End {
+    if out.overflowed() {
+        DriverStats::bump(&stats.queue_overflows);
+    }
+    End::Closed
 }
 
 async fn say_bye(socket: &mut WebSocket, code: ErrorCode, message: String, limit: Duration) {

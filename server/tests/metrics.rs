@@ -1,7 +1,9 @@
 //! `GET /metrics` over real sockets: behind the admin bearer, and every counter moves by exactly
 //! what happened (logins good and bad, a resume, a kick, an expiry, a refused room event, an
 //! undecodable frame). Also on a two-node cluster, where every node applies every entry of the
-//! room: the nodes' sums are the cluster's totals, each event counted on one node.
+//! room: the nodes' sums are the cluster's totals, each event counted on one node. And the series
+//! only the connection driver counts, each driven for real: an outbound queue that overflows
+//! behind a peer that does not read, and the edge's refusals by kind.
 
 mod common;
 
@@ -10,8 +12,10 @@ use std::collections::BTreeMap;
 use common::*;
 use roomlink::ErrorCode;
 use roomlink::protocol::{ClientFrame, RoomEvent, ServerFrame};
-use roomlink_server::{Rate, RateLimits, ServerConfig, ServerHandle, StoreUrl};
+use roomlink_server::{ConnectionLimits, Rate, RateLimits, ServerConfig, ServerHandle, StoreUrl};
 use roomlink_testredis::Redis;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 const ROOM: &str = "metrics-room";
@@ -258,4 +262,242 @@ async fn a_clusters_nodes_sum_to_what_happened() {
     assert_eq!(sum("roomlink_rooms"), 1.0);
     a.shutdown().await;
     b.shutdown().await;
+}
+
+const NO_RATE: Rate = Rate {
+    per_sec: roomlink_server::MAX_RATE_PER_SEC,
+    burst: u32::MAX,
+};
+
+/// The flood that fills the queue, per round: this many publish + unpublish pairs in each of
+/// two rooms, interleaved so that no two consecutive events to the victim are of one room (they
+/// cannot coalesce: every one takes a slot of its queue).
+const PAIRS_PER_ROUND: usize = 500;
+/// Rounds before giving up: ~45 MB of frames, far more than a loopback socket buffers.
+const MAX_ROUNDS: usize = 40;
+
+#[tokio::test]
+async fn a_peer_that_does_not_read_overflows_its_queue_once_and_is_counted() {
+    // A long heartbeat, so a write blocked on the full socket does not end the link first.
+    let s = roomlink_server::start(ServerConfig {
+        rates: RateLimits {
+            frames: NO_RATE,
+            member_events: NO_RATE,
+            ..RateLimits::default()
+        },
+        ..config(60_000)
+    })
+    .await
+    .unwrap();
+    let url = s.ws_url();
+    let rooms = ["overflow-a", "overflow-b"];
+    // The victim joins both rooms and never reads a frame.
+    let (_victim, _) = tokio_tungstenite::connect_async(request(
+        &url,
+        rooms.iter().map(|r| login("victim", r)).collect(),
+    ))
+    .await
+    .expect("upgrade");
+    let mut attacker = Client::connect(
+        &url,
+        rooms.iter().map(|r| login("mallory", r)).collect(),
+        true,
+    )
+    .await;
+    for _ in rooms {
+        assert!(matches!(attacker.recv().await, ServerFrame::Joined { .. }));
+    }
+    let before = scrape(&s).await;
+    let overflows = |m: &BTreeMap<String, f64>| {
+        get(m, "roomlink_outbound_queue_overflows_total")
+            - get(&before, "roomlink_outbound_queue_overflows_total")
+    };
+    let extra = "x".repeat(1024);
+    let mut rounds = 0;
+    let m = loop {
+        assert!(rounds < MAX_ROUNDS, "no overflow after {rounds} rounds");
+        rounds += 1;
+        for _ in 0..PAIRS_PER_ROUND {
+            for publish in [true, false] {
+                for room in rooms {
+                    let stream_id = format!("{room}-cam");
+                    attacker.send(if publish {
+                        ClientFrame::PublishStream {
+                            room_id: room.into(),
+                            stream_id,
+                            extra_info: extra.clone(),
+                        }
+                    } else {
+                        ClientFrame::UnpublishStream {
+                            room_id: room.into(),
+                            stream_id,
+                        }
+                    });
+                }
+            }
+        }
+        // Answered after every frame of the round was handled (and its events queued).
+        attacker.send(ClientFrame::Ping);
+        until(&mut attacker, |f| *f == ServerFrame::Pong).await;
+        let m = scrape(&s).await;
+        if overflows(&m) > 0.0 {
+            break m;
+        }
+    };
+    assert_eq!(overflows(&m), 1.0, "one connection overflowed, once");
+    // The attacker, which reads, is still served.
+    attacker.send(ClientFrame::Ping);
+    until(&mut attacker, |f| *f == ServerFrame::Pong).await;
+    assert_eq!(
+        overflows(&scrape(&s).await),
+        1.0,
+        "nothing else overflowed after {rounds} rounds"
+    );
+    s.shutdown().await;
+}
+
+/// Enough of an upgrade request that the server waits for the rest of its headers.
+const PARTIAL_REQUEST: &[u8] = b"GET /v1/ws HTTP/1.1\r\nHost: x\r\n";
+
+/// Reads until the server closes; what it sent.
+async fn read_to_close(t: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    tokio::time::timeout(WAIT, t.read_to_end(&mut got))
+        .await
+        .expect("closed by the server")
+        .ok();
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// A connection that is refused at accept: answered 503.
+async fn refused(s: &ServerHandle) {
+    let mut t = TcpStream::connect(s.local_addr()).await.unwrap();
+    let _ = t.write_all(PARTIAL_REQUEST).await;
+    let answer = read_to_close(&mut t).await;
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer:?}");
+}
+
+/// Waits until the server has noticed connections open or end (asynchronously to the test).
+async fn until_edge(s: &ServerHandle, cond: impl Fn(&roomlink_server::EdgeStats) -> bool) {
+    let give_up = std::time::Instant::now() + WAIT;
+    while !cond(&s.edge_stats()) {
+        assert!(std::time::Instant::now() < give_up, "{:?}", s.edge_stats());
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+fn refusals(kind: &str) -> String {
+    format!(r#"roomlink_edge_refusals_total{{kind="{kind}"}}"#)
+}
+
+const KINDS: [&str; 5] = [
+    "max_connections",
+    "max_pending",
+    "max_per_ip",
+    "request_timeout",
+    "sessionless",
+];
+
+#[tokio::test]
+async fn each_connection_cap_refusal_is_counted_under_its_kind() {
+    let s = roomlink_server::start(ServerConfig {
+        request_timeout: std::time::Duration::from_secs(60),
+        limits: ConnectionLimits {
+            max_connections: Some(3),
+            max_pending: Some(1),
+            max_per_ip: Some(3),
+        },
+        ..config(5000)
+    })
+    .await
+    .unwrap();
+    let url = s.ws_url();
+    let before = scrape(&s).await;
+    // One request held incomplete: the next connection is over the pending cap (2 of 3 open).
+    let (_alice, _) = Client::join(&url, login("alice", ROOM)).await;
+    let mut held = TcpStream::connect(s.local_addr()).await.unwrap();
+    held.write_all(PARTIAL_REQUEST).await.unwrap();
+    until_edge(&s, |st| st.pending == 1).await;
+    refused(&s).await;
+    held.write_all(b"\r\n").await.unwrap();
+    read_to_close(&mut held).await;
+    until_edge(&s, |st| st.pending == 0 && st.connections == 1).await;
+    // Three WebSockets: the next connection is over the connection cap.
+    let (_bob, _) = Client::join(&url, login("bob", ROOM)).await;
+    let (carol, _) = Client::join(&url, login("carol", ROOM)).await;
+    until_edge(&s, |st| st.connections == 3).await;
+    refused(&s).await;
+    carol.drop_link();
+    until_edge(&s, |st| st.connections == 2).await;
+
+    let m = scrape(&s).await;
+    for kind in KINDS {
+        let want = if matches!(kind, "max_connections" | "max_pending") {
+            1.0
+        } else {
+            0.0
+        };
+        let key = refusals(kind);
+        assert_eq!(get(&m, &key) - get(&before, &key), want, "{kind}");
+    }
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_refusal_over_the_per_address_cap_is_counted_under_its_kind() {
+    let s = roomlink_server::start(ServerConfig {
+        limits: ConnectionLimits {
+            max_per_ip: Some(2),
+            ..ConnectionLimits::default()
+        },
+        ..config(5000)
+    })
+    .await
+    .unwrap();
+    let before = scrape(&s).await;
+    let (_alice, _) = Client::join(&s.ws_url(), login("alice", ROOM)).await;
+    let (bob, _) = Client::join(&s.ws_url(), login("bob", ROOM)).await;
+    until_edge(&s, |st| st.connections == 2).await;
+    refused(&s).await;
+    bob.drop_link();
+    until_edge(&s, |st| st.connections == 1).await;
+
+    let m = scrape(&s).await;
+    for kind in KINDS {
+        let want = if kind == "max_per_ip" { 1.0 } else { 0.0 };
+        let key = refusals(kind);
+        assert_eq!(get(&m, &key) - get(&before, &key), want, "{kind}");
+    }
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_request_past_its_deadline_and_a_sessionless_websocket_are_counted_under_their_kinds() {
+    let deadline = std::time::Duration::from_millis(300);
+    let s = roomlink_server::start(ServerConfig {
+        request_timeout: deadline,
+        login_timeout: deadline,
+        ..config(5000)
+    })
+    .await
+    .unwrap();
+    let before = scrape(&s).await;
+    let mut one_byte = TcpStream::connect(s.local_addr()).await.unwrap();
+    one_byte.write_all(b"G").await.unwrap();
+    let mut idle = Client::connect(&s.ws_url(), vec![], false).await;
+    assert_eq!(read_to_close(&mut one_byte).await, "");
+    assert_eq!(idle.closed().await, vec![]);
+    until_edge(&s, |st| st.connections == 0).await;
+
+    let m = scrape(&s).await;
+    for kind in KINDS {
+        let want = if matches!(kind, "request_timeout" | "sessionless") {
+            1.0
+        } else {
+            0.0
+        };
+        let key = refusals(kind);
+        assert_eq!(get(&m, &key) - get(&before, &key), want, "{kind}");
+    }
+    s.shutdown().await;
 }
