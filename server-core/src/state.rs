@@ -403,6 +403,7 @@ impl State {
         broadcast(
             &mut self.sessions,
             &mut self.out,
+            self.counters.owner,
             room,
             Some(sid),
             RoomEvent::StreamDelete {

@@ -175,7 +175,7 @@ fn a_replica_builds_frames_only_for_its_own_connections() {
             node: 2,
         })),
     );
-    let mut feed = |r: &mut Rooms| {
+    let feed = |r: &mut Rooms| {
         let mut out = Vec::new();
         r.handle_login(at(t0, 0), conn(1, 1), login("alice", "t"));
         out.extend(sends(r));
