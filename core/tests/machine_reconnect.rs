@@ -7,19 +7,8 @@ use roomlink::model::UpdateType;
 use roomlink::{ErrorCode, Event, RoomStateChangedReason as R};
 use sim::{Fault, Sim, secs};
 
-/// A and B logged in to room "r" and settled.
 fn two_in_room() -> Sim {
-    let mut sim = Sim::new(2);
-    sim.login(0, "r", "t").unwrap();
-    sim.login(1, "r", "t").unwrap();
-    sim.run_for(secs(1));
-    assert_eq!(
-        sim.states(0, "r"),
-        vec![(R::Logining, ErrorCode::OK), (R::Logined, ErrorCode::OK)]
-    );
-    assert_eq!(sim.user_list(0, "r"), ["u1".to_string()].into());
-    assert_eq!(sim.user_list(1, "r"), ["u0".to_string()].into());
-    sim
+    Sim::two_in_room()
 }
 
 fn user_updates(events: &[Event]) -> Vec<(UpdateType, Vec<String>)> {

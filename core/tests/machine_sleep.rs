@@ -12,18 +12,10 @@ use roomlink::protocol::ClientFrame;
 use roomlink::{ErrorCode, Event, RoomStateChangedReason as R, UpdateType};
 use sim::{Fault, Sim, secs};
 
-/// A (client 0) and B (client 1) in room "r", settled at t = 1 s; the defaults: heartbeat every
-/// 10 s, ping timeout 25 s, retry window 20 min; the server's heartbeat timeout is 90 s.
+/// A and B in room "r" (`Sim::two_in_room`), on the defaults: heartbeat every 10 s, ping
+/// timeout 25 s, retry window 20 min; the server's heartbeat timeout is 90 s.
 fn two_in_room() -> Sim {
-    let mut sim = Sim::new(2);
-    sim.login(0, "r", "t").unwrap();
-    sim.login(1, "r", "t").unwrap();
-    sim.run_for(secs(1));
-    assert_eq!(
-        sim.states(1, "r"),
-        vec![(R::Logining, ErrorCode::OK), (R::Logined, ErrorCode::OK)]
-    );
-    sim
+    Sim::two_in_room()
 }
 
 /// Every state client `i` reported after `since`, with when.

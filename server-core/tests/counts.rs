@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use roomlink::protocol::{Login, Resume};
 use roomlink::{ErrorCode, User};
-use roomlink_server_core::{ConnEnd, Counts, Now, Output, Owner, ResumeOutcome, Rooms, Rules};
-use support::{Ids, Tokens};
+use roomlink_server_core::{ConnEnd, Counts, Owner, ResumeOutcome, Rooms, Rules};
+use support::{Ids, Tokens, at, drain};
 
 fn core(owner: Option<Owner>) -> Rooms {
     let rules = Rules {
@@ -35,13 +35,6 @@ fn login(user: &str, token: &str) -> Login {
     }
 }
 
-fn at(t0: Instant, ms: u64) -> Now {
-    Now {
-        at: t0 + Duration::from_millis(ms),
-        unix_ms: 1_000_000 + ms,
-    }
-}
-
 const SHIFT: u32 = 40;
 
 fn conn(node: u64, n: u64) -> u64 {
@@ -51,7 +44,6 @@ fn conn(node: u64, n: u64) -> u64 {
 /// One scenario, fed to `r`: logins (one refused), a resume on the other node, an expiry, a
 /// token-expiry kick and an admin kick.
 fn feed(r: &mut Rooms, t0: Instant) {
-    let drain = |r: &mut Rooms| while let Output::Send { .. } = r.poll_output() {};
     r.handle_login(at(t0, 0), conn(1, 1), login("alice", "t"));
     r.handle_login(at(t0, 0), conn(2, 1), login("bob", "t"));
     r.handle_login(at(t0, 0), conn(2, 2), login("mallory", "bad"));
@@ -152,15 +144,6 @@ fn each_event_is_counted_by_the_node_of_its_connection_and_the_nodes_sum_to_all(
     assert!(one.counts().is_zero());
 }
 
-/// Every frame `r` has to send now, with its connection.
-fn sends(r: &mut Rooms) -> Vec<(u64, roomlink::protocol::ServerFrame)> {
-    let mut out = Vec::new();
-    while let Output::Send { conn, frame } = r.poll_output() {
-        out.push((conn, frame));
-    }
-    out
-}
-
 /// A replica builds frames only for its own node's connections (the other nodes send theirs:
 /// building a 10 000-member snapshot for each of them is what made a big room slow to build on
 /// several nodes), and decides the same as one core: its own connections get exactly what one
@@ -178,9 +161,9 @@ fn a_replica_builds_frames_only_for_its_own_connections() {
     let feed = |r: &mut Rooms| {
         let mut out = Vec::new();
         r.handle_login(at(t0, 0), conn(1, 1), login("alice", "t"));
-        out.extend(sends(r));
+        out.extend(drain(r));
         r.handle_login(at(t0, 1), conn(2, 1), login("bob", "t"));
-        let bob = sends(r);
+        let bob = drain(r);
         let bob_session = bob
             .iter()
             .find_map(|(_, f)| match f {
@@ -192,10 +175,10 @@ fn a_replica_builds_frames_only_for_its_own_connections() {
             .expect("bob joined");
         out.extend(bob);
         r.handle_login(at(t0, 2), conn(1, 2), login("carol", "t"));
-        out.extend(sends(r));
+        out.extend(drain(r));
         let last_heard = at(t0, 3).at;
         r.handle_connection_ended(at(t0, 3), conn(2, 1), ConnEnd::Closed { last_heard });
-        out.extend(sends(r));
+        out.extend(drain(r));
         let resume = Login {
             resume: Some(Resume {
                 session_id: bob_session,
@@ -204,7 +187,7 @@ fn a_replica_builds_frames_only_for_its_own_connections() {
             ..login("bob", "t")
         };
         r.handle_login(at(t0, 4), conn(2, 9), resume);
-        out.extend(sends(r));
+        out.extend(drain(r));
         out
     };
     let everything = feed(&mut all);

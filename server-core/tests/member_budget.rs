@@ -4,12 +4,12 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use roomlink::protocol::{Login, RoomEvent, ServerFrame};
 use roomlink::{ErrorCode, User};
-use roomlink_server_core::{ConnId, Now, Output, Rate, Rooms, Rules};
-use support::{Ids, Tokens};
+use roomlink_server_core::{ConnId, Rate, Rooms, Rules};
+use support::{Ids, Tokens, at, drain};
 
 /// 10 events per second, a burst of 4.
 const RATE: Rate = Rate {
@@ -34,21 +34,6 @@ fn login(user: &str, token: &str) -> Login {
         resume: None,
         streams: vec![],
         fence: None,
-    }
-}
-
-fn drain(r: &mut Rooms) -> Vec<(ConnId, ServerFrame)> {
-    let mut sent = Vec::new();
-    while let Output::Send { conn, frame } = r.poll_output() {
-        sent.push((conn, frame));
-    }
-    sent
-}
-
-fn at(t0: Instant, ms: u64) -> Now {
-    Now {
-        at: t0 + Duration::from_millis(ms),
-        unix_ms: 1_000_000 + ms,
     }
 }
 

@@ -4,12 +4,12 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use roomlink::protocol::{Login, PublishedStream, Resume, RoomEvent, ServerFrame};
 use roomlink::{StreamDeleteReason, User};
-use roomlink_server_core::{ConnEnd, ConnId, Now, Output, Rooms, Rules};
-use support::{Ids, Tokens};
+use roomlink_server_core::{ConnEnd, ConnId, Rooms, Rules};
+use support::{Ids, Tokens, at, drain};
 
 fn login(user: &str, streams: &[(&str, &str)]) -> Login {
     Login {
@@ -26,21 +26,6 @@ fn login(user: &str, streams: &[(&str, &str)]) -> Login {
             })
             .collect(),
         fence: None,
-    }
-}
-
-fn drain(r: &mut Rooms) -> Vec<(ConnId, ServerFrame)> {
-    let mut sent = Vec::new();
-    while let Output::Send { conn, frame } = r.poll_output() {
-        sent.push((conn, frame));
-    }
-    sent
-}
-
-fn at(t0: Instant, ms: u64) -> Now {
-    Now {
-        at: t0 + Duration::from_millis(ms),
-        unix_ms: 1_000_000 + ms,
     }
 }
 

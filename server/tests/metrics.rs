@@ -386,6 +386,16 @@ async fn until_edge(s: &ServerHandle, cond: impl Fn(&roomlink_server::EdgeStats)
     }
 }
 
+/// Since `before`, each refusal kind in `moved` was counted once and every other kind not at all.
+async fn assert_refusals(s: &ServerHandle, before: &BTreeMap<String, f64>, moved: &[&str]) {
+    let m = scrape(s).await;
+    for kind in KINDS {
+        let want = if moved.contains(&kind) { 1.0 } else { 0.0 };
+        let key = refusals(kind);
+        assert_eq!(get(&m, &key) - get(before, &key), want, "{kind}");
+    }
+}
+
 fn refusals(kind: &str) -> String {
     format!(r#"roomlink_edge_refusals_total{{kind="{kind}"}}"#)
 }
@@ -430,16 +440,7 @@ async fn each_connection_cap_refusal_is_counted_under_its_kind() {
     carol.drop_link();
     until_edge(&s, |st| st.connections == 2).await;
 
-    let m = scrape(&s).await;
-    for kind in KINDS {
-        let want = if matches!(kind, "max_connections" | "max_pending") {
-            1.0
-        } else {
-            0.0
-        };
-        let key = refusals(kind);
-        assert_eq!(get(&m, &key) - get(&before, &key), want, "{kind}");
-    }
+    assert_refusals(&s, &before, &["max_connections", "max_pending"]).await;
     s.shutdown().await;
 }
 
@@ -462,12 +463,7 @@ async fn a_refusal_over_the_per_address_cap_is_counted_under_its_kind() {
     bob.drop_link();
     until_edge(&s, |st| st.connections == 1).await;
 
-    let m = scrape(&s).await;
-    for kind in KINDS {
-        let want = if kind == "max_per_ip" { 1.0 } else { 0.0 };
-        let key = refusals(kind);
-        assert_eq!(get(&m, &key) - get(&before, &key), want, "{kind}");
-    }
+    assert_refusals(&s, &before, &["max_per_ip"]).await;
     s.shutdown().await;
 }
 
@@ -489,15 +485,6 @@ async fn a_request_past_its_deadline_and_a_sessionless_websocket_are_counted_und
     assert_eq!(idle.closed().await, vec![]);
     until_edge(&s, |st| st.connections == 0).await;
 
-    let m = scrape(&s).await;
-    for kind in KINDS {
-        let want = if matches!(kind, "request_timeout" | "sessionless") {
-            1.0
-        } else {
-            0.0
-        };
-        let key = refusals(kind);
-        assert_eq!(get(&m, &key) - get(&before, &key), want, "{kind}");
-    }
+    assert_refusals(&s, &before, &["request_timeout", "sessionless"]).await;
     s.shutdown().await;
 }

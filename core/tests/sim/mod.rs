@@ -119,6 +119,26 @@ impl Sim {
         }
     }
 
+    /// A (client 0) and B (client 1) logged in to room "r" and settled at t = 1 s, each listing
+    /// the other.
+    pub fn two_in_room() -> Self {
+        let mut sim = Sim::new(2);
+        sim.login(0, "r", "t").unwrap();
+        sim.login(1, "r", "t").unwrap();
+        sim.run_for(secs(1));
+        for i in 0..2 {
+            assert_eq!(
+                sim.states(i, "r"),
+                vec![
+                    (RoomStateChangedReason::Logining, ErrorCode::OK),
+                    (RoomStateChangedReason::Logined, ErrorCode::OK)
+                ]
+            );
+            assert_eq!(sim.user_list(i, "r"), [format!("u{}", 1 - i)].into());
+        }
+        sim
+    }
+
     /// Seconds since the start (for messages).
     pub fn t(&self) -> f64 {
         (self.now - self.start).as_secs_f64()

@@ -1,7 +1,30 @@
 //! What every core test injects: tokens whose verdict is spelled in the token, and IDs that are
 //! the same on every run (and on every replica, as the cluster's log settles them).
 
-use roomlink_server_core::{AuthError, Authenticator, Grant, IdSource};
+// Not every test uses every helper.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use roomlink::protocol::ServerFrame;
+use roomlink_server_core::{AuthError, Authenticator, ConnId, Grant, IdSource, Now, Output, Rooms};
+
+/// Every frame `r` has to send now, with its connection, in order.
+pub fn drain(r: &mut Rooms) -> Vec<(ConnId, ServerFrame)> {
+    let mut sent = Vec::new();
+    while let Output::Send { conn, frame } = r.poll_output() {
+        sent.push((conn, frame));
+    }
+    sent
+}
+
+/// `ms` after `t0`, on a wall clock starting at unix ms 1 000 000.
+pub fn at(t0: Instant, ms: u64) -> Now {
+    Now {
+        at: t0 + Duration::from_millis(ms),
+        unix_ms: 1_000_000 + ms,
+    }
+}
 
 /// `"exp=N"` expires at unix ms N; `"bad"` is refused; anything else never expires.
 pub struct Tokens;
