@@ -224,3 +224,33 @@ fn coming_to_the_foreground_while_waiting_to_reconnect_retries_at_once() {
     assert_eq!(states[0].0, Duration::from_nanos(1), "{}", sim.dump(1));
     assert_eq!(states[0].1, R::Reconnected);
 }
+
+#[test]
+fn a_pong_that_waited_in_the_socket_through_the_sleep_does_not_answer_the_probe() {
+    let mut sim = two_in_room();
+    // The background ping's pong reaches B's kernel, but B is suspended before reading it; then
+    // the path dies (the phone's radio goes off), so the probe on waking gets no answer.
+    sim.suspend_after(1, |m, now| m.on_app_background(now));
+    sim.run_for(secs(1));
+    assert!(
+        sim.clients[1]
+            .pending
+            .iter()
+            .any(|(_, f)| matches!(f, Some(roomlink::protocol::ServerFrame::Pong))),
+        "the pong waits in B's socket"
+    );
+    sim.set_fault(1, Fault::Blackhole);
+    sim.run_for(secs(30));
+    let woke = sim.now;
+    sim.wake(1);
+    sim.run_for(secs(30));
+    let states = states_after(&sim, 1, woke);
+    // The stale pong is read after the probe went out, but it answers an earlier ping: the link
+    // is still given up at the end of the probe window, not trusted for another ping timeout.
+    assert_eq!(
+        states[0],
+        (secs(10), R::Reconnecting, ErrorCode::RECONNECTING),
+        "{}",
+        sim.dump(1)
+    );
+}

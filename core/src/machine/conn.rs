@@ -106,6 +106,8 @@ impl Machine {
             conn,
             silent_until: later(now, self.cfg.ping_timeout),
             next_ping: later(now, self.cfg.heartbeat_interval),
+            unanswered: 0,
+            probing: false,
         };
         // Logins in the Hello that were ended (and maybe started again) while connecting: the
         // server is taking them now, so log them out before anything else for those rooms.

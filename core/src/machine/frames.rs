@@ -45,6 +45,8 @@ impl Machine {
         let Link::Open {
             conn: open,
             silent_until,
+            unanswered,
+            probing,
             ..
         } = &mut self.link
         else {
@@ -54,8 +56,14 @@ impl Machine {
             log::debug!("frame on stale conn {conn}: ignored");
             return;
         }
-        // Anything heard ends a wake-up probe too: the link answered.
-        *silent_until = super::later(now, self.cfg.ping_timeout);
+        if matches!(frame, ServerFrame::Pong) {
+            *unanswered = unanswered.saturating_sub(1);
+        }
+        // A wake-up probe ends only with the pong to the probe itself (see `Link::Open`).
+        if !*probing || *unanswered == 0 {
+            *probing = false;
+            *silent_until = super::later(now, self.cfg.ping_timeout);
+        }
         match frame {
             ServerFrame::Joined {
                 room_id,

@@ -13,7 +13,8 @@
 //!   suspended): rooms whose deadlines passed during the suspension (the retry window, a login
 //!   timeout) end first, as their timers would have. Then an open link is probed instead of being
 //!   judged by when it last heard something (which a suspension makes meaningless): a ping goes
-//!   out now, and the link is lost if nothing answers within [`probe_window`]. A link waiting out a
+//!   out now, and the link is lost unless its pong arrives within [`probe_window`] (frames that
+//!   waited in the socket through the suspension, pongs to earlier pings among them, do not count). A link waiting out a
 //!   backoff, or an attempt under way since before the suspension, is retried at once.
 
 use std::time::{Duration, Instant};
@@ -31,33 +32,44 @@ pub(super) fn probe_window(heartbeat_interval: Duration, ping_timeout: Duration)
 }
 
 impl Machine {
-    pub(super) fn app_background(&mut self, now: Instant) {
+    /// Sends a ping on the open link (if any) and counts it; the next regular one is a heartbeat
+    /// interval from now.
+    pub(super) fn ping(&mut self, now: Instant) {
+        let heartbeat = self.cfg.heartbeat_interval;
         if let Link::Open {
-            conn, silent_until, ..
-        } = self.link
+            conn,
+            next_ping,
+            unanswered,
+            ..
+        } = &mut self.link
         {
-            log::debug!("conn {conn}: app going to the background; pinging now");
+            let conn = *conn;
+            *next_ping = later(now, heartbeat);
+            *unanswered = unanswered.saturating_add(1);
             self.send(conn, ClientFrame::Ping);
-            self.link = Link::Open {
-                conn,
-                silent_until,
-                next_ping: later(now, self.cfg.heartbeat_interval),
-            };
         }
+    }
+
+    pub(super) fn app_background(&mut self, now: Instant) {
+        log::debug!("app going to the background; pinging now");
+        self.ping(now);
     }
 
     pub(super) fn app_foreground(&mut self, now: Instant) {
         // The probe first, so the timeout below judges the link by it and not by a silence that
         // was only the suspension.
-        if let Link::Open { conn, .. } = self.link {
-            let window = probe_window(self.cfg.heartbeat_interval, self.cfg.ping_timeout);
+        self.ping(now);
+        let window = probe_window(self.cfg.heartbeat_interval, self.cfg.ping_timeout);
+        if let Link::Open {
+            conn,
+            silent_until,
+            probing,
+            ..
+        } = &mut self.link
+        {
             log::debug!("conn {conn}: app in the foreground; probing the link");
-            self.send(conn, ClientFrame::Ping);
-            self.link = Link::Open {
-                conn,
-                silent_until: later(now, window),
-                next_ping: later(now, self.cfg.heartbeat_interval),
-            };
+            *silent_until = later(now, window);
+            *probing = true;
         }
         // Whatever fell due while suspended: a room past its retry window fails here, before
         // any new attempt is made for it.

@@ -12,11 +12,17 @@ pub(crate) enum Link {
     /// A connection attempt is under way; it is abandoned at `deadline`.
     Connecting { conn: ConnId, deadline: Instant },
     /// Connected. The link is lost when nothing has arrived by `silent_until`: normally the ping
-    /// timeout after the last inbound frame, sooner while a wake-up probe is out (see `lifecycle`).
+    /// timeout after the last inbound frame. While a wake-up probe is out (`probing`, see
+    /// `lifecycle`) it is the probe's deadline, and only the pong to the probe (the last of the
+    /// `unanswered` pings: pongs come in order) ends it; anything else that arrives may have
+    /// waited in the socket since before the suspension.
     Open {
         conn: ConnId,
         silent_until: Instant,
         next_ping: Instant,
+        /// Pings sent on this connection and not yet answered by a pong.
+        unanswered: u32,
+        probing: bool,
     },
     /// Waiting before the next attempt.
     Backoff { until: Instant },

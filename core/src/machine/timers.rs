@@ -4,10 +4,8 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crate::codes::ErrorCode;
-use crate::protocol::ClientFrame;
 use crate::transitions::{Phase, Trigger};
 
-use super::later;
 use super::link::Link;
 use super::room::Room;
 use super::{Machine, Output, Transmit};
@@ -54,18 +52,7 @@ impl Machine {
                 log::info!("conn {conn}: nothing heard in time; link lost");
                 self.link_lost(now, Some(conn));
             }
-            Link::Open {
-                conn,
-                silent_until,
-                next_ping,
-            } if next_ping <= now => {
-                self.send(conn, ClientFrame::Ping);
-                self.link = Link::Open {
-                    conn,
-                    silent_until,
-                    next_ping: later(now, self.cfg.heartbeat_interval),
-                };
-            }
+            Link::Open { next_ping, .. } if next_ping <= now => self.ping(now),
             Link::Open { .. } => {}
             Link::Backoff { until } if until <= now => self.connect(now),
             Link::Backoff { .. } => {}

@@ -224,6 +224,18 @@ impl Sim {
         self.clients[i].asleep = true;
     }
 
+    /// Runs `f` on client `i`'s machine, sends what it wants sent, and suspends the process
+    /// before anything comes back (the answers wait in its socket).
+    pub fn suspend_after<R>(&mut self, i: usize, f: impl FnOnce(&mut Machine, Instant) -> R) -> R {
+        self.pump();
+        let now = self.now;
+        let r = f(&mut self.clients[i].m, now);
+        self.drain(i);
+        self.clients[i].asleep = true;
+        self.pump();
+        r
+    }
+
     /// Resumes client `i` as its engine does on the first input after a suspension: the machine
     /// is told it woke (`on_app_foreground`, at the suspend-inclusive now), then gets what
     /// arrived meanwhile, then runs as usual.
