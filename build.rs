@@ -1,11 +1,11 @@
 //! Build script of the `ffi` crate (it lives at the workspace root, where our layout puts it).
 //!
 //! 1. Generates the C header `bindings/c/roomlink.h` with cbindgen from `ffi/src/c/` (settings in
-//!    `ffi/cbindgen.toml`), adding the `ROOMLINK_CODE_*` constants from core's one code table
-//!    (`core/src/codes.rs`, compiled into this script as a module), so the data lives in one
-//!    place, and the `ROOMLINK_REASON_*` / `_STATE_*` / `_UPDATE_*` / `_STREAM_DELETE_REASON_*`
-//!    constants from core's enums (`core/src/reason.rs`, `core/src/model.rs`, also compiled in:
-//!    each lists its variants through `listed_enum!`). The header is written only when its
+//!    `ffi/cbindgen.toml`), adding the `ROOMLINK_CODE_*` constants from the one code table
+//!    (`proto/src/codes.rs`, through the `roomlink-proto` build-dependency), so the data lives in
+//!    one place, and the `ROOMLINK_REASON_*` / `_STATE_*` / `_UPDATE_*` / `_STREAM_DELETE_REASON_*`
+//!    constants from the enums themselves (`proto/src/reason.rs`, `proto/src/model.rs`: each
+//!    lists its variants through `listed_enum!`). The header is written only when its
 //!    content changed; `scripts/test.sh` fails when
 //!    the committed one differs.
 //! 2. Writes `$OUT_DIR/c_codes.rs` (the same rows as C strings) for `roomlink_error_name` and
@@ -16,26 +16,12 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-// Core's code table itself, compiled into this script: the `error_codes!` rows expand here to the
-// same `ErrorCode::ALL` core has, so the constants come from the data, not from parsing its text.
-// (A build-dependency on `roomlink` would build its tokio/rustls stack a second time for the host.)
-#[allow(dead_code)] // the script reads only `ALL`; the rest of core's API is unused here
-#[path = "core/src/codes.rs"]
-mod codes;
-
-use codes::{ErrorCode, Origin};
-
-// The enums the C API carries as integers, from their definitions in core (`listed_enum!` gives
-// each its `ALL`, names and docs). `model.rs` and `reason.rs` need nothing else from core.
-#[macro_use]
-#[path = "core/src/listed.rs"]
-mod listed;
-#[allow(dead_code)]
-#[path = "core/src/model.rs"]
-mod model;
-#[allow(dead_code)]
-#[path = "core/src/reason.rs"]
-mod reason;
+// The data itself, from the sans-IO crate (a build-dependency: serde and nothing async, so the
+// host build stays small): core's one code table (`ErrorCode::ALL`) and the enums the C API carries
+// as integers (`listed_enum!` gives each its `ALL`, names and docs). The constants come from the
+// types, not from parsing their source text; cargo reruns this script when that crate changes.
+use roomlink_proto::codes::{ErrorCode, Origin};
+use roomlink_proto::{model, reason};
 
 /// `KickOut` -> `KICK_OUT`.
 fn screaming_snake(name: &str) -> String {
@@ -77,25 +63,25 @@ fn header_enums() -> String {
     let mut out = String::new();
     header_enum(
         &mut out,
-        "core/src/reason.rs",
+        "proto/src/reason.rs",
         "ROOMLINK_REASON_",
         RoomStateChangedReason::ALL.map(|r| (r.as_str(), r as u32, r.doc())),
     );
     header_enum(
         &mut out,
-        "core/src/reason.rs",
+        "proto/src/reason.rs",
         "ROOMLINK_STATE_",
         ConnectionState::ALL.map(|s| (s.as_str(), s as u32, s.doc())),
     );
     header_enum(
         &mut out,
-        "core/src/model.rs",
+        "proto/src/model.rs",
         "ROOMLINK_UPDATE_",
         UpdateType::ALL.map(|u| (u.as_str(), u as u32, u.doc())),
     );
     header_enum(
         &mut out,
-        "core/src/model.rs",
+        "proto/src/model.rs",
         "ROOMLINK_STREAM_DELETE_REASON_",
         StreamDeleteReason::ALL.map(|r| (r.as_str(), r as u32, r.doc())),
     );
@@ -105,7 +91,7 @@ fn header_enums() -> String {
 /// The header block of code constants (after the includes).
 fn header_codes() -> String {
     let mut out = String::from(
-        "\n/* Result codes: generated from core/src/codes.rs (the one table; README \"Error codes\").\n \
+        "\n/* Result codes: generated from proto/src/codes.rs (the one table; README \"Error codes\").\n \
          * Every fallible function returns 0 or one of these. */\n",
     );
     for c in ErrorCode::ALL {
@@ -164,10 +150,6 @@ fn main() {
         root.join("build.rs"),
         ffi.join("cbindgen.toml"),
         ffi.join("src/c"),
-        root.join("core/src/codes.rs"),
-        root.join("core/src/listed.rs"),
-        root.join("core/src/model.rs"),
-        root.join("core/src/reason.rs"),
         header_path.clone(),
     ] {
         println!("cargo:rerun-if-changed={}", watched.display());

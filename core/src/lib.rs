@@ -1,25 +1,18 @@
 //! roomlink: the room connection layer for real-time audio/video apps.
 //!
-//! - [`machine`]: the sans-IO state machine (pure; inputs and a clock in, events and commands out).
 //! - [`engine`]: the tokio driver apps use.
 //! - [`transport`]: the link trait, the WebSocket transport and an in-memory one for tests.
-//! - [`protocol`]: the wire protocol.
-//! - [`codes`], [`reason`]: the error-code table and the state/reason enums.
+//! - Re-exported from `roomlink-proto` (the sans-IO half, no async and no TLS; embed it alone to
+//!   drive the machine from another event loop): [`machine`], the state machine; [`protocol`], the
+//!   wire protocol; [`codes`], [`reason`], [`transitions`], [`model`], [`event`], [`config`],
+//!   [`validate`].
 
-#[macro_use]
-mod listed;
-
-pub mod codes;
-pub mod config;
 pub mod engine;
-pub mod event;
-pub mod machine;
-pub mod model;
-pub mod protocol;
-pub mod reason;
-pub mod transitions;
 pub mod transport;
-pub mod validate;
+
+pub use roomlink_proto::{
+    codes, config, event, machine, model, protocol, proxy, reason, transitions, validate,
+};
 
 pub use codes::ErrorCode;
 pub use config::{CaPem, EngineConfig, ProxyUrl, RoomConfig, RoomMode};

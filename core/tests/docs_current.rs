@@ -14,7 +14,7 @@ fn state_diagram_doc_matches_the_transition_table() {
     let have = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         have == want,
-        "{} is out of date with core/src/transitions.rs; run `ROOMLINK_BLESS=1 cargo test -p roomlink --test docs_current` and commit it",
+        "{} is out of date with proto/src/transitions.rs; run `ROOMLINK_BLESS=1 cargo test -p roomlink --test docs_current` and commit it",
         path.display()
     );
 }

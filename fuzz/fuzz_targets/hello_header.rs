@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use roomlink::protocol::Hello;
+use roomlink_proto::protocol::Hello;
 
 fuzz_target!(|data: &[u8]| {
     // Header values reach the server as bytes; ws.rs only decodes those that are valid UTF-8.

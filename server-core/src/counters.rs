@@ -9,8 +9,8 @@
 
 use std::collections::BTreeMap;
 
-use roomlink::ErrorCode;
-use roomlink::protocol::ServerFrame;
+use roomlink_proto::ErrorCode;
+use roomlink_proto::protocol::ServerFrame;
 
 use crate::output::ConnId;
 

@@ -11,7 +11,7 @@
 //! the same room from the same instance with an older attempt is refused before it touches any
 //! session. Pure rules here; `Rooms::handle_login` calls [`check`] first and the session holds the remembered fence.
 
-use roomlink::protocol::Fence;
+use roomlink_proto::protocol::Fence;
 
 /// What to do with an incoming login, given the fence of the user's live session in the room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

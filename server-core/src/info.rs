@@ -1,6 +1,6 @@
 //! Rooms as the admin API shows them.
 
-use roomlink::{StreamInfo, User};
+use roomlink_proto::{StreamInfo, User};
 use serde::Serialize;
 
 /// A room as the admin API shows it.

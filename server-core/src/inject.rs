@@ -2,7 +2,7 @@
 //! HMAC tokens and mints random IDs; the simulator uses toy tokens and a counter, so its runs are
 //! deterministic.
 
-use roomlink::ErrorCode;
+use roomlink_proto::ErrorCode;
 
 /// Why a token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use roomlink::ErrorCode;
+use roomlink_proto::ErrorCode;
 
 pub const KEEP_FOR: Duration = Duration::from_secs(30 * 60);
 pub const MAX_ENTRIES: usize = 65_536;

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use roomlink::protocol::ServerFrame;
+use roomlink_proto::protocol::ServerFrame;
 
 /// Identifies one client connection, chosen by the driver and unique for its lifetime.
 pub type ConnId = u64;

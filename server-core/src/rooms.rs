@@ -4,8 +4,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use roomlink::protocol::{Login, RoomEvent, ServerFrame};
-use roomlink::{ErrorCode, StreamDeleteReason, validate};
+use roomlink_proto::protocol::{Login, RoomEvent, ServerFrame};
+use roomlink_proto::{ErrorCode, StreamDeleteReason, validate};
 
 use crate::counters::{Counts, Gauges, Owner};
 use crate::fence;

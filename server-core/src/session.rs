@@ -3,8 +3,8 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use roomlink::User;
-use roomlink::protocol::{Fence, RoomEvent, SeqEvent, ServerFrame};
+use roomlink_proto::User;
+use roomlink_proto::protocol::{Fence, RoomEvent, SeqEvent, ServerFrame};
 
 use crate::output::ConnId;
 use crate::timers::{TimerKey, Timers};

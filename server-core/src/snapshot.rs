@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use roomlink::protocol::{Fence, RoomEvent};
-use roomlink::{StreamInfo, User};
+use roomlink_proto::protocol::{Fence, RoomEvent};
+use roomlink_proto::{StreamInfo, User};
 use serde::{Deserialize, Serialize};
 
 use crate::kicks::{KickRecord, RecentKicks};

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use roomlink::protocol::{RoomEvent, ServerFrame, Snapshot};
-use roomlink::{ErrorCode, StreamDeleteReason, StreamInfo, User};
+use roomlink_proto::protocol::{RoomEvent, ServerFrame, Snapshot};
+use roomlink_proto::{ErrorCode, StreamDeleteReason, StreamInfo, User};
 
 use crate::bucket::{Rate, TokenBucket};
 use crate::counters::{Counters, Owner, serves};

@@ -6,8 +6,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use roomlink::protocol::{Login, Resume};
-use roomlink::{ErrorCode, User};
+use roomlink_proto::protocol::{Login, Resume};
+use roomlink_proto::{ErrorCode, User};
 use roomlink_server_core::{ConnEnd, Counts, Owner, ResumeOutcome, Rooms, Rules};
 use support::{Ids, Tokens, at, drain};
 
@@ -167,7 +167,7 @@ fn a_replica_builds_frames_only_for_its_own_connections() {
         let bob_session = bob
             .iter()
             .find_map(|(_, f)| match f {
-                roomlink::protocol::ServerFrame::Joined { session_id, .. } => {
+                roomlink_proto::protocol::ServerFrame::Joined { session_id, .. } => {
                     Some(session_id.clone())
                 }
                 _ => None,

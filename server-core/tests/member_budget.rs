@@ -6,8 +6,8 @@ mod support;
 
 use std::time::Instant;
 
-use roomlink::protocol::{Login, RoomEvent, ServerFrame};
-use roomlink::{ErrorCode, User};
+use roomlink_proto::protocol::{Login, RoomEvent, ServerFrame};
+use roomlink_proto::{ErrorCode, User};
 use roomlink_server_core::{ConnId, Rate, Rooms, Rules};
 use support::{Ids, Tokens, at, drain};
 

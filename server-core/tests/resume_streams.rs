@@ -6,8 +6,8 @@ mod support;
 
 use std::time::Instant;
 
-use roomlink::protocol::{Login, PublishedStream, Resume, RoomEvent, ServerFrame};
-use roomlink::{StreamDeleteReason, User};
+use roomlink_proto::protocol::{Login, PublishedStream, Resume, RoomEvent, ServerFrame};
+use roomlink_proto::{StreamDeleteReason, User};
 use roomlink_server_core::{ConnEnd, ConnId, Rooms, Rules};
 use support::{Ids, Tokens, at, drain};
 

@@ -4,8 +4,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use roomlink::protocol::{Login, Resume, RoomEvent, ServerFrame};
-use roomlink::{ErrorCode, User};
+use roomlink_proto::protocol::{Login, Resume, RoomEvent, ServerFrame};
+use roomlink_proto::{ErrorCode, User};
 use roomlink_server_core::{ConnEnd, ConnId, Now, Output, Rooms, Rules};
 use support::{Ids, Tokens};
 

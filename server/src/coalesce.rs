@@ -26,8 +26,8 @@
 
 use std::collections::VecDeque;
 
-use roomlink::protocol::{RoomEvent, ServerFrame};
-use roomlink::{StreamInfo, User};
+use roomlink_proto::protocol::{RoomEvent, ServerFrame};
+use roomlink_proto::{StreamInfo, User};
 
 /// Estimated bytes of list items one merged frame may carry.
 pub(crate) const MAX_MERGED_BYTES: usize = 32 * 1024;
@@ -195,8 +195,8 @@ fn merge_into(into: &mut Queued, from: Queued) {
 
 #[cfg(test)]
 mod tests {
-    use roomlink::StreamDeleteReason;
-    use roomlink::protocol::SeqEvent;
+    use roomlink_proto::StreamDeleteReason;
+    use roomlink_proto::protocol::SeqEvent;
 
     use super::*;
 

@@ -14,8 +14,8 @@ use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use roomlink::ErrorCode;
-use roomlink::protocol::ServerFrame;
+use roomlink_proto::ErrorCode;
+use roomlink_proto::protocol::ServerFrame;
 use tokio::sync::watch;
 
 use crate::AppState;

@@ -168,7 +168,7 @@ pub async fn start_with_registry(
         stats: metrics::DriverStats::default(),
     });
     let router = Router::new()
-        .route(roomlink::protocol::WS_PATH, get(ws::upgrade))
+        .route(roomlink_proto::protocol::WS_PATH, get(ws::upgrade))
         .route("/healthz", get(drain::healthz))
         .nest("/admin", admin::router(app.clone()))
         .merge(admin::metrics_router(app.clone()))
@@ -198,7 +198,7 @@ impl ServerHandle {
 
     /// `ws://ADDR/v1/ws`.
     pub fn ws_url(&self) -> String {
-        format!("ws://{}{}", self.addr, roomlink::protocol::WS_PATH)
+        format!("ws://{}{}", self.addr, roomlink_proto::protocol::WS_PATH)
     }
 
     /// The connection caps in force (the config's, with unset ones derived at start).

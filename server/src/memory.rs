@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
-use roomlink::ErrorCode;
-use roomlink::protocol::{Login, ServerFrame};
+use roomlink_proto::ErrorCode;
+use roomlink_proto::protocol::{Login, ServerFrame};
 use roomlink_server_core::{Counts, Gauges, Now, Output, Rooms, Rules};
 use tokio::sync::Notify;
 

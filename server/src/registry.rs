@@ -11,7 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use roomlink::protocol::{Login, ServerFrame};
+use roomlink_proto::protocol::{Login, ServerFrame};
 use roomlink_server_core::{Counts, Gauges};
 use tokio::sync::Notify;
 
@@ -234,7 +234,7 @@ pub trait RoomRegistry: Send + Sync + 'static {
 
 #[cfg(test)]
 mod tests {
-    use roomlink::ErrorCode;
+    use roomlink_proto::ErrorCode;
 
     use super::*;
 

@@ -5,7 +5,7 @@
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use roomlink::ErrorCode;
+use roomlink_proto::ErrorCode;
 use roomlink_server_core::{AuthError, Authenticator, Grant};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;

@@ -16,8 +16,8 @@ use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use roomlink::ErrorCode;
-use roomlink::protocol::{
+use roomlink_proto::ErrorCode;
+use roomlink_proto::protocol::{
     ClientFrame, HELLO_HEADER, Hello, PROTOCOL_VERSION, ServerFrame, VERSION_HEADER,
 };
 

@@ -3,8 +3,8 @@
 mod common;
 
 use common::*;
-use roomlink::protocol::{RoomEvent, ServerFrame};
-use roomlink::{ErrorCode, StreamDeleteReason, User};
+use roomlink_proto::protocol::{RoomEvent, ServerFrame};
+use roomlink_proto::{ErrorCode, StreamDeleteReason, User};
 use roomlink_server::admin::request;
 
 #[tokio::test]

@@ -11,8 +11,8 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use roomlink::protocol::{Login, PublishedStream, RoomEvent, ServerFrame};
-use roomlink::{StreamInfo, User};
+use roomlink_proto::protocol::{Login, PublishedStream, RoomEvent, ServerFrame};
+use roomlink_proto::{StreamInfo, User};
 use roomlink_server::ServerConfig;
 use roomlink_server::memory::MemoryRegistry;
 use roomlink_server::registry::{ConnEnd, ConnHandle, Outbound, Outbox, RoomRegistry};
@@ -236,7 +236,7 @@ async fn members_dropping_together_over_real_sockets_leave_every_list_right() {
             "member {i} still lists a departed member"
         );
         // Still connected: a ping is answered.
-        c.send(roomlink::protocol::ClientFrame::Ping);
+        c.send(roomlink_proto::protocol::ClientFrame::Ping);
         loop {
             match c.recv().await {
                 ServerFrame::Pong => break,

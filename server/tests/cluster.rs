@@ -12,9 +12,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use roomlink::ErrorCode;
-use roomlink::protocol::{ClientFrame, RoomEvent, ServerFrame};
-use roomlink::{StreamDeleteReason, User};
+use roomlink_proto::ErrorCode;
+use roomlink_proto::protocol::{ClientFrame, RoomEvent, ServerFrame};
+use roomlink_proto::{StreamDeleteReason, User};
 use roomlink_server::{ServerHandle, StoreUrl};
 use roomlink_testredis::Redis;
 
@@ -182,7 +182,7 @@ async fn a_dead_nodes_sessions_resume_elsewhere_or_expire_exactly_once() {
         assert_eq!(
             ev,
             RoomEvent::StreamDelete {
-                streams: vec![roomlink::StreamInfo {
+                streams: vec![roomlink_proto::StreamInfo {
                     stream_id: "carol-cam".into(),
                     user: user("carol"),
                     extra_info: String::new(),

@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
-use roomlink::User;
-use roomlink::protocol::RoomEvent;
+use roomlink_proto::User;
+use roomlink_proto::protocol::RoomEvent;
 use roomlink_faultproxy::tls::TestCa;
 use roomlink_server::{ServerConfig, ServerHandle, StoreUrl};
 use roomlink_testredis::{Redis, TlsFiles};

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use futures_util::StreamExt;
-use roomlink::ErrorCode;
-use roomlink::protocol::ServerFrame;
+use roomlink_proto::ErrorCode;
+use roomlink_proto::protocol::ServerFrame;
 use roomlink_server::memory::MemoryRegistry;
 use roomlink_server::{RoomRegistry, ServerConfig, ServerHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -260,7 +260,7 @@ async fn healthz_answers_503_draining_to_a_request_accepted_before_the_drain() {
 async fn an_upgrade_completed_after_the_drain_began_gets_the_bye_and_its_logins_are_not_taken() {
     let (mut server, registry) = start(60_000).await;
     let addr = server.local_addr();
-    let hello = roomlink::protocol::Hello {
+    let hello = roomlink_proto::protocol::Hello {
         logins: vec![login("late", "r")],
     }
     .to_header();
@@ -347,7 +347,7 @@ async fn a_session_drained_from_one_node_resumes_on_another_with_its_replay() {
     let frames = alice.closed().await;
     assert!(frames.iter().any(is_drain_bye), "{frames:?}");
     // While alice moves, bob publishes.
-    bob.send(roomlink::protocol::ClientFrame::PublishStream {
+    bob.send(roomlink_proto::protocol::ClientFrame::PublishStream {
         room_id: "r".into(),
         stream_id: "bob-cam".into(),
         extra_info: String::new(),
@@ -366,7 +366,7 @@ async fn a_session_drained_from_one_node_resumes_on_another_with_its_replay() {
             assert_eq!(events.len(), 1, "bob's stream_add replayed: {events:?}");
             assert!(matches!(
                 events[0].event,
-                roomlink::protocol::RoomEvent::StreamAdd { .. }
+                roomlink_proto::protocol::RoomEvent::StreamAdd { .. }
             ));
         }
         other => panic!("expected Resumed, got {other:?}"),

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::*;
-use roomlink::protocol::{ClientFrame, ServerFrame};
+use roomlink_proto::protocol::{ClientFrame, ServerFrame};
 use roomlink_server::admin::request;
 use roomlink_server::{ConnectionLimits, EdgeStats, ServerConfig, ServerHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

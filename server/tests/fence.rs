@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use roomlink::ErrorCode;
-use roomlink::protocol::{ClientFrame, Fence, Login, ServerFrame};
+use roomlink_proto::ErrorCode;
+use roomlink_proto::protocol::{ClientFrame, Fence, Login, ServerFrame};
 
 fn fenced(mut l: Login, instance: &str, attempt: u64) -> Login {
     l.fence = Some(Fence {

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use roomlink::protocol::ServerFrame;
+use roomlink_proto::protocol::ServerFrame;
 
 #[tokio::test]
 async fn shutdown_drops_connections_and_a_restart_forgets_everything() {

@@ -3,8 +3,8 @@
 mod common;
 
 use common::*;
-use roomlink::protocol::{ClientFrame, RoomEvent, ServerFrame};
-use roomlink::{ErrorCode, StreamDeleteReason, StreamInfo, User};
+use roomlink_proto::protocol::{ClientFrame, RoomEvent, ServerFrame};
+use roomlink_proto::{ErrorCode, StreamDeleteReason, StreamInfo, User};
 
 #[tokio::test]
 async fn joined_is_the_first_frame_with_a_sorted_snapshot_and_peers_see_user_add() {

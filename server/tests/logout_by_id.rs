@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
-use roomlink::protocol::{ClientFrame, Login, PublishedStream, RoomEvent, ServerFrame};
-use roomlink::{ErrorCode, StreamDeleteReason, StreamInfo, User};
+use roomlink_proto::protocol::{ClientFrame, Login, PublishedStream, RoomEvent, ServerFrame};
+use roomlink_proto::{ErrorCode, StreamDeleteReason, StreamInfo, User};
 
 fn publishing(mut l: Login, stream_id: &str) -> Login {
     l.streams = vec![PublishedStream {

@@ -10,8 +10,8 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::*;
-use roomlink::ErrorCode;
-use roomlink::protocol::{ClientFrame, RoomEvent, ServerFrame};
+use roomlink_proto::ErrorCode;
+use roomlink_proto::protocol::{ClientFrame, RoomEvent, ServerFrame};
 use roomlink_server::{ConnectionLimits, Rate, RateLimits, ServerConfig, ServerHandle, StoreUrl};
 use roomlink_testredis::Redis;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -88,7 +88,7 @@ async fn kick(s: &ServerHandle, user: &str) {
     assert_eq!(status, 200, "{text}");
 }
 
-fn bad_login(user: &str) -> roomlink::protocol::Login {
+fn bad_login(user: &str) -> roomlink_proto::protocol::Login {
     let mut l = login(user, ROOM);
     l.token = token(user, "another-room");
     l

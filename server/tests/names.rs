@@ -1,11 +1,11 @@
 //! The server refuses names other members could not see or that reorder the text around them,
-//! with the same code the client's own validation gives (both use `roomlink::validate`).
+//! with the same code the client's own validation gives (both use `roomlink_proto::validate`).
 
 mod common;
 
 use common::*;
-use roomlink::ErrorCode;
-use roomlink::protocol::ServerFrame;
+use roomlink_proto::ErrorCode;
+use roomlink_proto::protocol::ServerFrame;
 
 #[tokio::test]
 async fn invisible_and_bidi_override_names_get_login_failed_with_the_name_code() {

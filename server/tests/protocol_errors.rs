@@ -3,8 +3,8 @@
 mod common;
 
 use common::*;
-use roomlink::protocol::{ClientFrame, ServerFrame};
-use roomlink::{ErrorCode, User};
+use roomlink_proto::protocol::{ClientFrame, ServerFrame};
+use roomlink_proto::{ErrorCode, User};
 use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest, http::HeaderValue};
 
 async fn upgrade_status(req: tungstenite::handshake::client::Request) -> (u16, String) {
@@ -57,7 +57,7 @@ async fn malformed_frame_gets_bye_and_closes_only_that_connection() {
     let (mut good, _) = Client::join(&url, login("b", "r1")).await;
     assert!(matches!(
         event(bad.recv().await).1,
-        roomlink::protocol::RoomEvent::UserAdd { .. }
+        roomlink_proto::protocol::RoomEvent::UserAdd { .. }
     ));
     bad.send_raw(Message::text("{not json"));
     let frames = bad.closed().await;
@@ -77,7 +77,7 @@ async fn malformed_frame_gets_bye_and_closes_only_that_connection() {
     let (_c, _) = Client::join(&url, login("c", "r1")).await;
     assert_eq!(
         event(good.recv().await).1,
-        roomlink::protocol::RoomEvent::UserAdd {
+        roomlink_proto::protocol::RoomEvent::UserAdd {
             users: vec![User::new("c", "name-c")]
         }
     );

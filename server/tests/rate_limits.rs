@@ -6,8 +6,8 @@
 mod common;
 
 use common::{Client, config, login};
-use roomlink::ErrorCode;
-use roomlink::protocol::{ClientFrame, RoomEvent, ServerFrame};
+use roomlink_proto::ErrorCode;
+use roomlink_proto::protocol::{ClientFrame, RoomEvent, ServerFrame};
 use roomlink_server::{Rate, RateLimits, ServerConfig};
 
 fn with_rates(rates: RateLimits) -> ServerConfig {

@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use roomlink::protocol::{ClientFrame, Login, PublishedStream, RoomEvent, ServerFrame};
-use roomlink::{ErrorCode, StreamDeleteReason, StreamInfo, User};
+use roomlink_proto::protocol::{ClientFrame, Login, PublishedStream, RoomEvent, ServerFrame};
+use roomlink_proto::{ErrorCode, StreamDeleteReason, StreamInfo, User};
 
 fn with_streams(mut l: Login, streams: &[(&str, &str)]) -> Login {
     l.streams = streams

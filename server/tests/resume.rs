@@ -5,8 +5,8 @@ mod common;
 use std::time::Instant;
 
 use common::*;
-use roomlink::protocol::{ClientFrame, RoomEvent, ServerFrame};
-use roomlink::{ErrorCode, StreamDeleteReason, User};
+use roomlink_proto::protocol::{ClientFrame, RoomEvent, ServerFrame};
+use roomlink_proto::{ErrorCode, StreamDeleteReason, User};
 
 #[tokio::test]
 async fn resume_within_the_timeout_replays_missed_events_and_peers_see_nothing() {

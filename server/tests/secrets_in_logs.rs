@@ -8,8 +8,8 @@ use std::sync::Mutex;
 
 use common::*;
 use log::{Level, LevelFilter, Log, Metadata, Record};
-use roomlink::ErrorCode;
-use roomlink::protocol::{ClientFrame, RoomEvent, ServerFrame};
+use roomlink_proto::ErrorCode;
+use roomlink_proto::protocol::{ClientFrame, RoomEvent, ServerFrame};
 use roomlink_server::admin::request;
 use roomlink_server_core::Tag;
 

@@ -3,8 +3,8 @@
 mod common;
 
 use common::*;
-use roomlink::protocol::{ClientFrame, RoomEvent, ServerFrame};
-use roomlink::{ErrorCode, User};
+use roomlink_proto::protocol::{ClientFrame, RoomEvent, ServerFrame};
+use roomlink_proto::{ErrorCode, User};
 
 #[tokio::test]
 async fn an_expiring_token_kicks_the_session_with_1002056() {

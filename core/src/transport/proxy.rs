@@ -1,119 +1,18 @@
-//! HTTP proxies: parsing `http://[user:pass@]host:port` and the `CONNECT` handshake (RFC 9110
-//! §9.3.6) that turns a TCP connection to the proxy into a tunnel to the server. Both `ws://` and
-//! `wss://` go through the tunnel (TLS, if any, runs inside it, end to end with the server).
+//! HTTP proxies: the `CONNECT` handshake (RFC 9110 §9.3.6) that turns a TCP connection to the
+//! proxy into a tunnel to the server. Both `ws://` and `wss://` go through the tunnel (TLS, if any,
+//! runs inside it, end to end with the server). The URL's parsing is `roomlink_proto::proxy`.
 //!
 //! The credentials are secrets: they are kept only as the ready `Proxy-Authorization` value, and
 //! neither `Debug`, errors nor logs ever show them.
 
-use base64::Engine as _;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::LinkError;
 use crate::codes::ErrorCode;
+pub use crate::proxy::HttpProxy;
 
 /// The longest proxy answer to `CONNECT` read before giving up on it (status line and headers).
 const MAX_RESPONSE_HEAD: usize = 8 * 1024;
-
-/// A parsed HTTP proxy.
-#[derive(Clone, PartialEq, Eq)]
-pub struct HttpProxy {
-    /// Host name or IP address (an IPv6 address without brackets).
-    pub(crate) host: String,
-    pub(crate) port: u16,
-    /// `Basic <base64(user:pass)>`, when the URL has credentials.
-    authorization: Option<String>,
-}
-
-impl std::fmt::Debug for HttpProxy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpProxy")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field(
-                "authorization",
-                &self.authorization.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
-    }
-}
-
-impl HttpProxy {
-    /// Parses `http://[user[:pass]@]host:port[/]`; user and password may be percent-encoded.
-    /// The error says what is wrong without repeating the URL (it may hold a password).
-    pub fn parse(url: &str) -> Result<HttpProxy, &'static str> {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or("the proxy URL must start with http://")?;
-        let rest = rest.strip_suffix('/').unwrap_or(rest);
-        if rest.contains(['/', '?', '#']) {
-            return Err("the proxy URL must not have a path");
-        }
-        let (userinfo, hostport) = match rest.rsplit_once('@') {
-            Some((userinfo, hostport)) => (Some(userinfo), hostport),
-            None => (None, rest),
-        };
-        let (host, port) = split_host_port(hostport)?;
-        let authorization = userinfo
-            .map(|userinfo| {
-                let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-                let credentials = format!("{}:{}", percent_decode(user)?, percent_decode(pass)?);
-                Ok::<_, &'static str>(format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(credentials)
-                ))
-            })
-            .transpose()?;
-        Ok(HttpProxy {
-            host: host.to_owned(),
-            port,
-            authorization,
-        })
-    }
-
-    /// Whether the URL carried credentials.
-    pub fn has_credentials(&self) -> bool {
-        self.authorization.is_some()
-    }
-}
-
-/// `host:port` or `[v6]:port`; the port is required (proxies have no common default).
-fn split_host_port(hostport: &str) -> Result<(&str, u16), &'static str> {
-    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-        let (host, after) = v6.split_once(']').ok_or("unclosed [ in the proxy host")?;
-        (host, after.strip_prefix(':'))
-    } else {
-        match hostport.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (hostport, None),
-        }
-    };
-    if host.is_empty() {
-        return Err("the proxy URL has no host");
-    }
-    let port = port
-        .ok_or("the proxy URL needs a port (http://host:port)")?
-        .parse::<u16>()
-        .ok()
-        .filter(|p| *p != 0)
-        .ok_or("the proxy port is not a number in 1..=65535")?;
-    Ok((host, port))
-}
-
-fn percent_decode(s: &str) -> Result<String, &'static str> {
-    const BAD: &str = "bad percent-encoding in the proxy credentials";
-    let mut out = Vec::with_capacity(s.len());
-    let mut bytes = s.bytes();
-    while let Some(b) = bytes.next() {
-        if b == b'%' {
-            let hex = [bytes.next().ok_or(BAD)?, bytes.next().ok_or(BAD)?];
-            let hex = std::str::from_utf8(&hex).map_err(|_| BAD)?;
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| BAD)?);
-        } else {
-            out.push(b);
-        }
-    }
-    String::from_utf8(out).map_err(|_| BAD)
-}
 
 /// The `host:port` authority of a `CONNECT` request (IPv6 literals in brackets).
 fn authority(host: &str, port: u16) -> String {
@@ -139,7 +38,7 @@ where
 {
     let target = authority(host, port);
     let mut request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
-    if let Some(authorization) = &proxy.authorization {
+    if let Some(authorization) = proxy.authorization() {
         request.push_str("Proxy-Authorization: ");
         request.push_str(authorization);
         request.push_str("\r\n");
@@ -224,51 +123,6 @@ pub(crate) fn tunnel_status(status: u16, had_credentials: bool) -> Result<(), Li
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_proxy_url_parses_with_and_without_credentials() {
-        let plain = HttpProxy::parse("http://127.0.0.1:8888").unwrap();
-        assert_eq!((plain.host.as_str(), plain.port), ("127.0.0.1", 8888));
-        assert!(!plain.has_credentials());
-
-        let v6 = HttpProxy::parse("http://[::1]:3128/").unwrap();
-        assert_eq!((v6.host.as_str(), v6.port), ("::1", 3128));
-
-        // "alice:s3cr%40t" → alice:s3cr@t
-        let auth = HttpProxy::parse("http://alice:s3cr%40t@proxy.example:8080").unwrap();
-        assert_eq!((auth.host.as_str(), auth.port), ("proxy.example", 8080));
-        assert_eq!(
-            auth.authorization.as_deref(),
-            Some("Basic YWxpY2U6czNjckB0")
-        );
-    }
-
-    #[test]
-    fn malformed_proxy_urls_are_refused() {
-        for url in [
-            "",
-            "https://h:1",
-            "socks5://h:1",
-            "http://h",
-            "http://h:0",
-            "http://h:99999",
-            "http://:8080",
-            "http://h:80/path",
-            "http://[::1:80",
-            "http://u:%zz@h:80",
-        ] {
-            assert!(HttpProxy::parse(url).is_err(), "{url}");
-        }
-    }
-
-    #[test]
-    fn debug_never_shows_the_credentials() {
-        let proxy = HttpProxy::parse("http://alice:hunter2@h:1").unwrap();
-        let shown = format!("{proxy:?}");
-        assert!(shown.contains("<redacted>"), "{shown}");
-        assert!(!shown.contains("hunter2") && !shown.contains("aHVudGVyMg"));
-        assert!(!shown.contains("YWxpY2U6aHVudGVyMg"), "{shown}");
-    }
 
     #[test]
     fn connect_answers_map_to_tunnel_auth_failure_retry_or_fatal() {

@@ -170,6 +170,19 @@ mod tests {
     }
 
     #[test]
+    fn an_engine_refuses_a_ca_pem_without_a_certificate() {
+        // `EngineConfig::validate` (sans-IO, no TLS) passes non-empty text; the engine, which owns
+        // the TLS stack, is where the bundle is parsed and refused.
+        let mut config = crate::EngineConfig::new("wss://127.0.0.1:1/v1/ws");
+        config.tls_ca_pem = Some(crate::CaPem(b"just text".to_vec()));
+        assert_eq!(config.validate(), Ok(()));
+        assert!(matches!(
+            crate::Engine::new(config, None),
+            Err(crate::ErrorCode::INVALID_ARGUMENT)
+        ));
+    }
+
+    #[test]
     fn a_pem_bundle_gives_its_certificates_and_junk_is_refused() {
         let two = format!("# comment lines are fine\n{}{}", ca_pem(), ca_pem());
         assert_eq!(parse_ca_pem(two.as_bytes()).map(|c| c.len()), Ok(2));

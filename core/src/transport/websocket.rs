@@ -85,7 +85,7 @@ async fn dial(
             .map_err(|e| unreachable("connect", e)),
         Some(proxy) => {
             // A proxy that is down is an outage like any other: retried.
-            let mut tcp = connect_tcp(&proxy.host, proxy.port)
+            let mut tcp = connect_tcp(proxy.host(), proxy.port())
                 .await
                 .map_err(|e| unreachable("connect to the proxy", e))?;
             connect_tunnel(&mut tcp, proxy, host, port).await?;

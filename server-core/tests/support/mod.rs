@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use roomlink::protocol::ServerFrame;
+use roomlink_proto::protocol::ServerFrame;
 use roomlink_server_core::{AuthError, Authenticator, ConnId, Grant, IdSource, Now, Output, Rooms};
 
 /// Every frame `r` has to send now, with its connection, in order.

@@ -7,7 +7,7 @@
 //! every replica alike. So every replica that applies a log ends in the same state and decides
 //! the same frames, each node sending only those for its own connections.
 
-use roomlink::protocol::Login;
+use roomlink_proto::protocol::Login;
 use roomlink_server_core::{AuthError, Grant};
 use serde::{Deserialize, Serialize};
 

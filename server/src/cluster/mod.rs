@@ -25,8 +25,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
-use roomlink::ErrorCode;
-use roomlink::protocol::{Login, ServerFrame};
+use roomlink_proto::ErrorCode;
+use roomlink_proto::protocol::{Login, ServerFrame};
 use roomlink_server_core::{Authenticator, Counts, Gauges, IdSource, RoomInfo, Rules};
 use tokio::sync::{mpsc, oneshot};
 
@@ -467,7 +467,7 @@ fn now_unix_ms() -> u64 {
 impl RoomRegistry for ClusterRegistry {
     fn login(&self, conn: &ConnHandle, mut login: Login) {
         let room_id = login.room_id.clone();
-        if roomlink::validate::room_id(&room_id).is_err() {
+        if roomlink_proto::validate::room_id(&room_id).is_err() {
             // Not a key we would store; the core's answer needs no replica.
             conn.send(ServerFrame::LoginFailed {
                 room_id,

@@ -8,8 +8,8 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use roomlink::ErrorCode;
-use roomlink::protocol::ServerFrame;
+use roomlink_proto::ErrorCode;
+use roomlink_proto::protocol::ServerFrame;
 use roomlink_server_core::{
     AuthError, Authenticator, ConnEnd, Counts, Gauges, Grant, IdSource, Now, Output, Owner,
     RoomInfo, Rooms, Rules,
@@ -295,8 +295,8 @@ impl Replica {
 
 #[cfg(test)]
 mod tests {
-    use roomlink::User;
-    use roomlink::protocol::{Login, PublishedStream, Resume};
+    use roomlink_proto::User;
+    use roomlink_proto::protocol::{Login, PublishedStream, Resume};
 
     use super::*;
     use crate::cluster::command::{Verdict, cluster_conn};

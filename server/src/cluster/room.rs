@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::Value;
-use roomlink::ErrorCode;
-use roomlink::protocol::ServerFrame;
+use roomlink_proto::ErrorCode;
+use roomlink_proto::protocol::ServerFrame;
 use roomlink_server_core::RoomInfo;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;

@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use roomlink::protocol::{
+use roomlink_proto::protocol::{
     ClientFrame, HELLO_HEADER, Hello, Login, PublishedStream, Resume, ServerFrame, VERSION_HEADER,
 };
-use roomlink::{ErrorCode, User};
+use roomlink_proto::{ErrorCode, User};
 use roomlink_server::token::{self, Claims};
 use roomlink_server::{ServerConfig, ServerHandle};
 use tokio::sync::mpsc;
@@ -211,7 +211,7 @@ pub fn session_id(f: &ServerFrame) -> String {
 }
 
 /// The room event inside an `Event` frame.
-pub fn event(f: ServerFrame) -> (u64, roomlink::protocol::RoomEvent) {
+pub fn event(f: ServerFrame) -> (u64, roomlink_proto::protocol::RoomEvent) {
     match f {
         ServerFrame::Event { event, .. } => (event.seq, event.event),
         other => panic!("expected an event, got {other:?}"),

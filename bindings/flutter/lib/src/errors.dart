@@ -1,5 +1,5 @@
 // roomlink's result codes as a Dart exception, and the library's static strings: names and
-// meanings come from the library (its one table, core/src/codes.rs), never from a copy here.
+// meanings come from the library (its one table, proto/src/codes.rs), never from a copy here.
 
 import 'package:ffi/ffi.dart';
 

@@ -1,4 +1,4 @@
-// The room events, one class per `ROOMLINK_EVENT_*` kind (core/src/event.rs one to one), and the
+// The room events, one class per `ROOMLINK_EVENT_*` kind (proto/src/event.rs one to one), and the
 // copy out of an owned `roomlink_event`.
 
 import 'dart:ffi';

@@ -435,7 +435,7 @@ pub fn markdown_table() -> String {
 pub fn state_diagram_doc() -> String {
     format!(
         "# Room state diagram\n\n\
-         Generated from `core/src/transitions.rs` (the table the state machine looks every \
+         Generated from `proto/src/transitions.rs` (the table the state machine looks every \
          `RoomStateChanged` up in). Do not edit by hand: run `ROOMLINK_BLESS=1 cargo test -p roomlink \
          --test docs_current` to regenerate.\n\n\
          ```mermaid\n{}```\n\n## Transitions\n\n{}",
