@@ -139,10 +139,7 @@ mod tests {
         // "alice:s3cr%40t" → alice:s3cr@t
         let auth = HttpProxy::parse("http://alice:s3cr%40t@proxy.example:8080").unwrap();
         assert_eq!((auth.host(), auth.port()), ("proxy.example", 8080));
-        assert_eq!(
-            auth.authorization(),
-            Some("Basic YWxpY2U6czNjckB0")
-        );
+        assert_eq!(auth.authorization(), Some("Basic YWxpY2U6czNjckB0"));
     }
 
     #[test]

@@ -5,9 +5,9 @@
 mod common;
 
 use common::*;
+use roomlink_faultproxy::tls::TestCa;
 use roomlink_proto::User;
 use roomlink_proto::protocol::RoomEvent;
-use roomlink_faultproxy::tls::TestCa;
 use roomlink_server::{ServerConfig, ServerHandle, StoreUrl};
 use roomlink_testredis::{Redis, TlsFiles};
 

@@ -114,8 +114,9 @@ impl Machine {
                 self.send(conn, a.logout());
             }
         } else if let Some(conn) = sent_on_open {
-            if answer_due {
-                self.stale_answers.push((conn, room_id.to_string()));
+            if answer_due && let Link::Open { stale_answers, .. } = &mut self.link {
+                // `sent_on_open` is `conn`, the open connection.
+                stale_answers.push(room_id.to_string());
             }
             self.send(
                 conn,
@@ -132,11 +133,16 @@ impl Machine {
 
     /// Whether the answer to a login for `room_id` on `conn` is one to ignore (and consumes it).
     pub(super) fn take_stale_answer(&mut self, conn: ConnId, room_id: &str) -> bool {
-        let pos = self
-            .stale_answers
-            .iter()
-            .position(|(c, r)| *c == conn && r == room_id);
-        pos.map(|i| self.stale_answers.remove(i)).is_some()
+        let Link::Open {
+            conn: open,
+            stale_answers,
+            ..
+        } = &mut self.link
+        else {
+            return false;
+        };
+        let pos = stale_answers.iter().position(|r| r == room_id);
+        *open == conn && pos.map(|i| stale_answers.remove(i)).is_some()
     }
 
     /// The open connection, if this room's login went out on it.
@@ -285,7 +291,7 @@ impl Machine {
     }
 
     pub(super) fn network_changed(&mut self, now: Instant, available: bool) {
-        match (available, self.link) {
+        match (available, &self.link) {
             // A pending attempt may be stuck on the network that just went away, so it is
             // replaced too rather than left to run into its deadline.
             (true, Link::Backoff { .. } | Link::Connecting { .. }) if self.any_active() => {
@@ -293,7 +299,7 @@ impl Machine {
                 self.failed_in_round = 0;
                 self.connect(now);
             }
-            (false, Link::Open { conn, .. }) => self.link_lost(now, Some(conn)),
+            (false, &Link::Open { conn, .. }) => self.link_lost(now, Some(conn)),
             _ => {}
         }
     }

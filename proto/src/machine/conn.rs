@@ -7,6 +7,7 @@ use crate::codes::ErrorCode;
 use crate::protocol::{ClientFrame, Fence, Hello};
 use crate::transitions::{Phase, Trigger};
 
+use super::LOG_TARGET;
 use super::later;
 use super::link::{Link, backoff_ceiling};
 use super::room::Room;
@@ -33,8 +34,6 @@ impl Machine {
         }
         let conn = self.next_conn;
         self.next_conn = self.next_conn.saturating_add(1);
-        // Answers still due on the old connection will never arrive.
-        self.stale_answers.clear();
         let mut logins = Vec::new();
         let mut carried = Vec::new();
         let mut json_len = EMPTY_HELLO_JSON_LEN;
@@ -58,12 +57,14 @@ impl Machine {
             carried.push((id.clone(), room.login_id));
             room.sent_on = Some(conn);
         }
-        self.hello = Some((conn, carried));
+        // Answers still due on the old connection will never arrive: its stale answers go
+        // with its state.
         self.link = Link::Connecting {
             conn,
             deadline: later(now, self.cfg.ping_timeout),
+            carried,
         };
-        log::debug!(
+        log::debug!(target: LOG_TARGET,
             "connect conn {conn} with {} login(s), attempt {}",
             logins.len(),
             self.attempts
@@ -96,41 +97,45 @@ impl Machine {
     }
 
     pub(super) fn connected(&mut self, now: Instant, conn: ConnId) {
-        let Link::Connecting { conn: c, .. } = self.link else {
+        let Link::Connecting {
+            conn: c, carried, ..
+        } = &mut self.link
+        else {
             return;
         };
-        if c != conn {
+        if *c != conn {
             return;
         }
+        let carried = std::mem::take(carried);
+        // Logins in the Hello that were ended (and maybe started again) while connecting: the
+        // server is taking them now, so log them out before anything else for those rooms.
+        let stale_answers: Vec<String> = carried
+            .iter()
+            .filter(|(room_id, login_id)| {
+                !self
+                    .rooms
+                    .get(room_id)
+                    .is_some_and(|r| r.is_active() && r.login_id == *login_id)
+            })
+            .map(|(room_id, _)| room_id.clone())
+            .collect();
         self.link = Link::Open {
             conn,
             silent_until: later(now, self.cfg.ping_timeout),
             next_ping: later(now, self.cfg.heartbeat_interval),
             unanswered: 0,
             probing: false,
+            stale_answers: stale_answers.clone(),
         };
-        // Logins in the Hello that were ended (and maybe started again) while connecting: the
-        // server is taking them now, so log them out before anything else for those rooms.
-        let carried = match self.hello.take() {
-            Some((c, carried)) if c == conn => carried,
-            _ => Vec::new(),
-        };
-        for (room_id, login_id) in &carried {
-            let current = self
-                .rooms
-                .get(room_id)
-                .is_some_and(|r| r.is_active() && r.login_id == *login_id);
-            if !current {
-                self.stale_answers.push((conn, room_id.clone()));
-                self.send(
-                    conn,
-                    ClientFrame::Logout {
-                        room_id: room_id.clone(),
-                        session_id: None,
-                        token: None,
-                    },
-                );
-            }
+        for room_id in stale_answers {
+            self.send(
+                conn,
+                ClientFrame::Logout {
+                    room_id,
+                    session_id: None,
+                    token: None,
+                },
+            );
         }
         // Sessions left while there was no link. A room with a login on this connection is
         // skipped: that login replaces the user's old session in the room anyway.
@@ -149,10 +154,10 @@ impl Machine {
 
     pub(super) fn link_down(&mut self, now: Instant, conn: ConnId, error: LinkError) {
         if self.link.conn() != Some(conn) {
-            log::debug!("link down on stale conn {conn}: ignored");
+            log::debug!(target: LOG_TARGET, "link down on stale conn {conn}: ignored");
             return;
         }
-        log::info!("conn {conn} down: {error:?}");
+        log::info!(target: LOG_TARGET, "conn {conn} down: {error:?}");
         match error {
             // During an outage a TLS failure or a refused upgrade is what a captive portal or a
             // TLS-intercepting network answers until the user gets past it: retried until the
@@ -199,7 +204,7 @@ impl Machine {
             .last_drain_hop
             .is_some_and(|at| now < later(at, self.cfg.backoff_cap));
         if recent {
-            log::info!("server draining again within backoff_cap of the last hop: backing off");
+            log::info!(target: LOG_TARGET, "server draining again within backoff_cap of the last hop: backing off");
             self.link_lost(now, Some(conn));
             return;
         }
@@ -208,7 +213,7 @@ impl Machine {
         let urls = 1 + self.cfg.more_server_urls.len();
         self.url = (self.url + 1) % urls;
         self.failed_in_round = 0;
-        log::info!("server draining: trying server URL {} at once", self.url);
+        log::info!(target: LOG_TARGET, "server draining: trying server URL {} at once", self.url);
         self.connect(now);
     }
 
@@ -249,7 +254,7 @@ impl Machine {
             self.failed_in_round = 0;
             self.backoff(now);
         } else {
-            log::debug!("attempt failed; trying server URL {} at once", self.url);
+            log::debug!(target: LOG_TARGET, "attempt failed; trying server URL {} at once", self.url);
             // The failed attempt is over: `connect` must not close it again.
             self.link = Link::Idle;
             self.connect(now);
@@ -268,7 +273,7 @@ impl Machine {
         let max_nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
         let wait = std::time::Duration::from_nanos(self.rng.below_inclusive(max_nanos));
         self.attempts = self.attempts.saturating_add(1);
-        log::debug!("backoff {wait:?} (ceiling {ceiling:?})");
+        log::debug!(target: LOG_TARGET, "backoff {wait:?} (ceiling {ceiling:?})");
         self.link = Link::Backoff {
             until: later(now, wait),
         };

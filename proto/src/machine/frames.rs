@@ -9,6 +9,7 @@ use crate::protocol::{ClientFrame, SeqEvent, ServerFrame, Snapshot};
 use crate::reason::RoomStateChangedReason;
 use crate::transitions::{self, Phase, Trigger};
 
+use super::LOG_TARGET;
 use super::link::{Link, backoff_ceiling};
 use super::lists::{apply_event, count_update, diff_snapshot};
 use super::room::Session;
@@ -53,7 +54,7 @@ impl Machine {
             return;
         };
         if *open != conn {
-            log::debug!("frame on stale conn {conn}: ignored");
+            log::debug!(target: LOG_TARGET, "frame on stale conn {conn}: ignored");
             return;
         }
         if matches!(frame, ServerFrame::Pong) {
@@ -107,7 +108,7 @@ impl Machine {
                 code,
                 message,
             } => {
-                log::info!("room {room_id}: login refused {code}: {message}");
+                log::info!(target: LOG_TARGET, "room {room_id}: login refused {code}: {message}");
                 if self.take_stale_answer(conn, &room_id) {
                     return;
                 }
@@ -178,7 +179,7 @@ impl Machine {
                 code,
                 message,
             } => {
-                log::warn!("server error for {room_id:?}: {code}: {message}");
+                log::warn!(target: LOG_TARGET, "server error for {room_id:?}: {code}: {message}");
                 if code == ErrorCode::RATE_LIMITED {
                     // Which request was dropped is not said (a publish is not answered when it
                     // works), so the room's whole state is sent again once the budget refilled.
@@ -197,7 +198,7 @@ impl Machine {
             ServerFrame::SessionMoved { room_id } => self.session_moved(now, conn, &room_id),
             ServerFrame::Pong | ServerFrame::Unknown => {}
             ServerFrame::Bye { code, message } => {
-                log::info!("server said bye: {code}: {message}");
+                log::info!(target: LOG_TARGET, "server said bye: {code}: {message}");
                 if code == ErrorCode::SERVER_DRAINING {
                     self.drained(now, conn);
                 } else if code == ErrorCode::RATE_LIMITED {
@@ -230,7 +231,7 @@ impl Machine {
             room.login_retries = room.login_retries.saturating_add(1);
             room.login_retry_at = Some(super::later(now, wait));
         }
-        log::info!("room {room_id}: server unavailable for now; login again in {wait:?}");
+        log::info!(target: LOG_TARGET, "room {room_id}: server unavailable for now; login again in {wait:?}");
     }
 
     /// The server moved a room's session off the current connection (a resume on another
@@ -240,10 +241,10 @@ impl Machine {
     /// the machine gave up on never gets here (stale connections are ignored above).
     fn session_moved(&mut self, now: Instant, conn: ConnId, room_id: &str) {
         if !self.rooms.get(room_id).is_some_and(|r| r.is_joined()) {
-            log::debug!("room {room_id}: session_moved while not joined; ignored");
+            log::debug!(target: LOG_TARGET, "room {room_id}: session_moved while not joined; ignored");
             return;
         }
-        log::info!("room {room_id}: session moved to another connection; resuming it again");
+        log::info!(target: LOG_TARGET, "room {room_id}: session moved to another connection; resuming it again");
         if self.transition(
             room_id,
             Trigger::LinkLost,
@@ -400,7 +401,7 @@ impl Machine {
             return;
         };
         if event.seq <= session.last_seq {
-            log::debug!("room {room_id}: duplicate event seq {}", event.seq);
+            log::debug!(target: LOG_TARGET, "room {room_id}: duplicate event seq {}", event.seq);
             return;
         }
         // A frame that overlaps what was applied (only possible if a server sent it twice) is
@@ -409,7 +410,7 @@ impl Machine {
         if first_seq > session.last_seq.saturating_add(1) || first_seq > event.seq {
             // The link lost frames (it should not; it is reliable): start over on a new one and
             // let the resume replay from the last event applied.
-            log::warn!(
+            log::warn!(target: LOG_TARGET,
                 "room {room_id}: event seqs {first_seq}..={} after {}; link lost",
                 event.seq,
                 session.last_seq

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::protocol::ClientFrame;
 
+use super::LOG_TARGET;
 use super::Machine;
 use super::later;
 use super::link::Link;
@@ -51,7 +52,7 @@ impl Machine {
     }
 
     pub(super) fn app_background(&mut self, now: Instant) {
-        log::debug!("app going to the background; pinging now");
+        log::debug!(target: LOG_TARGET, "app going to the background; pinging now");
         self.ping(now);
     }
 
@@ -67,7 +68,7 @@ impl Machine {
             ..
         } = &mut self.link
         {
-            log::debug!("conn {conn}: app in the foreground; probing the link");
+            log::debug!(target: LOG_TARGET, "conn {conn}: app in the foreground; probing the link");
             *silent_until = later(now, window);
             *probing = true;
         }

@@ -5,12 +5,18 @@ use std::time::{Duration, Instant};
 use super::ConnId;
 
 /// The link's state. Per-state data lives in the variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Link {
     /// No connection and none wanted (no active room).
     Idle,
     /// A connection attempt is under way; it is abandoned at `deadline`.
-    Connecting { conn: ConnId, deadline: Instant },
+    Connecting {
+        conn: ConnId,
+        deadline: Instant,
+        /// The logins (room, login ID) that ride in this attempt's Hello: the ones ended while
+        /// connecting are logged out as soon as it connects.
+        carried: Vec<(String, u64)>,
+    },
     /// Connected. The link is lost when nothing has arrived by `silent_until`: normally the ping
     /// timeout after the last inbound frame. While a wake-up probe is out (`probing`, see
     /// `lifecycle`) it is the probe's deadline, and only the pong to the probe (the last of the
@@ -23,6 +29,10 @@ pub(crate) enum Link {
         /// Pings sent on this connection and not yet answered by a pong.
         unanswered: u32,
         probing: bool,
+        /// Rooms whose login answer (`Joined`/`Resumed`/`LoginFailed`) on this connection is to
+        /// be ignored: the room was logged out after its login went out. They die with the
+        /// connection, as the answers do.
+        stale_answers: Vec<String>,
     },
     /// Waiting before the next attempt.
     Backoff { until: Instant },

@@ -106,6 +106,11 @@ use crate::reason::{ConnectionState, RoomStateChangedReason};
 use crate::transitions::{self, Phase, Trigger};
 
 use link::Link;
+
+/// The `log` target of every record the machine writes. Apps (and the bindings' loggers, which
+/// name a record's logger after its target) filter on the `roomlink` namespace; the machine
+/// lives in the `roomlink_proto` crate, so its records would otherwise leave that namespace.
+const LOG_TARGET: &str = "roomlink::machine";
 use rng::SplitMix64;
 use room::Room;
 
@@ -194,11 +199,6 @@ pub struct Machine {
     last_drain_hop: Option<Instant>,
     /// The last `Room::login_id` minted.
     next_login: u64,
-    /// The logins (room, login ID) that rode in the Hello of the attempt under way.
-    hello: Option<(ConnId, Vec<(String, u64)>)>,
-    /// Logins whose answer (`Joined`/`Resumed`/`LoginFailed`) on that connection is to be ignored:
-    /// the room was logged out after the login went out.
-    stale_answers: Vec<(ConnId, String)>,
     /// Sessions logged out while there was no open link, to log out by ID on the next
     /// connection.
     abandoned: Vec<Abandoned>,
@@ -243,8 +243,6 @@ impl Machine {
             last_drain_hop: None,
             out: VecDeque::new(),
             next_login: 0,
-            hello: None,
-            stale_answers: Vec::new(),
             abandoned: Vec::new(),
         }
     }
@@ -406,7 +404,7 @@ impl Machine {
     ) -> bool {
         let from = self.phase_of(room_id);
         let Some(row) = transitions::lookup(from, trigger) else {
-            log::debug!("room {room_id}: no transition for {trigger:?} in {from:?}; ignored");
+            log::debug!(target: LOG_TARGET, "room {room_id}: no transition for {trigger:?} in {from:?}; ignored");
             return false;
         };
         let reason = row.to;
@@ -423,7 +421,7 @@ impl Machine {
                 room.clear();
             }
         }
-        log::info!("room {room_id}: {from:?} --{trigger:?}--> {reason} ({error_code})");
+        log::info!(target: LOG_TARGET, "room {room_id}: {from:?} --{trigger:?}--> {reason} ({error_code})");
         self.emit(Event::RoomStateChanged {
             room_id: room_id.to_string(),
             reason,
@@ -445,8 +443,6 @@ impl Machine {
         self.link = Link::Idle;
         self.attempts = 0;
         self.failed_in_round = 0;
-        self.hello = None;
-        self.stale_answers.clear();
         // No reconnect just to say goodbye: the server's heartbeat timeout drops these sessions.
         self.abandoned.clear();
     }

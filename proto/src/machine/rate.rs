@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::protocol::ClientFrame;
 
+use super::LOG_TARGET;
 use super::link::Link;
 use super::{ConnId, Machine, later};
 
@@ -32,7 +33,7 @@ impl Machine {
 
     /// `Bye` 1900010 on `conn`.
     pub(super) fn rate_closed(&mut self, now: Instant, conn: ConnId) {
-        log::info!("closed by the server for its rate limit: reconnecting after a long backoff");
+        log::info!(target: LOG_TARGET, "closed by the server for its rate limit: reconnecting after a long backoff");
         self.lose_link(now, Some(conn));
         self.backoff(now);
         if let Link::Backoff { until } = self.link {
@@ -70,7 +71,7 @@ impl Machine {
             let Some(conn) = self.joined_on_open(&id) else {
                 continue;
             };
-            log::info!("room {id}: sending its state again after a rate-limit refusal");
+            log::info!(target: LOG_TARGET, "room {id}: sending its state again after a rate-limit refusal");
             self.send_login(conn, &id);
             // Renewals sent before are answered before this login's Joined; the newest token
             // wanted goes out again, after the login (which carried the token in force).

@@ -6,6 +6,7 @@ use std::time::Instant;
 use crate::codes::ErrorCode;
 use crate::transitions::{Phase, Trigger};
 
+use super::LOG_TARGET;
 use super::link::Link;
 use super::room::Room;
 use super::{Machine, Output, Transmit};
@@ -39,8 +40,8 @@ impl Machine {
 
         match self.link {
             Link::Idle => {}
-            Link::Connecting { conn, deadline } if deadline <= now => {
-                log::info!("conn {conn}: attempt timed out");
+            Link::Connecting { conn, deadline, .. } if deadline <= now => {
+                log::info!(target: LOG_TARGET, "conn {conn}: attempt timed out");
                 self.out
                     .push_back(Output::Transmit(Transmit::Close { conn }));
                 self.attempt_failed(now);
@@ -49,7 +50,7 @@ impl Machine {
             Link::Open {
                 conn, silent_until, ..
             } if silent_until <= now => {
-                log::info!("conn {conn}: nothing heard in time; link lost");
+                log::info!(target: LOG_TARGET, "conn {conn}: nothing heard in time; link lost");
                 self.link_lost(now, Some(conn));
             }
             Link::Open { next_ping, .. } if next_ping <= now => self.ping(now),
@@ -69,7 +70,7 @@ impl Machine {
             r.wants_login() && r.awaits_retry_on(open) && r.login_retry_at.is_some_and(|t| t <= now)
         });
         for id in due {
-            log::debug!("room {id}: sending the refused login again");
+            log::debug!(target: LOG_TARGET, "room {id}: sending the refused login again");
             self.send_login(open, &id);
         }
     }
