@@ -92,6 +92,9 @@ enum Cmd {
         /// The server's heartbeat timeout (default: the server's).
         #[arg(long)]
         heartbeat_timeout_ms: Option<u64>,
+        /// Events kept per session for a resume (default: the server's).
+        #[arg(long)]
+        replay_buffer: Option<usize>,
     },
     /// Capacity load: COUNT sessions from SOURCE, pinging every heartbeat, until stdin closes.
     Load {
@@ -141,6 +144,10 @@ enum Cmd {
         /// Links cut (and resumed) per second.
         #[arg(long, default_value_t = 5)]
         drops: u32,
+        /// The server's replay buffer (events kept per session; default: the server's). 0 makes
+        /// every resume a snapshot: the A/B that tells the rings' share of the RSS curve.
+        #[arg(long)]
+        replay_buffer: Option<usize>,
     },
     /// Threads, RSS and idle wake-ups per engine; prints one JSON line.
     Footprint {
@@ -187,7 +194,12 @@ fn main() -> ExitCode {
         Cmd::Serve {
             redis,
             heartbeat_timeout_ms,
-        } => server::serve(redis, heartbeat_timeout_ms),
+            replay_buffer,
+        } => server::serve(server::ServeOptions {
+            redis,
+            heartbeat_timeout: heartbeat_timeout_ms.map(Duration::from_millis),
+            replay_buffer,
+        }),
         Cmd::Load {
             server,
             source,
@@ -221,9 +233,11 @@ fn main() -> ExitCode {
             relogins,
             publishes,
             drops,
+            replay_buffer,
         } => soak::run(soak::Options {
             sessions,
             minutes,
+            replay_buffer,
             rates: soak::Rates {
                 relogins,
                 publishes,

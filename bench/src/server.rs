@@ -47,10 +47,19 @@ pub fn token(user_id: &str, room_id: &str) -> String {
     mint(&cfg.token_secret, &claims)
 }
 
+/// What a bench server differs in from the bench's [`config`]; `None`: the server's default.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// A node of the cluster on this Redis (`redis://…`) instead of the in-memory server.
+    pub redis: Option<String>,
+    /// The heartbeat timeout (a node refreshes its liveness every sixth of it).
+    pub heartbeat_timeout: Option<Duration>,
+    /// Events kept per session for a resume (the soak's A/B: 0 keeps none).
+    pub replay_buffer: Option<usize>,
+}
+
 /// `roomlink-bench serve`: runs the server until stdin closes, after printing `{"addr": ...}`.
-/// With `redis`, the server is a node of the cluster on that Redis; `heartbeat_timeout_ms`
-/// replaces the default heartbeat timeout (a node refreshes its liveness every sixth of it).
-pub fn serve(redis: Option<String>, heartbeat_timeout_ms: Option<u64>) -> Result<(), String> {
+pub fn serve(opts: ServeOptions) -> Result<(), String> {
     crate::sys::raise_nofile()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -58,9 +67,12 @@ pub fn serve(redis: Option<String>, heartbeat_timeout_ms: Option<u64>) -> Result
         .map_err(|e| format!("runtime: {e}"))?;
     rt.block_on(async {
         let mut config = config(SocketAddr::from(([127, 0, 0, 1], 0)));
-        config.redis = redis.map(roomlink_server::StoreUrl);
-        if let Some(ms) = heartbeat_timeout_ms {
-            config.heartbeat_timeout = Duration::from_millis(ms);
+        config.redis = opts.redis.map(roomlink_server::StoreUrl);
+        if let Some(t) = opts.heartbeat_timeout {
+            config.heartbeat_timeout = t;
+        }
+        if let Some(n) = opts.replay_buffer {
+            config.replay_buffer = n;
         }
         let handle = roomlink_server::start(config)
             .await
@@ -83,22 +95,34 @@ pub struct ServerProc {
 
 impl ServerProc {
     pub fn start() -> Result<ServerProc, String> {
-        ServerProc::start_on(None, None)
+        ServerProc::start_with(&ServeOptions::default())
     }
 
-    /// One server, or (`redis`: its URL) a node of the cluster on that Redis; with its own
-    /// heartbeat timeout if one is given.
+    /// A node of the cluster on the Redis at `redis`, with its own heartbeat timeout if one is
+    /// given.
     pub fn start_on(
         redis: Option<&str>,
         heartbeat_timeout: Option<Duration>,
     ) -> Result<ServerProc, String> {
+        ServerProc::start_with(&ServeOptions {
+            redis: redis.map(str::to_string),
+            heartbeat_timeout,
+            replay_buffer: None,
+        })
+    }
+
+    /// A server (`roomlink-bench serve` in a child process) set up as `opts` says.
+    pub fn start_with(opts: &ServeOptions) -> Result<ServerProc, String> {
         let mut cmd = Command::new(this_binary()?);
         cmd.arg("serve");
-        if let Some(url) = redis {
+        if let Some(url) = &opts.redis {
             cmd.args(["--redis", url]);
         }
-        if let Some(t) = heartbeat_timeout {
+        if let Some(t) = opts.heartbeat_timeout {
             cmd.args(["--heartbeat-timeout-ms", &t.as_millis().to_string()]);
+        }
+        if let Some(n) = opts.replay_buffer {
+            cmd.args(["--replay-buffer", &n.to_string()]);
         }
         let proc = ChildProc::spawn("roomlink server", cmd)?;
         let line = proc.next_json(Duration::from_secs(10))?;

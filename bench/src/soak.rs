@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::member;
-use crate::server::ServerProc;
+use crate::server::{ServeOptions, ServerProc};
 
 /// Members per room: a call-sized room, so every change reaches a few peers.
 const ROOM_SIZE: usize = 10;
@@ -41,6 +41,8 @@ pub struct Options {
     pub sessions: usize,
     pub minutes: u64,
     pub rates: Rates,
+    /// The server's replay buffer; `None`: its default.
+    pub replay_buffer: Option<usize>,
 }
 
 /// What the driver asks a session to do.
@@ -78,7 +80,10 @@ struct Tally {
 /// `roomlink-bench soak`: runs the whole scenario and prints one line per minute and a summary.
 pub fn run(opts: Options) -> Result<(), String> {
     crate::sys::raise_nofile()?;
-    let server = ServerProc::start()?;
+    let server = ServerProc::start_with(&ServeOptions {
+        replay_buffer: opts.replay_buffer,
+        ..ServeOptions::default()
+    })?;
     let pid = server.pid();
     let addr = server.addr;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -187,7 +192,7 @@ async fn soak(addr: SocketAddr, pid: u32, opts: &Options) -> Result<(), String> 
         serde_json::json!({ "end": true, "sessions": sessions.len(), "diverged": diverged.len(),
             "diverged_examples": diverged.iter().take(5).collect::<Vec<_>>(),
             "rss_kib_start": rss0, "rss_kib_end": crate::sys::rss_kib(pid)?, "fds": fd_count(pid)?,
-            "churn": &tally, "rates_per_sec": opts.rates })
+            "churn": &tally, "rates_per_sec": opts.rates, "replay_buffer": opts.replay_buffer })
     );
     Ok(())
 }

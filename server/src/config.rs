@@ -47,6 +47,8 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// A WebSocket connection that has not been answered `joined`/`resumed` this long after the
     /// upgrade is closed (a connection holding no session costs a socket and protects nothing).
+    /// A login still in flight then (not yet answered by a busy server or a cluster node waiting
+    /// on Redis) is waited for, at most a heartbeat timeout: the client did its part.
     pub login_timeout: Duration,
     /// How long a drain started by `POST /admin/drain` gives connections to close (the CLI's
     /// `--drain-timeout-ms`, also for SIGTERM). At most one day.

@@ -113,6 +113,11 @@ impl Outbox {
         self.lock().logins.push((room_id.into(), at));
     }
 
+    /// Whether a login handed to the registry has not been answered yet.
+    pub fn login_in_flight(&self) -> bool {
+        !self.lock().logins.is_empty()
+    }
+
     /// The answer to the oldest login for `room_id` is being sent: when that login started.
     pub fn login_answered(&self, room_id: &str) -> Option<std::time::Instant> {
         let mut st = self.lock();

@@ -251,6 +251,8 @@ fn run(socket: WebSocket, app: Arc<AppState>, hello: Hello) -> impl Future<Outpu
 /// What woke the steady-state loop.
 enum Wake {
     End(End),
+    /// The silence deadline or the login deadline (`is_login_deadline`) passed.
+    Deadline,
     /// The lifecycle changed (or its sender is gone, which is a shutdown).
     Lifecycle,
     Outbound,
@@ -275,6 +277,11 @@ async fn serve(mut socket: WebSocket, app: Arc<AppState>, conn: Option<ConnHandl
     // `Some` until the connection holds a session: when it must have one by.
     let mut login_by = Some(deadline(last_heard, app.config.login_timeout));
     let mut has_session = false;
+    // The login deadline passed while a login was in flight (a cluster node waiting on Redis,
+    // or a server busy with a mass login): the client did its part, so the connection is
+    // closed only once its logins are answered and none gave it a session. Bounded by a
+    // heartbeat timeout from then, so an answer that never comes cannot hold it for ever.
+    let mut login_overdue = false;
     let mut budget = FrameBudget::default();
     // The earlier of the silence deadline and the login deadline, and whether it is the latter.
     let next_deadline = |last_heard: Instant, login_by: Option<Instant>| {
@@ -294,10 +301,20 @@ async fn serve(mut socket: WebSocket, app: Arc<AppState>, conn: Option<ConnHandl
             r = lifecycle.changed() => if r.is_ok() { Wake::Lifecycle } else { Wake::End(End::Shutdown) },
             _ = out.changed() => Wake::Outbound,
             msg = socket.recv() => Wake::Inbound(msg),
-            _ = &mut silence => Wake::End(if is_login_deadline { End::Sessionless } else { End::Silent }),
+            _ = &mut silence => Wake::Deadline,
         };
         let msg = match wake {
             Wake::End(end) => break end,
+            Wake::Deadline if !is_login_deadline => break End::Silent,
+            Wake::Deadline if login_overdue || !out.login_in_flight() => break End::Sessionless,
+            Wake::Deadline => {
+                login_overdue = true;
+                login_by = Some(deadline(Instant::now(), timeout));
+                let at;
+                (at, is_login_deadline) = next_deadline(last_heard, login_by);
+                silence.as_mut().reset(at.into());
+                continue;
+            }
             Wake::Lifecycle => match *lifecycle.borrow_and_update() {
                 Lifecycle::Serving => continue,
                 Lifecycle::Draining { deadline } => break End::Drain(deadline),
@@ -319,6 +336,10 @@ async fn serve(mut socket: WebSocket, app: Arc<AppState>, conn: Option<ConnHandl
                 }
                 match end {
                     Some(end) => break end,
+                    // The overdue logins are answered and none gave a session.
+                    None if login_overdue && !has_session && !out.login_in_flight() => {
+                        break End::Sessionless;
+                    }
                     None => continue,
                 }
             }

@@ -575,3 +575,35 @@ async fn a_logout_by_id_on_another_node_needs_the_users_token_and_kicks_the_hold
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_login_still_in_flight_at_the_login_deadline_is_answered_not_closed() {
+    // Found by the 4-node fan-out bench: 10 000 logins queued on Redis took longer than the
+    // login deadline, and the node closed members whose login it had not answered yet.
+    let redis = Redis::start();
+    let login_timeout = Duration::from_millis(200);
+    let mut c = config(5_000);
+    c.redis = Some(StoreUrl(redis.url()));
+    c.login_timeout = login_timeout;
+    let a = roomlink_server::start(c).await.expect("node starts");
+    // Redis holds every answer; its 2 s response timeout is far off.
+    redis.pause();
+    let mut carol = Client::connect(&a.ws_url(), vec![login("carol", ROOM)], true).await;
+    let mut bad = login("dave", ROOM);
+    bad.token = token("mallory", ROOM);
+    let mut dave = Client::connect(&a.ws_url(), vec![bad], true).await;
+    // The login deadline passes (2.5 times over) with both logins in flight.
+    carol.expect_silence(500).await;
+    redis.resume();
+    // Answered, not closed: `recv` panics if the link closed at the deadline.
+    assert!(matches!(carol.recv().await, ServerFrame::Joined { .. }));
+    carol.send(ClientFrame::Ping);
+    assert_eq!(carol.recv().await, ServerFrame::Pong);
+    // A login answered with a failure after the deadline: closed as soon as it is told.
+    let frames = dave.closed().await;
+    assert!(
+        matches!(frames.as_slice(), [ServerFrame::LoginFailed { .. }]),
+        "{frames:?}"
+    );
+    a.shutdown().await;
+}
