@@ -10,7 +10,6 @@ use crate::protocol::ClientFrame;
 use crate::transitions::Trigger;
 use crate::validate;
 
-use super::later;
 use super::link::Link;
 use super::room::Room;
 use super::{ConnId, MAX_PUBLISHED_STREAMS, Machine};
@@ -50,12 +49,10 @@ impl Machine {
             room_id.to_string(),
             Room::new(user, token.to_string(), config),
         );
-        self.transition(room_id, Trigger::Login, ErrorCode::OK, BTreeMap::new());
-        let login_timeout = self.cfg.login_timeout;
+        self.transition(now, room_id, Trigger::Login, ErrorCode::OK, BTreeMap::new());
         self.next_login = self.next_login.wrapping_add(1);
         let login_id = self.next_login;
         if let Some(room) = self.rooms.get_mut(room_id) {
-            room.login_deadline = Some(later(now, login_timeout));
             room.login_id = login_id;
         }
         match self.link {
@@ -68,10 +65,10 @@ impl Machine {
     }
 
     pub(super) fn cmd_logout(&mut self, now: Instant, room_id: &str) -> Result<(), ErrorCode> {
-        let _ = now;
         if !self.rooms.get(room_id).is_some_and(Room::is_active) {
             // ZEGO fires the callback too; the Err lets bindings report it synchronously.
             self.transition(
+                now,
                 room_id,
                 Trigger::LogoutUnknown,
                 ErrorCode::ROOM_NOT_LOGGED_IN,
@@ -79,21 +76,27 @@ impl Machine {
             );
             return Err(ErrorCode::ROOM_NOT_LOGGED_IN);
         }
-        self.leave(room_id);
+        self.leave(now, room_id);
         self.idle_if_unused();
         Ok(())
     }
 
     /// Logout of an active room, without closing the link (switch_room logs in right after).
-    fn leave(&mut self, room_id: &str) {
-        self.end_login(room_id, Trigger::Logout, ErrorCode::OK);
+    fn leave(&mut self, now: Instant, room_id: &str) {
+        self.end_login(now, room_id, Trigger::Logout, ErrorCode::OK);
     }
 
     /// Reports `trigger` for an active room that the app (or the login timeout) ends, and tells
     /// the server: a `Logout` on the open link if the login went out on it (its answer, if still
     /// due, is then ignored); otherwise a session the server may still hold is remembered, to be
     /// logged out by ID on the next connection.
-    pub(super) fn end_login(&mut self, room_id: &str, trigger: Trigger, code: ErrorCode) {
+    pub(super) fn end_login(
+        &mut self,
+        now: Instant,
+        room_id: &str,
+        trigger: Trigger,
+        code: ErrorCode,
+    ) {
         let sent_on_open = self.login_sent_on_open(room_id);
         let Some(room) = self.rooms.get(room_id) else {
             return;
@@ -105,7 +108,7 @@ impl Machine {
             session_id: s.session_id.clone(),
             token: room.token.clone(),
         });
-        self.transition(room_id, trigger, code, BTreeMap::new());
+        self.transition(now, room_id, trigger, code, BTreeMap::new());
         if let Some(conn) = sent_on_open.filter(|_| refused) {
             // The server answered that login already (refused for now): no answer is due and
             // this connection holds no session for the room; a session it may still hold
@@ -176,7 +179,7 @@ impl Machine {
         if to == from || self.rooms.get(to).is_some_and(Room::is_active) {
             return Err(ErrorCode::ALREADY_LOGGED_IN);
         }
-        self.leave(from);
+        self.leave(now, from);
         self.start_login(now, to, user, token, config);
         // Only closes anything if `to` failed to become active, which it cannot; kept for safety.
         self.idle_if_unused();

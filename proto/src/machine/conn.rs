@@ -172,12 +172,12 @@ impl Machine {
                         .any(|r| r.phase() == Phase::Reconnecting) =>
             {
                 for id in self.room_ids(|r| r.phase() == Phase::Logining) {
-                    self.transition(&id, Trigger::Fatal, code, BTreeMap::new());
+                    self.transition(now, &id, Trigger::Fatal, code, BTreeMap::new());
                 }
                 // Like any failed attempt: the next server URL, or the backoff after a round.
                 self.attempt_failed(now);
             }
-            LinkError::Fatal { code, .. } => self.fatal(code),
+            LinkError::Fatal { code, .. } => self.fatal(now, code),
             LinkError::Transient(_) | LinkError::Protocol(_) => match self.link {
                 Link::Open { .. } => self.link_lost(now, None),
                 _ => self.attempt_failed(now),
@@ -226,19 +226,16 @@ impl Machine {
         }
         self.link = Link::Idle;
         let joined = self.room_ids(Room::is_joined);
-        let window = self.cfg.retry_window;
         for id in joined {
-            // Rooms already Reconnecting stay silent: one Reconnecting per outage.
-            if self.transition(
+            // Rooms already Reconnecting stay silent: one Reconnecting per outage (and one
+            // retry window: the transition arms it).
+            self.transition(
+                now,
                 &id,
                 Trigger::LinkLost,
                 ErrorCode::RECONNECTING,
                 BTreeMap::new(),
-            ) {
-                if let Some(room) = self.rooms.get_mut(&id) {
-                    room.retry_deadline = Some(later(now, window));
-                }
-            }
+            );
         }
     }
 
@@ -280,13 +277,13 @@ impl Machine {
     }
 
     /// Retrying cannot help: every active room fails with `code`.
-    pub(super) fn fatal(&mut self, code: ErrorCode) {
+    pub(super) fn fatal(&mut self, now: Instant, code: ErrorCode) {
         self.link = Link::Idle;
         self.attempts = 0;
         self.failed_in_round = 0;
         for id in self.room_ids(Room::is_active) {
             debug_assert!(self.phase_of(&id) != Phase::NotInRoom);
-            self.transition(&id, Trigger::Fatal, code, BTreeMap::new());
+            self.transition(now, &id, Trigger::Fatal, code, BTreeMap::new());
         }
     }
 }

@@ -138,7 +138,7 @@ impl Machine {
                 } else {
                     BTreeMap::new()
                 };
-                self.transition(&room_id, trigger, code, ext);
+                self.transition(now, &room_id, trigger, code, ext);
                 self.idle_if_unused();
             }
             ServerFrame::Event {
@@ -159,7 +159,7 @@ impl Machine {
                         extended_keys::CUSTOM_KICKOUT_MESSAGE.to_string(),
                         reason,
                     )]);
-                    self.transition(&room_id, Trigger::Kicked, code, ext);
+                    self.transition(now, &room_id, Trigger::Kicked, code, ext);
                     self.idle_if_unused();
                 }
             }
@@ -245,15 +245,13 @@ impl Machine {
             return;
         }
         log::info!(target: LOG_TARGET, "room {room_id}: session moved to another connection; resuming it again");
-        if self.transition(
+        self.transition(
+            now,
             room_id,
             Trigger::LinkLost,
             ErrorCode::RECONNECTING,
             BTreeMap::new(),
-        ) && let Some(room) = self.rooms.get_mut(room_id)
-        {
-            room.retry_deadline = Some(super::later(now, self.cfg.retry_window));
-        }
+        );
         if self.phase_of(room_id) == Phase::Reconnecting {
             self.send_login(conn, room_id);
         }
@@ -308,7 +306,7 @@ impl Machine {
         }
         // Logining/Reconnecting report a state change; an already joined room just resyncs.
         if matches!(phase, Phase::Logining | Phase::Reconnecting)
-            && !self.transition(room_id, trigger, ErrorCode::OK, ext)
+            && !self.transition(now, room_id, trigger, ErrorCode::OK, ext)
         {
             return;
         }
@@ -316,8 +314,6 @@ impl Machine {
         let mut events = Vec::new();
         let mut frames = Vec::new();
         if let Some(room) = self.rooms.get_mut(room_id) {
-            room.login_deadline = None;
-            room.retry_deadline = None;
             room.login_retries = 0;
             room.login_retry_at = None;
             room.sent_on = Some(conn);

@@ -112,7 +112,7 @@ use link::Link;
 /// lives in the `roomlink_proto` crate, so its records would otherwise leave that namespace.
 const LOG_TARGET: &str = "roomlink::machine";
 use rng::SplitMix64;
-use room::Room;
+use room::{Room, Status};
 
 /// The most encoded `Hello` header bytes one attempt carries; logins that do not fit are sent as
 /// `Login` frames right after connecting. HTTP servers and proxies cap request headers (often at
@@ -251,13 +251,13 @@ impl Machine {
     pub fn room_state(&self, room_id: &str) -> ConnectionState {
         self.rooms
             .get(room_id)
-            .and_then(|r| r.reason.connection_state())
+            .and_then(|r| r.reason().connection_state())
             .unwrap_or(ConnectionState::Disconnected)
     }
 
     /// The last reason reported for a room, if any.
     pub fn room_reason(&self, room_id: &str) -> Option<RoomStateChangedReason> {
-        self.rooms.get(room_id).map(|r| r.reason)
+        self.rooms.get(room_id).map(Room::reason)
     }
 
     pub fn login_room(
@@ -397,6 +397,7 @@ impl Machine {
     /// false (and emits nothing) when the table has no such transition.
     fn transition(
         &mut self,
+        now: Instant,
         room_id: &str,
         trigger: Trigger,
         trigger_code: ErrorCode,
@@ -410,9 +411,18 @@ impl Machine {
         let reason = row.to;
         let error_code = row.code.resolve(trigger_code);
         if let Some(room) = self.rooms.get_mut(room_id) {
-            if reason != RoomStateChangedReason::LogoutFailed {
-                room.reason = reason;
-            }
+            // The two phases that end by a deadline are entered with it.
+            room.status = match reason {
+                // Does not change a room's state.
+                RoomStateChangedReason::LogoutFailed => room.status,
+                RoomStateChangedReason::Logining => Status::Logining {
+                    login_by: later(now, self.cfg.login_timeout),
+                },
+                RoomStateChangedReason::Reconnecting => Status::Reconnecting {
+                    retry_until: later(now, self.cfg.retry_window),
+                },
+                other => Status::Other(other),
+            };
             if reason == RoomStateChangedReason::Reconnecting && from != Phase::Reconnecting {
                 // A new outage: count its attempts from zero.
                 room.reconnect_attempts = 0;

@@ -19,10 +19,40 @@ pub(crate) struct Session {
     pub(crate) last_seq: u64,
 }
 
+/// The last reason reported (never `LogoutFailed`, which does not change a room's state), with
+/// the deadline of the two phases that end by one: it exists exactly while the phase does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// `Logining`: the login fails (`LoginTimeout`) at `login_by`.
+    Logining { login_by: Instant },
+    /// `Reconnecting`: the retry window ends (`RetryWindowEnded`) at `retry_until`.
+    Reconnecting { retry_until: Instant },
+    /// Every other reason.
+    Other(RoomStateChangedReason),
+}
+
+impl Status {
+    pub(crate) fn reason(self) -> RoomStateChangedReason {
+        match self {
+            Status::Logining { .. } => RoomStateChangedReason::Logining,
+            Status::Reconnecting { .. } => RoomStateChangedReason::Reconnecting,
+            Status::Other(reason) => reason,
+        }
+    }
+
+    /// When the phase ends by itself, if it does.
+    pub(crate) fn deadline(self) -> Option<Instant> {
+        match self {
+            Status::Logining { login_by } => Some(login_by),
+            Status::Reconnecting { retry_until } => Some(retry_until),
+            Status::Other(_) => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Room {
-    /// The last reason reported (never `LogoutFailed`, which does not change a room's state).
-    pub(crate) reason: RoomStateChangedReason,
+    pub(crate) status: Status,
     pub(crate) user: User,
     /// The token the server holds for this room (the one logins and resumes carry).
     pub(crate) token: String,
@@ -54,10 +84,6 @@ pub(crate) struct Room {
     pub(crate) last_count: Option<u32>,
     pub(crate) token_expiry: Option<Instant>,
     pub(crate) token_warned: bool,
-    /// Armed while `Logining`.
-    pub(crate) login_deadline: Option<Instant>,
-    /// Armed while `Reconnecting`.
-    pub(crate) retry_deadline: Option<Instant>,
     /// The connection the last Login (Hello or frame) for this room went out on.
     pub(crate) sent_on: Option<ConnId>,
     /// Armed when the server refused the login on `sent_on` retryably (`SERVER_UNAVAILABLE`):
@@ -76,7 +102,7 @@ pub(crate) struct Room {
 impl Room {
     pub(crate) fn new(user: User, token: String, config: RoomConfig) -> Self {
         Room {
-            reason: RoomStateChangedReason::Logout,
+            status: Status::Other(RoomStateChangedReason::Logout),
             user,
             token,
             renewals: VecDeque::new(),
@@ -93,8 +119,6 @@ impl Room {
             last_count: None,
             token_expiry: None,
             token_warned: false,
-            login_deadline: None,
-            retry_deadline: None,
             sent_on: None,
             login_retry_at: None,
             login_retries: 0,
@@ -103,8 +127,12 @@ impl Room {
         }
     }
 
+    pub(crate) fn reason(&self) -> RoomStateChangedReason {
+        self.status.reason()
+    }
+
     pub(crate) fn phase(&self) -> Phase {
-        Phase::after(self.reason)
+        Phase::after(self.reason())
     }
 
     pub(crate) fn is_active(&self) -> bool {
@@ -162,9 +190,9 @@ impl Room {
 
     /// Forget everything but the identity and the last reason (after a terminal reason).
     pub(crate) fn clear(&mut self) {
-        let reason = self.reason;
+        let status = self.status;
         *self = Room::new(self.user.clone(), String::new(), self.config.clone());
-        self.reason = reason;
+        self.status = status;
     }
 
     /// The user count including the local user.

@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crate::codes::ErrorCode;
-use crate::transitions::{Phase, Trigger};
+use crate::transitions::Trigger;
 
 use super::LOG_TARGET;
 use super::link::Link;
-use super::room::Room;
+use super::room::{Room, Status};
 use super::{Machine, Output, Transmit};
 
 impl Machine {
@@ -19,12 +19,13 @@ impl Machine {
             let Some(room) = self.rooms.get(id) else {
                 continue;
             };
-            match room.phase() {
-                Phase::Logining if room.login_deadline.is_some_and(|d| d <= now) => {
-                    self.end_login(id, Trigger::LoginTimeout, ErrorCode::NETWORK_TIMEOUT);
+            match room.status {
+                Status::Logining { login_by } if login_by <= now => {
+                    self.end_login(now, id, Trigger::LoginTimeout, ErrorCode::NETWORK_TIMEOUT);
                 }
-                Phase::Reconnecting if room.retry_deadline.is_some_and(|d| d <= now) => {
+                Status::Reconnecting { retry_until } if retry_until <= now => {
                     self.transition(
+                        now,
                         id,
                         Trigger::RetryWindowEnded,
                         ErrorCode::NETWORK_TIMEOUT,
@@ -79,11 +80,7 @@ impl Machine {
         let warning = self.cfg.token_warning;
         let open = self.link.open_conn();
         let rooms = self.rooms.values().filter(|r| r.is_active()).flat_map(|r| {
-            let phase_deadline = match r.phase() {
-                Phase::Logining => r.login_deadline,
-                Phase::Reconnecting => r.retry_deadline,
-                _ => None,
-            };
+            let phase_deadline = r.status.deadline();
             let retry = open
                 .filter(|c| r.wants_login() && r.awaits_retry_on(*c))
                 .and(r.login_retry_at);
