@@ -1,6 +1,11 @@
 //! `roomlink-bench`: the figures of `scripts/bench.sh`, side by side with Socket.IO and raw TCP.
 //! `run` is the whole benchmark; the other subcommands are the helper processes it starts.
 
+/// Only for the soak's allocator A/B (see Cargo.toml); the shipped server uses the system's.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod capacity;
 mod cdylib;
 mod child;
