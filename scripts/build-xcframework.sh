@@ -17,9 +17,13 @@ esac
 ios=aarch64-apple-ios
 ios_sim=(aarch64-apple-ios-sim x86_64-apple-ios)
 macos=(aarch64-apple-darwin x86_64-apple-darwin)
-# Names fixed by ffi/uniffi.toml (Swift module and its C module) and by bindings/swift/Package.swift.
+# Names fixed by ffi/uniffi.toml and proto/uniffi.toml (Swift module and its C module) and by bindings/swift/Package.swift.
 swift_module=Roomlink
 ffi_module=RoomlinkFFI
+# Core's model types, a UniFFI component of their own (proto/uniffi.toml): their Swift file is
+# compiled into module Roomlink too, their header belongs to the C module RoomlinkFFI.
+proto_swift=RoomlinkProto
+proto_header=RoomlinkProtoFFI.h
 package=bindings/swift
 lib=libroomlink_ffi.a
 target_dir="${CARGO_TARGET_DIR:-target}"
@@ -75,12 +79,13 @@ for slice in ios ios-simulator macos; do
   run strip -S "$stage/$slice/$lib"
 done
 
-# The header and its module map go in a folder named after the module: Xcode merges the headers of
+# The headers and their module map go in a folder named after the module: Xcode merges the headers of
 # every static-library XCFramework into one include folder, where two top-level module.modulemap
 # files would collide; clang finds <include>/RoomlinkFFI/module.modulemap by the module's name.
 headers="$stage/headers"
 run mkdir -p "$headers/$ffi_module"
 run cp "$stage/generated/$ffi_module.h" "$headers/$ffi_module/$ffi_module.h"
+run cp "$stage/generated/$proto_header" "$headers/$ffi_module/$proto_header"
 run cp "$stage/generated/$ffi_module.modulemap" "$headers/$ffi_module/module.modulemap"
 
 run rm -rf "$package/$ffi_module.xcframework"
@@ -94,6 +99,7 @@ run xcodebuild -create-xcframework \
 run rm -rf "$package/Sources/$swift_module/Generated"
 run mkdir -p "$package/Sources/$swift_module/Generated"
 run cp "$stage/generated/$swift_module.swift" "$package/Sources/$swift_module/Generated/$swift_module.swift"
+run cp "$stage/generated/$proto_swift.swift" "$package/Sources/$swift_module/Generated/$proto_swift.swift"
 if $dry_run; then
   echo "build-xcframework: --dry-run, nothing was built"
 else

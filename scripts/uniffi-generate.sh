@@ -6,7 +6,8 @@
 # Without --lib it builds the unstripped debug library first and reads
 # $CARGO_TARGET_DIR/debug/libroomlink_ffi.so (or .dylib on macOS). The generated sources carry
 # checksums of that exact build's interface and refuse to load against another, so they are
-# generated next to each build and never checked in (bindings/README.md). Settings: ffi/uniffi.toml.
+# generated next to each build and never checked in (bindings/README.md). Settings: ffi/uniffi.toml and
+# proto/uniffi.toml (the library holds two UniFFI components, see below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,3 +55,20 @@ args=(generate --library "$lib" --language "$lang" --out-dir "$out")
 # is. (Python is written as it is either way.)
 case "$lang" in kotlin | swift) args+=(--no-format) ;; esac
 "$bindgen" "${args[@]}"
+
+# The library holds two UniFFI components: roomlink (ffi/uniffi.toml) and core's model types,
+# roomlink-proto (proto/uniffi.toml), each generated into a file of its own (Kotlin: package
+# org.roomlink.proto; Swift: RoomlinkProto.swift, compiled into module Roomlink; Python:
+# roomlink_proto.py, re-exported by the package). Swift: both headers belong to the one C module
+# RoomlinkFFI, whose module map UniFFI writes for roomlink's header only (proto's component
+# generates none): list proto's header in it too. awk, not sed -i (BSD sed on macOS differs).
+if [ "$lang" = swift ]; then
+  map="$out/RoomlinkFFI.modulemap"
+  awk '{ print } /^ *header "RoomlinkFFI.h"$/ { print "    header \"RoomlinkProtoFFI.h\"" }' \
+    "$map" >"$map.new"
+  mv "$map.new" "$map"
+  if [ ! -f "$out/RoomlinkProtoFFI.h" ] || ! grep -q '"RoomlinkProtoFFI.h"' "$map"; then
+    echo "uniffi-generate.sh: expected RoomlinkProtoFFI.h in $out and in $map" >&2
+    exit 1
+  fi
+fi

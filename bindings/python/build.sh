@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stages the `roomlink` Python package: this directory's roomlink/ (checked in), the UniFFI
-# module generated from the library (roomlink/roomlink.py) and the library itself, side by side.
+# modules generated from the library (roomlink/roomlink.py and roomlink/roomlink_proto.py, the
+# model types' component) and the library itself, side by side.
 #
 #   bash bindings/python/build.sh [--release] [--out DIR]
 #

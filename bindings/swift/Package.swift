@@ -12,7 +12,8 @@ let package = Package(
     ],
     targets: [
         .binaryTarget(name: "RoomlinkFFI", path: "RoomlinkFFI.xcframework"),
-        // Sources/Roomlink: Generated/Roomlink.swift and RoomlinkLogging.swift.
+        // Sources/Roomlink: Generated/Roomlink.swift, Generated/RoomlinkProto.swift (core's model
+        // types, a UniFFI component of their own compiled into this module) and the checked-in files.
         .target(name: "Roomlink", dependencies: ["RoomlinkFFI"]),
     ]
 )

@@ -193,6 +193,19 @@ fn xcframework_plan_builds_every_target_lipos_slices_and_matches_package_swift()
         &plan,
         &["Roomlink.swift bindings/swift/Sources/Roomlink/Generated/Roomlink.swift"],
     );
+    // Core's model types are a UniFFI component of their own (proto/uniffi.toml): their header
+    // sits beside roomlink's in the C module, their Swift file beside roomlink's in the package.
+    find(
+        &plan,
+        &[
+            "RoomlinkProtoFFI.h",
+            "headers/RoomlinkFFI/RoomlinkProtoFFI.h",
+        ],
+    );
+    find(
+        &plan,
+        &["RoomlinkProto.swift bindings/swift/Sources/Roomlink/Generated/RoomlinkProto.swift"],
+    );
 }
 
 #[test]

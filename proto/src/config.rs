@@ -10,6 +10,7 @@ use crate::proxy::HttpProxy;
 
 /// ZEGO's room modes: one room at a time, or several at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 #[repr(u32)]
 pub enum RoomMode {

@@ -75,6 +75,12 @@ pub mod reason;
 pub mod transitions;
 pub mod validate;
 
+// With feature `uniffi` (roomlink-ffi's): the enums and records apps see carry UniFFI's derives
+// here, so this crate is a UniFFI component of its own; its generated bindings are compiled or
+// re-exported under the same app-facing names as roomlink-ffi's (bindings/README.md).
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!("roomlink_proto");
+
 pub use codes::ErrorCode;
 pub use config::{CaPem, EngineConfig, ProxyUrl, RoomConfig, RoomMode};
 pub use event::Event;

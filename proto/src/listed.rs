@@ -5,12 +5,16 @@
 //! The enum is written as usual inside the macro; it gets `ALL` (every variant, in order),
 //! `as_str` (the variant's name) and `doc` (its `///` text, one line). Adding a variant updates all
 //! three, so a generated table cannot miss it.
+//!
+//! A discriminant is matched as one token (`tt`), not as `literal`: a `literal` fragment reaches a
+//! derive wrapped in an invisible group, which `uniffi::Enum` (feature `uniffi`) rejects as "not a
+//! literal".
 
 macro_rules! listed_enum {
     (
         $(#[$meta:meta])*
         pub enum $ty:ident {
-            $( $(#[doc = $doc:literal])* $variant:ident = $value:literal, )+
+            $( $(#[doc = $doc:literal])* $variant:ident = $value:tt, )+
         }
     ) => {
         $(#[$meta])*

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// A user as other members see them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct User {
     pub user_id: String,
     pub user_name: String,
@@ -20,6 +21,7 @@ impl User {
 
 /// A published stream's metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct StreamInfo {
     pub stream_id: String,
     /// The publisher.
@@ -32,6 +34,7 @@ pub struct StreamInfo {
 listed_enum! {
 /// Whether an update adds or removes members. Numbered as ZEGO's `ZegoUpdateType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 #[repr(u32)]
 pub enum UpdateType {
@@ -45,6 +48,7 @@ pub enum UpdateType {
 listed_enum! {
 /// Why a stream went away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 #[repr(u32)]
 pub enum StreamDeleteReason {

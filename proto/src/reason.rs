@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 listed_enum! {
 /// Why a room's connection state changed. The ordinals are ZEGO Express's, exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[repr(u32)]
 pub enum RoomStateChangedReason {
     /// `login_room` / `switch_room` was called; connecting to the server.
@@ -31,6 +32,7 @@ pub enum RoomStateChangedReason {
 listed_enum! {
 /// The coarse connection state, numbered as NERTC and Agora number theirs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[repr(u32)]
 pub enum ConnectionState {
     /// Not in the room (never joined, logged out, or kicked out).

@@ -39,9 +39,7 @@ impl Engine {
     ) -> Result {
         not_in_log_sink()?;
         let config = roomlink::RoomConfig { user_update };
-        Ok(self
-            .inner
-            .login_room(&room_id, user.into(), &token, config)?)
+        Ok(self.inner.login_room(&room_id, user, &token, config)?)
     }
 
     /// Logs out: `Logout` (or `LogoutFailed` 1002002, also returned, for a room not logged in).
@@ -105,7 +103,7 @@ impl Engine {
         if crate::log_bridge::in_sink() {
             return ConnectionState::Disconnected; // see `LogSink`
         }
-        self.inner.room_state(&room_id).into()
+        self.inner.room_state(&room_id)
     }
 
     /// Calls `observer` with the room's current state, then with every change, right after the

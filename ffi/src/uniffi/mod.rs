@@ -1,5 +1,6 @@
 //! UniFFI exports (Kotlin, Swift, Python): an `Engine` object, a foreign listener trait, records
-//! and enums mirroring core's model, one error enum, room-state observation and a log sink.
+//! (`EngineConfig`, `RoomEvent`), core's own model enums and records (their UniFFI derives are
+//! roomlink-proto's, feature `uniffi`; re-exported here), one error enum, room-state observation and a log sink.
 //! Generated bindings come from `scripts/uniffi-generate.sh` (see `bindings/README.md`).
 
 mod engine;

@@ -17,7 +17,7 @@ pub trait RoomStateObserver: Send + Sync {
 pub(crate) fn to_core(
     observer: Arc<dyn RoomStateObserver>,
 ) -> Arc<dyn roomlink::RoomStateObserver> {
-    Arc::new(move |state: roomlink::ConnectionState| observer.on_state(state.into()))
+    Arc::new(move |state: roomlink::ConnectionState| observer.on_state(state))
 }
 
 /// Keeps an observation alive: `cancel()` or dropping it stops delivery (a call already running

@@ -1,20 +1,21 @@
-//! Records and enums that mirror core's model one to one, and the conversions between them.
+//! The records and enums of the UniFFI API that are not core's own types, and their conversions.
 //!
-//! Enums keep core's explicit discriminants (ZEGO's ordinals, NERTC/Agora's state numbers), so the
-//! numbers a binding sees are the numbers of the README's tables.
+//! Core's model types (`RoomMode`, `User`, `StreamInfo`, `UpdateType`, `StreamDeleteReason`,
+//! `RoomStateChangedReason`, `ConnectionState`) carry UniFFI's derives themselves (roomlink-proto's
+//! feature `uniffi`), with their explicit discriminants (ZEGO's ordinals, NERTC/Agora's state
+//! numbers), and are used here as they are. Two stay records of this crate: `RoomEvent`, because
+//! core's `Event` carries an `ErrorCode` (a newtype, a plain number here) and a `BTreeMap` (a map
+//! here), and `EngineConfig`, because core's holds `Duration`s (milliseconds here, with UniFFI
+//! defaults) and the `ProxyUrl`/`CaPem` secret wrappers.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use roomlink::codes::ErrorCode;
-
-/// ZEGO's room modes: one room at a time, or several at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-#[repr(u32)]
-pub enum RoomMode {
-    SingleRoom = 0,
-    MultiRoom = 1,
-}
+pub use roomlink::{
+    ConnectionState, RoomMode, RoomStateChangedReason, StreamDeleteReason, StreamInfo, UpdateType,
+    User,
+};
 
 /// Settings for one engine. Every field but `server_url` and `room_mode` (UniFFI has no enum
 /// defaults in proc-macro records) defaults to core's production value; `default_engine_config`
@@ -59,67 +60,6 @@ pub struct EngineConfig {
     /// `RoomlinkAndroid.init(context)` first).
     #[uniffi(default = None)]
     pub tls_ca_pem: Option<Vec<u8>>,
-}
-
-/// A user as other members see them.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct User {
-    pub user_id: String,
-    pub user_name: String,
-}
-
-/// A published stream's metadata.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct StreamInfo {
-    pub stream_id: String,
-    /// The publisher.
-    pub user: User,
-    pub extra_info: String,
-}
-
-/// Whether an update adds or removes members (ZEGO's `ZegoUpdateType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-#[repr(u32)]
-pub enum UpdateType {
-    Add = 0,
-    Delete = 1,
-}
-
-/// Why a stream went away.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-#[repr(u32)]
-pub enum StreamDeleteReason {
-    Stopped = 0,
-    UserLeft = 1,
-    UserTimedOut = 2,
-    UserKicked = 3,
-    Resync = 4,
-}
-
-/// Why a room's state changed; ZEGO Express's ordinals exactly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-#[repr(u32)]
-pub enum RoomStateChangedReason {
-    Logining = 0,
-    Logined = 1,
-    LoginFailed = 2,
-    Reconnecting = 3,
-    Reconnected = 4,
-    ReconnectFailed = 5,
-    KickOut = 6,
-    Logout = 7,
-    LogoutFailed = 8,
-}
-
-/// The coarse connection state, numbered as NERTC and Agora number theirs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-#[repr(u32)]
-pub enum ConnectionState {
-    Disconnected = 1,
-    Connecting = 2,
-    Connected = 3,
-    Reconnecting = 4,
-    Failed = 5,
 }
 
 /// One event of core's `Event`, field for field. `error_code` is the number of the README's code
@@ -172,7 +112,7 @@ impl From<roomlink::EngineConfig> for EngineConfig {
     fn from(c: roomlink::EngineConfig) -> Self {
         EngineConfig {
             server_url: c.server_url,
-            room_mode: c.room_mode.into(),
+            room_mode: c.room_mode,
             heartbeat_interval_ms: ms(c.heartbeat_interval),
             ping_timeout_ms: ms(c.ping_timeout),
             login_timeout_ms: ms(c.login_timeout),
@@ -195,7 +135,7 @@ impl TryFrom<EngineConfig> for roomlink::EngineConfig {
     fn try_from(c: EngineConfig) -> Result<Self, ErrorCode> {
         let config = roomlink::EngineConfig {
             server_url: c.server_url,
-            room_mode: c.room_mode.into(),
+            room_mode: c.room_mode,
             heartbeat_interval: Duration::from_millis(c.heartbeat_interval_ms),
             ping_timeout: Duration::from_millis(c.ping_timeout_ms),
             login_timeout: Duration::from_millis(c.login_timeout_ms),
@@ -214,61 +154,6 @@ impl TryFrom<EngineConfig> for roomlink::EngineConfig {
     }
 }
 
-macro_rules! mirror_enum {
-    ($ours:ident <=> $core:path { $($variant:ident),* $(,)? }) => {
-        impl From<$core> for $ours {
-            fn from(value: $core) -> Self {
-                use $core as Core;
-                match value { $( Core::$variant => Self::$variant, )* }
-            }
-        }
-        impl From<$ours> for $core {
-            fn from(value: $ours) -> Self {
-                use $core as Core;
-                match value { $( $ours::$variant => Core::$variant, )* }
-            }
-        }
-    };
-}
-
-mirror_enum!(RoomMode <=> roomlink::RoomMode { SingleRoom, MultiRoom });
-mirror_enum!(UpdateType <=> roomlink::UpdateType { Add, Delete });
-mirror_enum!(StreamDeleteReason <=> roomlink::StreamDeleteReason {
-    Stopped, UserLeft, UserTimedOut, UserKicked, Resync,
-});
-mirror_enum!(RoomStateChangedReason <=> roomlink::RoomStateChangedReason {
-    Logining, Logined, LoginFailed, Reconnecting, Reconnected, ReconnectFailed, KickOut, Logout,
-    LogoutFailed,
-});
-mirror_enum!(ConnectionState <=> roomlink::ConnectionState {
-    Disconnected, Connecting, Connected, Reconnecting, Failed,
-});
-
-impl From<roomlink::User> for User {
-    fn from(u: roomlink::User) -> Self {
-        User {
-            user_id: u.user_id,
-            user_name: u.user_name,
-        }
-    }
-}
-
-impl From<User> for roomlink::User {
-    fn from(u: User) -> Self {
-        roomlink::User::new(u.user_id, u.user_name)
-    }
-}
-
-impl From<roomlink::StreamInfo> for StreamInfo {
-    fn from(s: roomlink::StreamInfo) -> Self {
-        StreamInfo {
-            stream_id: s.stream_id,
-            user: s.user.into(),
-            extra_info: s.extra_info,
-        }
-    }
-}
-
 impl From<roomlink::Event> for RoomEvent {
     fn from(event: roomlink::Event) -> Self {
         use roomlink::Event as E;
@@ -280,7 +165,7 @@ impl From<roomlink::Event> for RoomEvent {
                 extended_data,
             } => RoomEvent::RoomStateChanged {
                 room_id,
-                reason: reason.into(),
+                reason,
                 error_code: error_code.value(),
                 extended_data: extended_data.into_iter().collect(),
             },
@@ -290,8 +175,8 @@ impl From<roomlink::Event> for RoomEvent {
                 users,
             } => RoomEvent::RoomUserUpdate {
                 room_id,
-                update_type: update_type.into(),
-                users: users.into_iter().map(User::from).collect(),
+                update_type,
+                users,
             },
             E::RoomOnlineUserCountUpdate { room_id, count } => {
                 RoomEvent::RoomOnlineUserCountUpdate { room_id, count }
@@ -303,9 +188,9 @@ impl From<roomlink::Event> for RoomEvent {
                 reason,
             } => RoomEvent::RoomStreamUpdate {
                 room_id,
-                update_type: update_type.into(),
-                streams: streams.into_iter().map(StreamInfo::from).collect(),
-                reason: reason.map(StreamDeleteReason::from),
+                update_type,
+                streams,
+                reason,
             },
             E::RoomTokenWillExpire {
                 room_id,
@@ -332,15 +217,8 @@ mod tests {
 
     use super::*;
 
-    fn core_user(id: &str) -> roomlink::User {
-        roomlink::User::new(id, id.to_uppercase())
-    }
-
     fn user(id: &str) -> User {
-        User {
-            user_id: id.into(),
-            user_name: id.to_uppercase(),
-        }
+        User::new(id, id.to_uppercase())
     }
 
     #[test]
@@ -349,7 +227,7 @@ mod tests {
             (
                 Event::RoomStateChanged {
                     room_id: "r1".into(),
-                    reason: roomlink::RoomStateChangedReason::KickOut,
+                    reason: RoomStateChangedReason::KickOut,
                     error_code: ErrorCode::KICKED_BY_SERVER,
                     extended_data: BTreeMap::from([
                         ("custom_kickout_message".into(), "bye".into()),
@@ -369,8 +247,8 @@ mod tests {
             (
                 Event::RoomUserUpdate {
                     room_id: "r2".into(),
-                    update_type: roomlink::UpdateType::Delete,
-                    users: vec![core_user("bob"), core_user("carol")],
+                    update_type: UpdateType::Delete,
+                    users: vec![user("bob"), user("carol")],
                 },
                 RoomEvent::RoomUserUpdate {
                     room_id: "r2".into(),
@@ -391,13 +269,13 @@ mod tests {
             (
                 Event::RoomStreamUpdate {
                     room_id: "r4".into(),
-                    update_type: roomlink::UpdateType::Delete,
-                    streams: vec![roomlink::StreamInfo {
+                    update_type: UpdateType::Delete,
+                    streams: vec![StreamInfo {
                         stream_id: "s1".into(),
-                        user: core_user("bob"),
+                        user: user("bob"),
                         extra_info: "{\"hd\":1}".into(),
                     }],
-                    reason: Some(roomlink::StreamDeleteReason::UserTimedOut),
+                    reason: Some(StreamDeleteReason::UserTimedOut),
                 },
                 RoomEvent::RoomStreamUpdate {
                     room_id: "r4".into(),
@@ -413,7 +291,7 @@ mod tests {
             (
                 Event::RoomStreamUpdate {
                     room_id: "r4".into(),
-                    update_type: roomlink::UpdateType::Add,
+                    update_type: UpdateType::Add,
                     streams: vec![],
                     reason: None,
                 },
@@ -437,40 +315,6 @@ mod tests {
         ];
         for (core, ours) in cases {
             assert_eq!(RoomEvent::from(core), ours);
-        }
-    }
-
-    #[test]
-    fn enums_keep_cores_numbers() {
-        for reason in roomlink::RoomStateChangedReason::ALL {
-            let ours = RoomStateChangedReason::from(reason);
-            assert_eq!(ours as u32, reason as u32, "{reason}");
-            assert_eq!(roomlink::RoomStateChangedReason::from(ours), reason);
-            if let Some(state) = reason.connection_state() {
-                let ours = ConnectionState::from(state);
-                assert_eq!(ours as u32, state as u32, "{state}");
-                assert_eq!(roomlink::ConnectionState::from(ours), state);
-            }
-        }
-        use roomlink::StreamDeleteReason as S;
-        for reason in [
-            S::Stopped,
-            S::UserLeft,
-            S::UserTimedOut,
-            S::UserKicked,
-            S::Resync,
-        ] {
-            assert_eq!(StreamDeleteReason::from(reason) as u32, reason as u32);
-        }
-        for update in [roomlink::UpdateType::Add, roomlink::UpdateType::Delete] {
-            assert_eq!(UpdateType::from(update) as u32, update as u32);
-        }
-        for mode in [
-            roomlink::RoomMode::SingleRoom,
-            roomlink::RoomMode::MultiRoom,
-        ] {
-            assert_eq!(RoomMode::from(mode) as u32, mode as u32);
-            assert_eq!(roomlink::RoomMode::from(RoomMode::from(mode)), mode);
         }
     }
 
