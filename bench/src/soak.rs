@@ -389,17 +389,20 @@ impl Session {
                 ..
             } => {
                 let how = if let Some(s) = snapshot {
+                    // The snapshot replaces what was missed: the seq jumps to the server's.
                     self.reset(s);
                     "snapshot"
                 } else {
                     for e in events {
                         self.apply(e.seq, e.seq, e.event);
                     }
+                    // A replay must bring the mirror exactly to the server's seq.
+                    if self.seq != seq {
+                        self.mirror.broken =
+                            Some(format!("replayed to {}, resumed at {seq}", self.seq));
+                    }
                     "replay"
                 };
-                if self.seq != seq {
-                    self.mirror.broken = Some(format!("resumed at {seq}, mirror at {}", self.seq));
-                }
                 self.seq = seq;
                 Ok(Some(how))
             }
