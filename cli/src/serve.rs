@@ -36,7 +36,8 @@ pub struct Args {
     /// accept, or the connection is closed (ms).
     #[arg(long, env = "ROOMLINK_REQUEST_TIMEOUT_MS", default_value_t = 5_000)]
     request_timeout_ms: u64,
-    /// A WebSocket connection holding no session this long after its upgrade is closed (ms).
+    /// A WebSocket connection holding no session this long after its upgrade is closed (ms); a
+    /// login still unanswered then is waited for first (at most the heartbeat timeout).
     #[arg(long, env = "ROOMLINK_LOGIN_TIMEOUT_MS", default_value_t = 10_000)]
     login_timeout_ms: u64,
     /// On SIGTERM, the first Ctrl-C or `POST /admin/drain`: how long connections are given to
