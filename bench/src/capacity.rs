@@ -38,11 +38,16 @@ pub struct Capacity {
     pub ramp_secs: f64,
 }
 
-/// How many sessions one server process can hold here: the open-file hard limit less what the
-/// process needs besides (listener, epoll, stdio, pipes).
+/// How many sessions one server process accepts here at its default caps: the connection cap
+/// it derives from the open-file limit (which keeps a tenth of the descriptors in reserve, so
+/// `/healthz` and the admin API keep working at the cap), less a few for the bench's own
+/// requests. Every session past it would be refused with 503 at accept.
 pub fn max_sessions() -> Result<usize, String> {
     let hard = crate::sys::raise_nofile()?;
-    Ok((hard as usize).saturating_sub(100).max(1))
+    let cap = roomlink_server::ConnectionLimits::default()
+        .resolve(hard)
+        .max_connections;
+    Ok(cap.saturating_sub(10).max(1))
 }
 
 /// Splits `sessions` over load processes: (count, source address) each.
