@@ -248,6 +248,13 @@ fn run(socket: WebSocket, app: Arc<AppState>, hello: Hello) -> impl Future<Outpu
     serve(socket, app, conn)
 }
 
+/// Re-arms the loop's one deadline timer for `(at, is_login_deadline)` (what `next_deadline`
+/// chose); returns whether it is now the login deadline.
+fn rearm(silence: std::pin::Pin<&mut tokio::time::Sleep>, (at, is_login): (Instant, bool)) -> bool {
+    silence.reset(at.into());
+    is_login
+}
+
 /// What woke the steady-state loop.
 enum Wake {
     End(End),
@@ -310,9 +317,7 @@ async fn serve(mut socket: WebSocket, app: Arc<AppState>, conn: Option<ConnHandl
             Wake::Deadline => {
                 login_overdue = true;
                 login_by = Some(deadline(Instant::now(), timeout));
-                let at;
-                (at, is_login_deadline) = next_deadline(last_heard, login_by);
-                silence.as_mut().reset(at.into());
+                is_login_deadline = rearm(silence.as_mut(), next_deadline(last_heard, login_by));
                 continue;
             }
             Wake::Lifecycle => match *lifecycle.borrow_and_update() {
@@ -330,9 +335,8 @@ async fn serve(mut socket: WebSocket, app: Arc<AppState>, conn: Option<ConnHandl
                 ))
                 .await;
                 if has_session && login_by.take().is_some() {
-                    let at;
-                    (at, is_login_deadline) = next_deadline(last_heard, login_by);
-                    silence.as_mut().reset(at.into());
+                    is_login_deadline =
+                        rearm(silence.as_mut(), next_deadline(last_heard, login_by));
                 }
                 match end {
                     Some(end) => break end,
@@ -358,9 +362,7 @@ async fn serve(mut socket: WebSocket, app: Arc<AppState>, conn: Option<ConnHandl
             Wake::Inbound(Some(Ok(m))) => m,
         };
         last_heard = Instant::now();
-        let at;
-        (at, is_login_deadline) = next_deadline(last_heard, login_by);
-        silence.as_mut().reset(at.into());
+        is_login_deadline = rearm(silence.as_mut(), next_deadline(last_heard, login_by));
         if !matches!(msg, Message::Close(_)) {
             match budget.on_frame(last_heard, app.config.rates.frames) {
                 Verdict::Serve => {}

@@ -119,24 +119,24 @@ impl Machine {
             })
             .map(|(room_id, _)| room_id.clone())
             .collect();
+        for room_id in &stale_answers {
+            self.send(
+                conn,
+                ClientFrame::Logout {
+                    room_id: room_id.clone(),
+                    session_id: None,
+                    token: None,
+                },
+            );
+        }
         self.link = Link::Open {
             conn,
             silent_until: later(now, self.cfg.ping_timeout),
             next_ping: later(now, self.cfg.heartbeat_interval),
             unanswered: 0,
             probing: false,
-            stale_answers: stale_answers.clone(),
+            stale_answers,
         };
-        for room_id in stale_answers {
-            self.send(
-                conn,
-                ClientFrame::Logout {
-                    room_id,
-                    session_id: None,
-                    token: None,
-                },
-            );
-        }
         // Sessions left while there was no link. A room with a login on this connection is
         // skipped: that login replaces the user's old session in the room anyway.
         for a in std::mem::take(&mut self.abandoned) {
